@@ -1,0 +1,157 @@
+"""Reading the store into pandas / geopandas frames, and its summary counts."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+
+from . import schema as s
+
+NOT_LABELS = ("status", "comment")  # lifecycle rows kept beside the labels
+PARTIAL_LABELS = ("doodles",)  # sparse strokes: they do not say what an image contains
+
+
+def _times(values) -> pd.Series:
+    return pd.to_datetime(pd.Series(values, dtype="float64"), unit="s", utc=True)
+
+
+def _geometries(values) -> np.ndarray:
+    return shapely.from_wkb(np.asarray(values, dtype=object))
+
+
+def images_frame(conn: sa.Connection, where=None) -> gpd.GeoDataFrame:
+    i, d = s.images, s.datasets
+    query = (
+        sa.select(i.c.image_id, i.c.name, d.c.name.label("dataset"), i.c.uri, i.c.sha256,
+                  i.c.file_missing, i.c.width, i.c.height, i.c.bands, i.c.dtype, i.c.crs,
+                  i.c.transform, i.c.lon, i.c.lat, i.c.acquired_at, i.c.added_at, i.c.props,
+                  i.c.footprint)
+        .join(d, d.c.dataset_id == i.c.dataset_id)
+        .order_by(i.c.seq)
+    )
+    if where is not None:
+        query = query.where(where)
+    rows = conn.execute(query).all()
+    columns = list(query.selected_columns.keys())
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=columns)
+    footprints = _geometries(frame.pop("footprint"))
+    for column in ("acquired_at", "added_at"):
+        frame[column] = _times(frame[column])
+    frame["file_missing"] = frame["file_missing"].astype(bool)
+    return gpd.GeoDataFrame(frame, geometry=footprints, crs="EPSG:4326").set_index("image_id")
+
+
+def annotations_frame(conn: sa.Connection, *, history: bool = False, kinds=None,
+                      exclude_kinds=NOT_LABELS, where=None) -> pd.DataFrame:
+    a, t = s.annotations, s.tasks
+    query = (
+        sa.select(a.c.annotation_id, a.c.label_id, a.c.image_id, t.c.title.label("task"),
+                  a.c.labeler_id.label("labeler"), a.c.author_id.label("author"), a.c.kind,
+                  a.c.value, a.c.geometry, a.c.world_geometry, a.c.props, a.c.created_at,
+                  a.c.supersedes, a.c.action_id, a.c.deleted, a.c.is_current)
+        .join(t, t.c.task_id == a.c.task_id)
+        .order_by(a.c.annotation_id)
+    )
+    if not history:
+        query = query.where(a.c.is_current, sa.not_(a.c.deleted))
+    if kinds is not None:
+        query = query.where(a.c.kind.in_(list(kinds)))
+    elif exclude_kinds:
+        query = query.where(a.c.kind.not_in(list(exclude_kinds)))
+    if where is not None:
+        query = query.where(where)
+    rows = conn.execute(query).all()
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=list(query.selected_columns.keys()))
+    frame["geometry"] = _geometries(frame["geometry"])
+    frame["world_geometry"] = _geometries(frame["world_geometry"])
+    frame["created_at"] = _times(frame["created_at"])
+    frame["supersedes"] = frame["supersedes"].astype("Int64")
+    for column in ("deleted", "is_current"):
+        frame[column] = frame[column].astype(bool)
+    if not history:
+        frame = frame.drop(columns=["deleted", "is_current"])
+    return frame
+
+
+def table_frame(conn: sa.Connection, table: sa.Table, index: str | None = None) -> pd.DataFrame:
+    rows = conn.execute(sa.select(table)).all()
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=[c.name for c in table.columns])
+    for column in ("created_at",):
+        if column in frame.columns:
+            frame[column] = _times(frame[column])
+    return frame.set_index(index) if index else frame
+
+
+def tasks_frame(conn: sa.Connection) -> pd.DataFrame:
+    tasks = table_frame(conn, s.tasks)
+    classes = table_frame(conn, s.label_classes).sort_values(["task_id", "position"])
+    by_task = classes.groupby("task_id")["name"].apply(list)
+    tasks["classes"] = tasks["task_id"].map(by_task).apply(
+        lambda names: names if isinstance(names, list) else [])
+    groups = dict(conn.execute(sa.select(s.dataset_groups.c.group_id,
+                                         s.dataset_groups.c.name)).all())
+    tasks["group"] = tasks.pop("group_id").map(groups)
+    return tasks.set_index("title")
+
+
+def current_label_rows():
+    """Current, non-deleted rows that are labels (not status or comments)."""
+    a = s.annotations
+    return sa.and_(a.c.is_current, sa.not_(a.c.deleted), a.c.kind.not_in(NOT_LABELS))
+
+
+def stats(conn: sa.Connection) -> dict:
+    """Counts of current labels: per dataset, labeler and class (images containing it)."""
+    a, i, d, m = s.annotations, s.images, s.datasets, s.mask_pixels
+    labels = current_label_rows()
+    result = {
+        "images": conn.execute(sa.select(sa.func.count()).select_from(i)).scalar_one(),
+        "annotations": conn.execute(sa.select(sa.func.count()).where(labels)).scalar_one(),
+        "datasets": {},
+        "labelers": {},
+    }
+    for name, count in conn.execute(
+        sa.select(d.c.name, sa.func.count(i.c.seq))
+        .select_from(d.outerjoin(i, i.c.dataset_id == d.c.dataset_id))
+        .group_by(d.c.name).order_by(d.c.name)
+    ):
+        result["datasets"][name] = {"images": count, "labelers": {}, "classes": {}}
+
+    labeled = sa.select(a.c.image_id, a.c.labeler_id).where(labels).distinct().subquery()
+    per_labeler = (
+        sa.select(d.c.name, labeled.c.labeler_id, sa.func.count())
+        .select_from(labeled.join(i, i.c.image_id == labeled.c.image_id)
+                     .join(d, d.c.dataset_id == i.c.dataset_id))
+        .group_by(d.c.name, labeled.c.labeler_id)
+    )
+    for dataset, labeler, count in conn.execute(per_labeler):
+        result["datasets"][dataset]["labelers"][labeler] = count
+    overall = sa.select(labeled.c.labeler_id, sa.func.count()).group_by(labeled.c.labeler_id)
+    result["labelers"] = dict(conn.execute(overall).all())
+
+    for dataset, cls, count in conn.execute(images_per_class_query()):
+        result["datasets"][dataset]["classes"][cls] = count
+    return result
+
+
+def images_per_class_query():
+    """(dataset, class, images containing it) from tags, shapes and mask pixel counts."""
+    a, i, d, m = s.annotations, s.images, s.datasets, s.mask_pixels
+    labels = current_label_rows()
+    from_values = sa.select(a.c.image_id, a.c.value.label("cls")).where(
+        labels, a.c.value.is_not(None), a.c.kind.not_in(("mask", *PARTIAL_LABELS)))
+    from_masks = (
+        sa.select(a.c.image_id, m.c.class_name.label("cls"))
+        .join(m, m.c.annotation_id == a.c.annotation_id)
+        .where(labels, a.c.kind == "mask", m.c.pixels > 0)
+    )
+    contains = sa.union(from_values, from_masks).subquery()
+    return (
+        sa.select(d.c.name, contains.c.cls, sa.func.count(sa.distinct(contains.c.image_id)))
+        .select_from(contains.join(i, i.c.image_id == contains.c.image_id)
+                     .join(d, d.c.dataset_id == i.c.dataset_id))
+        .group_by(d.c.name, contains.c.cls)
+    )

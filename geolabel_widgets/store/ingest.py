@@ -1,0 +1,168 @@
+"""Turning files, folders and catalogue frames into image rows.
+
+Files are hashed and their headers read; nothing is decoded and nothing is
+copied. Bad files are collected, not raised, so one summary names them all.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+from tqdm.auto import tqdm
+
+from ..imagery.files import expand_paths, sha256_file, uri_id
+from ..imagery.georef import crs_wkt, footprint
+from ..imagery.header import UnreadableImage, read_header
+
+
+@dataclass
+class IngestReport:
+    """What an add_images call found: ids of every usable image, and the failures."""
+
+    image_ids: list[str] = field(default_factory=list)
+    added: int = 0
+    failures: list[UnreadableImage] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"{len(self.image_ids)} images ({self.added} new), {len(self.failures)} skipped"]
+        lines += [f"  skipped {f.path}: {f.reason}" for f in self.failures]
+        return "\n".join(lines)
+
+
+def rows_from_files(sources, recursive: bool, progress: bool, report: IngestReport) -> list[dict]:
+    paths = expand_paths(sources, recursive)
+    rows = []
+    for path in tqdm(paths, desc="Reading image headers", unit="image", disable=not progress):
+        try:
+            header = read_header(path)
+            digest = sha256_file(path)
+        except UnreadableImage as err:
+            report.failures.append(err)
+            continue
+        except OSError as err:
+            report.failures.append(UnreadableImage(path, f"cannot be read ({err.strerror})"))
+            continue
+        row = _base_row(digest, path.name, str(path), sha256=digest)
+        row.update(width=header.width, height=header.height, bands=header.bands,
+                   dtype=header.dtype)
+        if header.crs and header.transform:
+            row.update(_georeference(header.crs, header.transform, header.width, header.height))
+        rows.append(row)
+    return rows
+
+
+def rows_from_frame(frame: pd.DataFrame) -> list[dict]:
+    """Catalogue rows: files that may be elsewhere; geometry is the footprint in lon/lat."""
+    uri_column = next((c for c in ("uri", "path", "url") if c in frame.columns), None)
+    if uri_column is None:
+        raise ValueError("an image frame needs a 'path', 'uri' or 'url' column")
+    if frame[uri_column].isna().any():
+        bad = frame.index[frame[uri_column].isna()][:5].tolist()
+        raise ValueError(f"image frame rows {bad} have no {uri_column}")
+    frame = _to_lonlat(frame)
+    uris = frame[uri_column].astype(str).to_numpy()
+    ids = _column(frame, "image_id")
+    sha = _column(frame, "sha256")
+    names = _column(frame, "name")
+    geometries = _column(frame, "geometry")
+    valid = ~(shapely.is_missing(geometries) | shapely.is_empty(geometries))
+    wkbs = np.where(valid, shapely.to_wkb(geometries), None)
+    centroids = shapely.centroid(geometries)
+    lons, lats = shapely.get_x(centroids), shapely.get_y(centroids)
+    acquired = _timestamps(frame)
+    optional = {c: _column(frame, c) for c in ("width", "height", "bands", "dtype", "crs")}
+    transforms = _column(frame, "transform")
+    props = _column(frame, "props")
+    rows = []
+    for i, uri in enumerate(uris):
+        local = not is_remote(uri)
+        missing = not (local and os.path.exists(uri))
+        digest = sha[i] if isinstance(sha[i], str) else None
+        image_id = ids[i] if isinstance(ids[i], str) else (digest or uri_id(uri))
+        name = names[i] if isinstance(names[i], str) else uri.rstrip("/").rsplit("/", 1)[-1]
+        row = _base_row(image_id, name, os.path.abspath(uri) if local else uri, sha256=digest,
+                        missing=missing)
+        for column, values in optional.items():
+            row[column] = _scalar(values[i])
+        if isinstance(row["crs"], str):
+            row["crs"] = crs_wkt(row["crs"])
+        if transforms[i] is not None and not _is_na(transforms[i]):
+            row["transform"] = [float(v) for v in transforms[i]][:6]
+        row["acquired_at"] = acquired[i]
+        if isinstance(props[i], dict):
+            row["props"] = props[i]
+        if valid[i]:
+            row.update(footprint=wkbs[i], lon=float(lons[i]), lat=float(lats[i]))
+        elif row["crs"] and row["transform"] and row["width"] and row["height"]:
+            row.update(_georeference(row["crs"], row["transform"], row["width"], row["height"]))
+        rows.append(row)
+    return rows
+
+
+def is_remote(uri: str) -> bool:
+    return "://" in uri and not uri.startswith("file://")
+
+
+def _base_row(image_id, name, uri, sha256=None, missing=False) -> dict:
+    return dict(image_id=image_id, name=name, uri=uri, sha256=sha256, file_missing=missing,
+                width=None, height=None, bands=None, dtype=None, crs=None, transform=None,
+                footprint=None, lon=None, lat=None, acquired_at=None, added_at=time.time(),
+                props=None)
+
+
+def _georeference(crs: str, transform, width: int, height: int) -> dict:
+    outline = footprint(crs, transform, width, height)
+    return dict(crs=crs, transform=list(transform)[:6], **_footprint_columns(outline))
+
+
+def _footprint_columns(geometry) -> dict:
+    centroid = geometry.centroid
+    return dict(footprint=shapely.to_wkb(geometry), lon=float(centroid.x), lat=float(centroid.y))
+
+
+def _to_lonlat(frame: pd.DataFrame) -> pd.DataFrame:
+    crs = getattr(frame, "crs", None) if "geometry" in frame.columns else None
+    if crs is not None and not crs.equals("EPSG:4326"):
+        return frame.to_crs("EPSG:4326")
+    return frame
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    if name in frame.columns:
+        return frame[name].to_numpy(dtype=object)
+    return np.full(len(frame), None, dtype=object)
+
+
+def _timestamps(frame: pd.DataFrame) -> list:
+    column = next((c for c in ("acquired_at", "date", "datetime") if c in frame.columns), None)
+    if column is None:
+        return [None] * len(frame)
+    times = pd.to_datetime(frame[column], errors="coerce", utc=True)
+    seconds = (times - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    return [None if pd.isna(s) else float(s) for s in seconds]
+
+
+def _is_na(value) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _scalar(value):
+    if value is None or _is_na(value):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def path_of(uri: str) -> Path | None:
+    """A local path for a stored uri, or None for a remote one."""
+    if is_remote(uri):
+        return None
+    return Path(uri[len("file://"):] if uri.startswith("file://") else uri)

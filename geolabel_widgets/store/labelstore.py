@@ -1,0 +1,712 @@
+"""LabelStore: the one source of truth for images and labels.
+
+Every write method is one committed transaction (one "action") before it
+returns, so a label made is a label kept even if the kernel dies next.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from shapely.geometry import shape as geometry_from_dict
+from shapely.geometry.base import BaseGeometry
+
+from ..imagery.georef import pixel_to_lonlat
+from . import frames
+from . import schema as s
+from .backend import is_url, make_engine, writer
+from .ingest import IngestReport, rows_from_files, rows_from_frame
+from .masks import pixel_counts, read_mask, write_mask
+
+DEFAULT_TAG_CLASSES = ("present", "not present")
+REVIEW_VERDICTS = {"accept": "reviewed", "reviewed": "reviewed",
+                   "needs_improvement": "needs_improvement",
+                   "needs improvement": "needs_improvement"}
+_CONTENT = ("kind", "value", "geometry", "world_geometry", "props", "deleted")
+
+
+class StoreError(ValueError):
+    """A request the store cannot carry out, in words a user can act on."""
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    task_id: int
+    title: str
+    type: str
+    classes: tuple[str, ...]
+
+
+class LabelStore:
+    """Images, tasks, labelers and labels, read as pandas frames, written by methods."""
+
+    def __init__(self, engine: sa.Engine, mask_dir: Path, location: str):
+        self.engine = engine
+        self.mask_dir = Path(mask_dir)
+        self.location = location
+        self._writer = writer(engine)
+        self._tasks: dict[str, TaskInfo] = {}
+        self._labelers: set[str] = set()
+
+    # -- opening ---------------------------------------------------------------------------
+    @classmethod
+    def open(cls, target: str | os.PathLike, mask_dir: str | os.PathLike | None = None
+             ) -> "LabelStore":
+        """Open (or create) a store: a file path for SQLite, or a ``postgresql://`` URL."""
+        engine = make_engine(target)
+        with writer(engine).begin() as conn:
+            s.metadata.create_all(conn)
+            known = conn.execute(sa.select(s.store_info.c.value)
+                                 .where(s.store_info.c.key == "schema_version")).scalar()
+            if known is None:
+                conn.execute(sa.insert(s.store_info).values(key="schema_version",
+                                                            value=str(s.SCHEMA_VERSION)))
+            elif int(known) > s.SCHEMA_VERSION:
+                raise StoreError(f"{target} was written by a newer geolabel_widgets "
+                                 f"(schema {known}); upgrade the package to open it")
+        if mask_dir is None:
+            if is_url(target):
+                mask_dir = Path.cwd() / "geolabel_masks"
+            else:
+                path = Path(target).expanduser().absolute()
+                mask_dir = path.with_name(path.stem + "_masks")
+        return cls(engine, Path(mask_dir), str(target))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "LabelStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"LabelStore({self.location!r})"
+
+    # -- datasets, tasks, labelers ---------------------------------------------------------
+    def add_dataset(self, name: str, *, site: str | None = None, sensor: str | None = None,
+                    description: str | None = None, source: str | None = None,
+                    synthetic: bool = False, props: dict | None = None) -> str:
+        """Create a dataset (a Coast Train record, an Image Labeler event ...); idempotent."""
+        with self._writer.begin() as conn:
+            self._dataset_id(conn, name, create=dict(
+                site=site, sensor=sensor, description=description, source=source,
+                synthetic=synthetic, props=props))
+        return name
+
+    def add_group(self, name: str, datasets: Iterable[str], description: str | None = None
+                  ) -> str:
+        """A dataset group, as S3Label has them: a task can label a whole group."""
+        g, m = s.dataset_groups, s.dataset_group_members
+        with self._writer.begin() as conn:
+            group_id = conn.execute(sa.select(g.c.group_id).where(g.c.name == name)).scalar()
+            if group_id is None:
+                group_id = conn.execute(sa.insert(g).values(name=name, description=description)
+                                        ).inserted_primary_key[0]
+            members = set(conn.execute(sa.select(m.c.dataset_id)
+                                       .where(m.c.group_id == group_id)).scalars())
+            for dataset in datasets:
+                dataset_id = self._dataset_id(conn, dataset)
+                if dataset_id not in members:
+                    conn.execute(sa.insert(m).values(group_id=group_id, dataset_id=dataset_id))
+        return name
+
+    def add_task(self, title: str, *, type: str = "tag",
+                 classes: Sequence[str] = DEFAULT_TAG_CLASSES, description: str | None = None,
+                 group: str | None = None, labels_per_image: int = 1,
+                 colors: dict[str, str] | None = None,
+                 geometry_types: dict[str, str] | None = None) -> str:
+        """Create a task with its classes, or add classes missing from an existing one."""
+        if type not in s.TASK_TYPES:
+            raise StoreError(f"unknown task type {type!r}; choose one of {', '.join(s.TASK_TYPES)}")
+        if isinstance(classes, str):
+            raise StoreError("classes is a list of class names, not one string")
+        t, c = s.tasks, s.label_classes
+        colors, geometry_types = colors or {}, geometry_types or {}
+        with self._writer.begin() as conn:
+            row = conn.execute(sa.select(t.c.task_id, t.c.type).where(t.c.title == title)).first()
+            if row is None:
+                group_id = None
+                if group is not None:
+                    group_id = conn.execute(sa.select(s.dataset_groups.c.group_id).where(
+                        s.dataset_groups.c.name == group)).scalar()
+                    if group_id is None:
+                        raise StoreError(f"no dataset group named {group!r}")
+                task_id = conn.execute(sa.insert(t).values(
+                    title=title, description=description, type=type, group_id=group_id,
+                    labels_per_image=labels_per_image, created_at=time.time())
+                ).inserted_primary_key[0]
+            elif row.type != type:
+                raise StoreError(f"task {title!r} exists with type {row.type!r}, not {type!r}")
+            else:
+                task_id = row.task_id
+            known = set(conn.execute(sa.select(c.c.name).where(c.c.task_id == task_id)).scalars())
+            for position, name in enumerate(classes, start=len(known)):
+                if name not in known:
+                    conn.execute(sa.insert(c).values(
+                        task_id=task_id, name=name, position=position,
+                        color=colors.get(name, _default_color(position)),
+                        geometry_type=geometry_types.get(name)))
+                    known.add(name)
+        self._tasks.pop(title, None)
+        return title
+
+    def add_labeler(self, labeler_id: str, *, display_name: str | None = None,
+                    anonymized_id: str | None = None, email: str | None = None) -> str:
+        with self._writer.begin() as conn:
+            self._ensure_labeler(conn, labeler_id, display_name=display_name,
+                                 anonymized_id=anonymized_id, email=email)
+        return labeler_id
+
+    # -- images ----------------------------------------------------------------------------
+    def add_images(self, source, *, dataset: str, recursive: bool = True,
+                   progress: bool = True) -> list[str]:
+        """Add images by reference: a folder, file, list of paths, or a (Geo)DataFrame.
+
+        Files are hashed (sha256) and only their headers read. Returns the ids of
+        every usable image found, including those already in the store; unreadable
+        files are listed in one warning (and in ``store.last_ingest``).
+        """
+        report = IngestReport()
+        if isinstance(source, pd.DataFrame):
+            rows = rows_from_frame(source)
+        else:
+            rows = rows_from_files(source, recursive, progress, report)
+        report.image_ids, report.added = self._insert_images(rows, dataset)
+        self.last_ingest = report
+        if report.failures:
+            import warnings
+
+            warnings.warn(report.summary(), UnreadableImagesWarning, stacklevel=2)
+        return report.image_ids
+
+    def _insert_images(self, rows: list[dict], dataset: str) -> tuple[list[str], int]:
+        ids = list(dict.fromkeys(row["image_id"] for row in rows))
+        with self._writer.begin() as conn:
+            dataset_id = self._dataset_id(conn, dataset, create={})
+            known: set[str] = set()
+            for chunk in _chunks(ids, 900):
+                known.update(conn.execute(sa.select(s.images.c.image_id)
+                                          .where(s.images.c.image_id.in_(chunk))).scalars())
+            new, seen = [], set(known)
+            for row in rows:
+                if row["image_id"] not in seen:
+                    seen.add(row["image_id"])
+                    new.append({**row, "dataset_id": dataset_id})
+            if new:
+                conn.execute(sa.insert(s.images), new)
+        return ids, len(new)
+
+    def image(self, image_id: str) -> dict:
+        """One image's row as a dict (uri, size, georeference ...)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(s.images).where(s.images.c.image_id == image_id)).first()
+        if row is None:
+            raise StoreError(f"no image with id {image_id!r} in this store")
+        return dict(row._mapping)
+
+    # -- writing labels --------------------------------------------------------------------
+    def tag(self, image_id: str, value: str | Sequence[str] | None, *, task: str,
+            labeler: str) -> None:
+        """Tag an image with a class (or a list for a multilabel task; None clears)."""
+        info = self._task(task)
+        values = [] if value is None else [value] if isinstance(value, str) else list(value)
+        if info.type != "multilabel" and len(values) > 1:
+            raise StoreError(f"task {task!r} takes one class per image, got {values}")
+        self._check_classes(info, values)
+        prefix = f"tag/{info.task_id}/{image_id}/{labeler}"
+        with self._action(info, labeler, image_id) as (conn, action):
+            if info.type == "multilabel":
+                current = self._current_with_prefix(conn, prefix + "/")
+                for cls in values:
+                    if prefix + "/" + cls not in current:
+                        self._put(conn, action, prefix + "/" + cls, image_id, info, labeler,
+                                  kind="tag", value=cls)
+                for label_id, row in current.items():
+                    if row.value not in values:
+                        self._put(conn, action, label_id, image_id, info, labeler, kind="tag",
+                                  value=row.value, deleted=True)
+            else:
+                self._put(conn, action, prefix, image_id, info, labeler, kind="tag",
+                          value=values[0] if values else None, deleted=not values)
+            self._set_status(conn, action, image_id, info, labeler,
+                             "labeled" if values else "unlabeled")
+
+    def annotate(self, image_id: str, geometry, value: str, *, task: str, labeler: str,
+                 kind: str | None = None, label_id: str | None = None,
+                 props: dict | None = None) -> str:
+        """Add a shape in full-resolution pixels (or replace ``label_id``); returns its id.
+
+        World coordinates (EPSG:4326) are stored too when the image is georeferenced.
+        """
+        info = self._task(task)
+        self._check_classes(info, [value])
+        geometry = _as_geometry(geometry)
+        kind = kind or _kind_of(geometry)
+        label_id = label_id or uuid.uuid4().hex
+        with self._action(info, labeler, image_id) as (conn, action):
+            image = conn.execute(sa.select(s.images.c.crs, s.images.c.transform)
+                                 .where(s.images.c.image_id == image_id)).first()
+            world = None
+            if image.crs and image.transform:
+                world = shapely.to_wkb(pixel_to_lonlat(geometry, image.crs, image.transform))
+            self._put(conn, action, label_id, image_id, info, labeler, kind=kind, value=value,
+                      geometry=shapely.to_wkb(geometry), world_geometry=world, props=props)
+            if self._status_of(conn, image_id, info, labeler) == "unlabeled":
+                self._set_status(conn, action, image_id, info, labeler, "in_progress")
+        return label_id
+
+    def delete_label(self, label_id: str, *, labeler: str) -> None:
+        """Delete a label (a tombstone row supersedes it; history keeps it)."""
+        with self.engine.connect() as conn:
+            row = self._current(conn, label_id)
+        if row is None:
+            raise StoreError(f"no current label {label_id!r}")
+        info = self._task_by_id(row.task_id)
+        with self._action(info, labeler, row.image_id) as (conn, action):
+            self._put(conn, action, label_id, row.image_id, info, row.labeler_id,
+                      kind=row.kind, value=row.value, geometry=row.geometry,
+                      world_geometry=row.world_geometry, deleted=True)
+
+    def add_mask(self, image_id: str, mask: np.ndarray, *, task: str, labeler: str,
+                 classes: Sequence[str] | None = None, kind: str = "mask",
+                 props: dict | None = None) -> int:
+        """Store a dense label raster and its per-class pixel counts; returns the row id.
+
+        ``kind="mask"``: pixel value i is ``classes[i]``. ``kind="doodles"``: 0 is
+        "not doodled" and k is ``classes[k-1]`` (Coast Train's NPZ convention).
+        """
+        info = self._task(task)
+        classes = list(classes or info.classes)
+        self._check_classes(info, classes)
+        mask = np.asarray(mask)
+        offset = 1 if kind == "doodles" else 0
+        if mask.size and int(mask.max()) >= len(classes) + offset:
+            raise StoreError(f"mask holds value {int(mask.max())} but only {len(classes)} classes")
+        file_name = write_mask(self.mask_dir, mask)
+        counts = pixel_counts(mask, [""] * offset + classes)
+        counts.pop("", None)
+        label_id = f"{kind}/{info.task_id}/{image_id}/{labeler}"
+        with self._action(info, labeler, image_id) as (conn, action):
+            annotation_id = self._put(conn, action, label_id, image_id, info, labeler,
+                                      kind=kind, value=None, props=props)
+            self._attach_mask(conn, annotation_id, file_name, mask.shape, classes, counts)
+            if kind == "mask":
+                self._set_status(conn, action, image_id, info, labeler, "labeled")
+        return annotation_id
+
+    def mask(self, annotation_id: int) -> tuple[np.ndarray, list[str]]:
+        """The raster of a mask row and its class names."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(s.masks).where(
+                s.masks.c.annotation_id == int(annotation_id))).first()
+        if row is None:
+            raise StoreError(f"annotation {annotation_id} has no mask")
+        return read_mask(self.mask_dir, row.path), list(row.classes)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def set_status(self, image_id: str, status: str, *, task: str, labeler: str,
+                   comment: str | None = None, author: str | None = None) -> None:
+        if status not in s.STATUSES:
+            raise StoreError(f"unknown status {status!r}; choose one of {', '.join(s.STATUSES)}")
+        info = self._task(task)
+        with self._action(info, author or labeler, image_id) as (conn, action):
+            self._ensure_labeler(conn, labeler)
+            self._set_status(conn, action, image_id, info, labeler, status, comment=comment,
+                             author=author)
+
+    def skip(self, image_id: str, *, task: str, labeler: str) -> None:
+        self.set_status(image_id, "skipped", task=task, labeler=labeler)
+
+    def complete(self, image_id: str, *, task: str, labeler: str) -> None:
+        """Mark a labeler's drawing on an image as finished."""
+        self.set_status(image_id, "labeled", task=task, labeler=labeler)
+
+    def review(self, image_id: str, task: str, verdict: str, *, reviewer: str,
+               comment: str | None = None, labeler: str | None = None) -> None:
+        """Accept a label ("accept") or send it back ("needs_improvement", with a comment).
+
+        ``labeler`` names whose label is reviewed; by default everyone's on that image.
+        """
+        status = REVIEW_VERDICTS.get(verdict)
+        if status is None:
+            raise StoreError(f"unknown verdict {verdict!r}; use 'accept' or 'needs_improvement'")
+        info = self._task(task)
+        with self._action(info, reviewer, image_id) as (conn, action):
+            owners = [labeler] if labeler else conn.execute(
+                sa.select(s.annotations.c.labeler_id).distinct().where(
+                    frames.current_label_rows(), s.annotations.c.image_id == image_id,
+                    s.annotations.c.task_id == info.task_id)).scalars().all()
+            if not owners:
+                raise StoreError(f"image {image_id} has no labels in task {task!r} to review")
+            for owner in owners:
+                self._set_status(conn, action, image_id, info, owner, status, comment=comment,
+                                 author=reviewer)
+
+    def comment(self, image_id: str, text: str, *, task: str, labeler: str) -> None:
+        """A labeler's note on an image (one current comment per labeler)."""
+        info = self._task(task)
+        with self._action(info, labeler, image_id) as (conn, action):
+            self._put(conn, action, f"comment/{info.task_id}/{image_id}/{labeler}", image_id,
+                      info, labeler, kind="comment", value=text)
+
+    # -- undo and redo ---------------------------------------------------------------------
+    def undo(self, *, task: str, labeler: str, image_id: str | None = None) -> bool:
+        """Undo the labeler's last action in the task (on one image if given).
+
+        A new row restores what was there before; nothing is deleted. Returns False
+        when there is nothing to undo.
+        """
+        info = self._task(task)
+        act = s.actions
+        undone = sa.select(act.c.undoes).where(act.c.kind == "undo", act.c.undoes.is_not(None))
+        query = self._actions_of(info, labeler, image_id).where(
+            act.c.kind.in_(("edit", "redo")), act.c.action_id.not_in(undone))
+        return self._revert_latest(info, labeler, query, "undo")
+
+    def redo(self, *, task: str, labeler: str, image_id: str | None = None) -> bool:
+        """Redo the last undo, if nothing was edited since. Returns False otherwise."""
+        info = self._task(task)
+        act = s.actions
+        redone = sa.select(act.c.undoes).where(act.c.kind == "redo", act.c.undoes.is_not(None))
+        last_edit = self._actions_of(info, labeler, image_id).where(act.c.kind == "edit") \
+            .with_only_columns(sa.func.max(act.c.action_id)).scalar_subquery()
+        query = self._actions_of(info, labeler, image_id).where(
+            act.c.kind == "undo", act.c.action_id.not_in(redone),
+            act.c.action_id > sa.func.coalesce(last_edit, 0))
+        return self._revert_latest(info, labeler, query, "redo")
+
+    def _actions_of(self, info: TaskInfo, labeler: str, image_id: str | None):
+        act, a = s.actions, s.annotations
+        query = sa.select(act.c.action_id).where(act.c.task_id == info.task_id,
+                                                 act.c.labeler_id == labeler)
+        if image_id is not None:
+            query = query.where(sa.exists().where(a.c.action_id == act.c.action_id,
+                                                  a.c.image_id == image_id))
+        return query.order_by(act.c.action_id.desc()).limit(1)
+
+    def _revert_latest(self, info: TaskInfo, labeler: str, query, kind: str) -> bool:
+        a = s.annotations
+        with self._writer.begin() as conn:
+            target = conn.execute(query).scalar()
+            if target is None:
+                return False
+            action = self._new_action(conn, info, labeler, kind, undoes=target)
+            for row in conn.execute(sa.select(a).where(a.c.action_id == target)
+                                    .order_by(a.c.annotation_id)).all():
+                current = self._current(conn, row.label_id)
+                if current is None or current.annotation_id != row.annotation_id:
+                    raise StoreError(f"cannot {kind}: label {row.label_id} was changed since "
+                                     f"by {getattr(current, 'author_id', 'someone')}")
+                before = conn.execute(sa.select(a).where(
+                    a.c.annotation_id == row.supersedes)).first() if row.supersedes else None
+                content = ({c: getattr(before, c) for c in _CONTENT} if before is not None
+                           else {**{c: getattr(row, c) for c in _CONTENT}, "deleted": True})
+                new_id = self._put(conn, action, row.label_id, row.image_id, info,
+                                   row.labeler_id, author=labeler, **content)
+                if before is not None:
+                    self._copy_mask(conn, before.annotation_id, new_id)
+        return True
+
+    # -- reading ---------------------------------------------------------------------------
+    @property
+    def images(self) -> gpd.GeoDataFrame:
+        """Every image, indexed by image_id; geometry is the footprint in EPSG:4326."""
+        with self.engine.connect() as conn:
+            return frames.images_frame(conn)
+
+    @property
+    def annotations(self) -> pd.DataFrame:
+        """Current labels (tags, shapes, masks) of every task and labeler."""
+        return self.get_annotations()
+
+    def get_annotations(self, *, task: str | None = None, labeler: str | None = None,
+                        kinds: Sequence[str] | None = None, history: bool = False
+                        ) -> pd.DataFrame:
+        """Labels, filtered; ``history=True`` gives every row ever written, superseded too."""
+        a = s.annotations
+        where = []
+        if task is not None:
+            where.append(a.c.task_id == self._task(task).task_id)
+        if labeler is not None:
+            where.append(a.c.labeler_id == labeler)
+        with self.engine.connect() as conn:
+            return frames.annotations_frame(
+                conn, history=history, kinds=kinds,
+                where=sa.and_(*where) if where else None)
+
+    def statuses(self, task: str | None = None) -> pd.DataFrame:
+        """Current lifecycle rows: image_id, task, labeler, status, comment, author, time.
+
+        An image with no row for a labeler is unlabeled for that labeler.
+        """
+        frame = self.get_annotations(task=task, kinds=["status"])
+        comments = frame["props"].apply(lambda p: (p or {}).get("comment"))
+        return frame.assign(status=frame["value"], comment=comments)[
+            ["image_id", "task", "labeler", "status", "comment", "author", "created_at"]]
+
+    @property
+    def labelers(self) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            return frames.table_frame(conn, s.labelers, index="labeler_id")
+
+    @property
+    def datasets(self) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            return frames.table_frame(conn, s.datasets, index="name")
+
+    @property
+    def tasks(self) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            return frames.tasks_frame(conn)
+
+    def classes(self, task: str) -> list[str]:
+        return list(self._task(task, refresh=True).classes)
+
+    def stats(self) -> dict:
+        """Counts of current labels per dataset, labeler and class (``geolabel stats``)."""
+        with self.engine.connect() as conn:
+            return frames.stats(conn)
+
+    # -- the queue -------------------------------------------------------------------------
+    def queue(self, task: str, labeler: str, *, status: str | Sequence[str] | None = "unlabeled",
+              dataset: str | Sequence[str] | None = None,
+              bbox: tuple[float, float, float, float] | None = None,
+              image_ids: Sequence[str] | None = None, value: str | None = None,
+              order: str | pd.Series = "stable", seed: int | None = None) -> list[str]:
+        """Image ids for a labeler to work through.
+
+        ``status`` filters on that labeler's status (None: all); ``bbox`` is
+        (lon_min, lat_min, lon_max, lat_max); ``value`` keeps images whose current
+        label (by anyone) has that class. ``order`` is "stable" (the order images
+        were added, so a labeler resumes where they stopped), "random" (with
+        ``seed``), or a Series of scores by image_id, highest first.
+        """
+        info = self._task(task)
+        i, a, d = s.images, s.annotations, s.datasets
+        status_row = a.alias("status_row")
+        label_id = sa.literal(f"status/{info.task_id}/") + i.c.image_id + sa.literal(f"/{labeler}")
+        current_status = sa.func.coalesce(status_row.c.value, "unlabeled")
+        query = (
+            sa.select(i.c.image_id)
+            .select_from(i.outerjoin(status_row, sa.and_(status_row.c.label_id == label_id,
+                                                         status_row.c.is_current,
+                                                         sa.not_(status_row.c.deleted))))
+            .order_by(i.c.seq)
+        )
+        if status is not None:
+            query = query.where(current_status.in_([status] if isinstance(status, str)
+                                                   else list(status)))
+        with self.engine.connect() as conn:
+            group = conn.execute(sa.select(s.tasks.c.group_id)
+                                 .where(s.tasks.c.task_id == info.task_id)).scalar()
+            if group is not None:
+                members = sa.select(s.dataset_group_members.c.dataset_id).where(
+                    s.dataset_group_members.c.group_id == group)
+                query = query.where(i.c.dataset_id.in_(members))
+            if dataset is not None:
+                names = [dataset] if isinstance(dataset, str) else list(dataset)
+                query = query.where(i.c.dataset_id.in_(
+                    sa.select(d.c.dataset_id).where(d.c.name.in_(names))))
+            if bbox is not None:
+                lon0, lat0, lon1, lat1 = bbox
+                query = query.where(i.c.lon.between(lon0, lon1), i.c.lat.between(lat0, lat1))
+            if value is not None:
+                query = query.where(sa.exists().where(
+                    frames.current_label_rows(), a.c.image_id == i.c.image_id,
+                    a.c.task_id == info.task_id, a.c.value == value))
+            ids = conn.execute(query).scalars().all()
+        if image_ids is not None:
+            wanted = set(image_ids)
+            ids = [image_id for image_id in ids if image_id in wanted]
+        if isinstance(order, pd.Series):
+            scores = order.reindex(ids).fillna(-np.inf).to_numpy()
+            ids = [ids[k] for k in np.argsort(-scores, kind="stable")]
+        elif order == "random":
+            random.Random(seed).shuffle(ids)
+        elif order != "stable":
+            raise StoreError(f"unknown order {order!r}: use 'stable', 'random' or a Series")
+        return ids
+
+    def status_of(self, image_id: str, *, task: str, labeler: str) -> str:
+        with self.engine.connect() as conn:
+            return self._status_of(conn, image_id, self._task(task), labeler)
+
+    # -- internals -------------------------------------------------------------------------
+    def _task(self, title: str, refresh: bool = False) -> TaskInfo:
+        info = None if refresh else self._tasks.get(title)
+        if info is None:
+            with self.engine.connect() as conn:
+                row = conn.execute(sa.select(s.tasks.c.task_id, s.tasks.c.type)
+                                   .where(s.tasks.c.title == title)).first()
+                if row is None:
+                    raise StoreError(f"no task named {title!r}; create it with store.add_task")
+                classes = conn.execute(
+                    sa.select(s.label_classes.c.name).where(s.label_classes.c.task_id == row.task_id)
+                    .order_by(s.label_classes.c.position)).scalars().all()
+            info = TaskInfo(row.task_id, title, row.type, tuple(classes))
+            self._tasks[title] = info
+        return info
+
+    def _task_by_id(self, task_id: int) -> TaskInfo:
+        with self.engine.connect() as conn:
+            title = conn.execute(sa.select(s.tasks.c.title)
+                                 .where(s.tasks.c.task_id == task_id)).scalar_one()
+        return self._task(title)
+
+    def _check_classes(self, info: TaskInfo, values: Iterable[str]) -> None:
+        unknown = [v for v in values if v not in info.classes]
+        if unknown and set(unknown) - set(self._task(info.title, refresh=True).classes):
+            raise StoreError(f"task {info.title!r} has no class {unknown[0]!r}; its classes: "
+                             f"{', '.join(self._tasks[info.title].classes)}")
+
+    def _dataset_id(self, conn, name: str, create: dict | None = None) -> int:
+        d = s.datasets
+        dataset_id = conn.execute(sa.select(d.c.dataset_id).where(d.c.name == name)).scalar()
+        if dataset_id is None:
+            if create is None:
+                raise StoreError(f"no dataset named {name!r}")
+            dataset_id = conn.execute(sa.insert(d).values(
+                name=name, created_at=time.time(), **{"synthetic": False, **create})
+            ).inserted_primary_key[0]
+        return dataset_id
+
+    def _ensure_labeler(self, conn, labeler_id: str, **details) -> None:
+        if labeler_id in self._labelers and not any(details.values()):
+            return
+        if not isinstance(labeler_id, str) or not labeler_id:
+            raise StoreError("a labeler is a non-empty name")
+        known = conn.execute(sa.select(s.labelers.c.labeler_id)
+                             .where(s.labelers.c.labeler_id == labeler_id)).scalar()
+        values = {k: v for k, v in details.items() if v is not None}
+        if known is None:
+            conn.execute(sa.insert(s.labelers).values(labeler_id=labeler_id,
+                                                      created_at=time.time(), **values))
+        elif values:
+            conn.execute(sa.update(s.labelers).where(s.labelers.c.labeler_id == labeler_id)
+                         .values(**values))
+        self._labelers.add(labeler_id)
+
+    def _new_action(self, conn, info: TaskInfo, labeler: str, kind: str, undoes=None) -> int:
+        return conn.execute(sa.insert(s.actions).values(
+            task_id=info.task_id, labeler_id=labeler, kind=kind, undoes=undoes,
+            created_at=time.time())).inserted_primary_key[0]
+
+    @contextmanager
+    def _action(self, info: TaskInfo, labeler: str, image_id: str):
+        """A write transaction holding one new edit action, after checking the image."""
+        try:
+            with self._writer.begin() as conn:
+                exists = conn.execute(sa.select(s.images.c.seq).where(
+                    s.images.c.image_id == image_id)).first()
+                if exists is None:
+                    raise StoreError(f"no image with id {image_id!r} in this store")
+                self._ensure_labeler(conn, labeler)
+                yield conn, self._new_action(conn, info, labeler, "edit")
+        except BaseException:
+            self._labelers.discard(labeler)  # its row may have been rolled back
+            raise
+
+    def _current(self, conn, label_id: str):
+        a = s.annotations
+        return conn.execute(sa.select(a).where(a.c.label_id == label_id, a.c.is_current)).first()
+
+    def _current_with_prefix(self, conn, prefix: str) -> dict:
+        a = s.annotations
+        rows = conn.execute(sa.select(a).where(
+            a.c.label_id >= prefix, a.c.label_id < prefix + "\uffff", a.c.is_current,
+            sa.not_(a.c.deleted))).all()
+        return {row.label_id: row for row in rows}
+
+    def _put(self, conn, action: int, label_id: str, image_id: str, info: TaskInfo,
+             labeler: str, *, kind: str, value=None, geometry=None, world_geometry=None,
+             props=None, deleted: bool = False, author: str | None = None) -> int:
+        """Write a new current row for ``label_id``, superseding the one before."""
+        a = s.annotations
+        previous = conn.execute(sa.select(a.c.annotation_id).where(
+            a.c.label_id == label_id, a.c.is_current)).scalar()
+        if previous is not None:
+            conn.execute(sa.update(a).where(a.c.annotation_id == previous)
+                         .values(is_current=False))
+        return conn.execute(sa.insert(a).values(
+            label_id=label_id, action_id=action, image_id=image_id, task_id=info.task_id,
+            labeler_id=labeler, author_id=author or labeler, kind=kind, value=value,
+            geometry=geometry, world_geometry=world_geometry, props=props,
+            created_at=time.time(), supersedes=previous, deleted=deleted, is_current=True,
+        )).inserted_primary_key[0]
+
+    def _status_of(self, conn, image_id: str, info: TaskInfo, labeler: str) -> str:
+        row = self._current(conn, f"status/{info.task_id}/{image_id}/{labeler}")
+        return row.value if row is not None and not row.deleted else "unlabeled"
+
+    def _set_status(self, conn, action: int, image_id: str, info: TaskInfo, labeler: str,
+                    status: str, comment: str | None = None, author: str | None = None) -> None:
+        label_id = f"status/{info.task_id}/{image_id}/{labeler}"
+        current = self._current(conn, label_id)
+        unchanged = current is not None and not current.deleted and current.value == status
+        if unchanged and comment is None:
+            return
+        if current is None and status == "unlabeled":
+            return
+        self._put(conn, action, label_id, image_id, info, labeler, kind="status", value=status,
+                  props={"comment": comment} if comment else None, author=author)
+
+    def _attach_mask(self, conn, annotation_id: int, file_name: str, shape, classes, counts):
+        conn.execute(sa.insert(s.masks).values(annotation_id=annotation_id, path=file_name,
+                                               height=int(shape[0]), width=int(shape[1]),
+                                               classes=list(classes)))
+        if counts:
+            conn.execute(sa.insert(s.mask_pixels), [
+                dict(annotation_id=annotation_id, class_name=k, pixels=v)
+                for k, v in counts.items()])
+
+    def _copy_mask(self, conn, source_id: int, target_id: int) -> None:
+        row = conn.execute(sa.select(s.masks).where(s.masks.c.annotation_id == source_id)).first()
+        if row is None:
+            return
+        counts = dict(conn.execute(sa.select(s.mask_pixels.c.class_name, s.mask_pixels.c.pixels)
+                                   .where(s.mask_pixels.c.annotation_id == source_id)).all())
+        self._attach_mask(conn, target_id, row.path, (row.height, row.width), row.classes, counts)
+
+
+class UnreadableImagesWarning(UserWarning):
+    """Some files given to add_images could not be used; the message lists them."""
+
+
+def _as_geometry(geometry) -> BaseGeometry:
+    if isinstance(geometry, BaseGeometry):
+        return geometry
+    if isinstance(geometry, dict) or hasattr(geometry, "__geo_interface__"):
+        return geometry_from_dict(getattr(geometry, "__geo_interface__", geometry))
+    raise StoreError(f"a geometry is a shapely geometry or GeoJSON dict, got {type(geometry)}")
+
+
+def _kind_of(geometry: BaseGeometry) -> str:
+    return {"Point": "point", "MultiPoint": "point", "LineString": "line",
+            "MultiLineString": "line", "Polygon": "polygon", "MultiPolygon": "polygon"
+            }.get(geometry.geom_type, geometry.geom_type.lower())
+
+
+def _default_color(position: int) -> str:
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    return to_hex(colormaps["tab20"](position % 20))
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

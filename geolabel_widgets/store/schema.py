@@ -1,0 +1,183 @@
+"""The store's tables, in SQLAlchemy Core so that SQLite and PostgreSQL share them.
+
+Labels are never updated in place: an edit inserts a row that supersedes the
+current one, and only the ``is_current`` flag of the superseded row changes.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+# Label kinds that are labels; the lifecycle lives beside them as kind "status".
+TASK_TYPES = (
+    "tag",
+    "classification",
+    "multilabel",
+    "detection",
+    "instance_segmentation",
+    "semantic_segmentation",
+)
+STATUSES = ("unlabeled", "in_progress", "labeled", "skipped", "needs_improvement", "reviewed")
+
+store_info = sa.Table(
+    "store_info",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("dataset_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("site", sa.Text),
+    sa.Column("sensor", sa.Text),
+    sa.Column("description", sa.Text),
+    sa.Column("source", sa.Text),  # the format or system it came from
+    sa.Column("synthetic", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("props", sa.JSON),
+)
+
+dataset_groups = sa.Table(
+    "dataset_groups",
+    metadata,
+    sa.Column("group_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("description", sa.Text),
+)
+
+dataset_group_members = sa.Table(
+    "dataset_group_members",
+    metadata,
+    sa.Column("group_id", sa.ForeignKey("dataset_groups.group_id"), primary_key=True),
+    sa.Column("dataset_id", sa.ForeignKey("datasets.dataset_id"), primary_key=True),
+)
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("task_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("title", sa.String(255), nullable=False, unique=True),
+    sa.Column("description", sa.Text),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("group_id", sa.ForeignKey("dataset_groups.group_id")),
+    sa.Column("labels_per_image", sa.Integer, nullable=False, default=1),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.CheckConstraint(
+        "type IN (%s)" % ", ".join(f"'{t}'" for t in TASK_TYPES), name="task_type_known"
+    ),
+)
+
+label_classes = sa.Table(
+    "label_classes",
+    metadata,
+    sa.Column("task_id", sa.ForeignKey("tasks.task_id"), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("color", sa.String(16)),
+    sa.Column("geometry_type", sa.String(32)),  # None for tags; box, polygon, point, mask ...
+)
+
+labelers = sa.Table(
+    "labelers",
+    metadata,
+    sa.Column("labeler_id", sa.String(255), primary_key=True),
+    sa.Column("display_name", sa.Text),
+    sa.Column("anonymized_id", sa.String(64)),
+    sa.Column("email", sa.Text),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+images = sa.Table(
+    "images",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),  # stable queue order
+    sa.Column("image_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("dataset_id", sa.ForeignKey("datasets.dataset_id"), nullable=False, index=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("uri", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64)),  # None when the file was never seen
+    sa.Column("file_missing", sa.Boolean, nullable=False, default=False),
+    sa.Column("width", sa.Integer),
+    sa.Column("height", sa.Integer),
+    sa.Column("bands", sa.Integer),
+    sa.Column("dtype", sa.String(16)),
+    sa.Column("crs", sa.Text),
+    sa.Column("transform", sa.JSON),  # affine (a, b, c, d, e, f), pixel -> CRS
+    sa.Column("footprint", sa.LargeBinary),  # WKB, EPSG:4326
+    sa.Column("lon", sa.Float),
+    sa.Column("lat", sa.Float),
+    sa.Column("acquired_at", sa.Float),
+    sa.Column("added_at", sa.Float, nullable=False),
+    sa.Column("props", sa.JSON),
+    sa.Index("ix_images_lonlat", "lon", "lat"),
+)
+
+# One row per call that writes labels, so that undo and redo work on what a
+# person did (a tag plus its status change), not on single rows.
+actions = sa.Table(
+    "actions",
+    metadata,
+    sa.Column("action_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task_id", sa.ForeignKey("tasks.task_id"), nullable=False),
+    sa.Column("labeler_id", sa.ForeignKey("labelers.labeler_id"), nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),  # edit, undo, redo
+    sa.Column("undoes", sa.Integer, index=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_actions_who", "task_id", "labeler_id", "action_id"),
+)
+
+annotations = sa.Table(
+    "annotations",
+    metadata,
+    sa.Column("annotation_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("label_id", sa.String(160), nullable=False),  # stable across edits
+    sa.Column("action_id", sa.ForeignKey("actions.action_id"), nullable=False, index=True),
+    sa.Column("image_id", sa.String(64), nullable=False),
+    sa.Column("task_id", sa.ForeignKey("tasks.task_id"), nullable=False),
+    sa.Column("labeler_id", sa.ForeignKey("labelers.labeler_id"), nullable=False),
+    sa.Column("author_id", sa.String(255), nullable=False),  # a reviewer writes others' status
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("value", sa.Text),
+    sa.Column("geometry", sa.LargeBinary),  # WKB, full-resolution image pixels
+    sa.Column("world_geometry", sa.LargeBinary),  # WKB, EPSG:4326
+    sa.Column("props", sa.JSON),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("supersedes", sa.Integer),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    sa.Column("is_current", sa.Boolean, nullable=False, default=True),
+    sa.Index(
+        "ux_annotations_current_label",
+        "label_id",
+        unique=True,
+        sqlite_where=sa.text("is_current"),
+        postgresql_where=sa.text("is_current"),
+    ),
+    sa.Index("ix_annotations_task_image", "task_id", "image_id", "labeler_id"),
+    sa.Index("ix_annotations_current_kind", "is_current", "kind", "task_id"),
+)
+
+# Dense rasters live as files beside the store; their pixel counts are rows.
+masks = sa.Table(
+    "masks",
+    metadata,
+    sa.Column("annotation_id", sa.ForeignKey("annotations.annotation_id"), primary_key=True),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("classes", sa.JSON, nullable=False),
+)
+
+mask_pixels = sa.Table(
+    "mask_pixels",
+    metadata,
+    sa.Column("annotation_id", sa.ForeignKey("annotations.annotation_id"), primary_key=True),
+    sa.Column("class_name", sa.String(255), primary_key=True),
+    sa.Column("pixels", sa.BigInteger, nullable=False),
+)
