@@ -132,7 +132,9 @@ def _npz_header(path: Path) -> ImageHeader:
                 raise UnreadableImage(path, "is an NPZ without an 'image' or 'orig_image' array")
             with archive.open(key) as member:
                 version = np.lib.format.read_magic(member)
-                shape, _, dtype = np.lib.format._read_array_header(member, version)
+                read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read(member)
     except (zipfile.BadZipFile, ValueError, OSError) as err:
         if isinstance(err, UnreadableImage):
             raise

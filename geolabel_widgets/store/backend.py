@@ -7,6 +7,9 @@ backend it has, so adding a server backend is configuration, not a rewrite.
 from __future__ import annotations
 
 import os
+import random
+import sqlite3
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -51,11 +54,34 @@ def _sqlite_engine(path: Path) -> sa.Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        # A writer takes the lock up front, so two writers never deadlock on an upgrade.
-        immediate = connection.get_execution_options().get("geolabel_write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if connection.get_execution_options().get("geolabel_write", False):
+            _begin_immediate(connection.connection.dbapi_connection)
+        else:
+            connection.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def _begin_immediate(dbapi_connection) -> None:
+    """Take the write lock up front, so two writers never deadlock on an upgrade.
+
+    SQLite's own busy handler sleeps up to 100 ms between tries, which makes a
+    queue of kernels crawl; waiting here in short random steps keeps each tag's
+    wait near the time the lock is really held.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    dbapi_connection.execute("PRAGMA busy_timeout=1")
+    try:
+        while True:
+            try:
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(0.0002, 0.002))
+    finally:
+        dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def writer(engine: sa.Engine) -> sa.Engine:

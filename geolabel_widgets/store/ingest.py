@@ -45,8 +45,8 @@ def rows_from_files(sources, recursive: bool, progress: bool, report: IngestRepo
         except UnreadableImage as err:
             report.failures.append(err)
             continue
-        except OSError as err:
-            report.failures.append(UnreadableImage(path, f"cannot be read ({err.strerror})"))
+        except Exception as err:  # one odd file must not stop a long scan
+            report.failures.append(UnreadableImage(path, f"cannot be read ({err})"))
             continue
         row = _base_row(digest, path.name, str(path), sha256=digest)
         row.update(width=header.width, height=header.height, bands=header.bands,
@@ -57,8 +57,12 @@ def rows_from_files(sources, recursive: bool, progress: bool, report: IngestRepo
     return rows
 
 
-def rows_from_frame(frame: pd.DataFrame) -> list[dict]:
-    """Catalogue rows: files that may be elsewhere; geometry is the footprint in lon/lat."""
+def rows_from_frame(frame: pd.DataFrame, report: IngestReport) -> list[dict]:
+    """Catalogue rows: files that may be elsewhere; geometry is the footprint in lon/lat.
+
+    A row whose file is here is hashed and its header read, as for a folder;
+    values given in the frame win over what the header says.
+    """
     uri_column = next((c for c in ("uri", "path", "url") if c in frame.columns), None)
     if uri_column is None:
         raise ValueError("an image frame needs a 'path', 'uri' or 'url' column")
@@ -84,16 +88,26 @@ def rows_from_frame(frame: pd.DataFrame) -> list[dict]:
         local = not is_remote(uri)
         missing = not (local and os.path.exists(uri))
         digest = sha[i] if isinstance(sha[i], str) else None
+        header = {}
+        if not missing and digest is None:
+            try:
+                header = vars(read_header(uri))
+                digest = sha256_file(uri)
+            except UnreadableImage as err:
+                report.failures.append(err)
+                continue
         image_id = ids[i] if isinstance(ids[i], str) else (digest or uri_id(uri))
         name = names[i] if isinstance(names[i], str) else uri.rstrip("/").rsplit("/", 1)[-1]
         row = _base_row(image_id, name, os.path.abspath(uri) if local else uri, sha256=digest,
                         missing=missing)
         for column, values in optional.items():
-            row[column] = _scalar(values[i])
+            given = _scalar(values[i])
+            row[column] = header.get(column) if given is None else given
         if isinstance(row["crs"], str):
             row["crs"] = crs_wkt(row["crs"])
-        if transforms[i] is not None and not _is_na(transforms[i]):
-            row["transform"] = [float(v) for v in transforms[i]][:6]
+        transform = transforms[i] if _present(transforms[i]) else header.get("transform")
+        if transform is not None:
+            row["transform"] = [float(v) for v in transform][:6]
         row["acquired_at"] = acquired[i]
         if isinstance(props[i], dict):
             row["props"] = props[i]
@@ -148,6 +162,10 @@ def _timestamps(frame: pd.DataFrame) -> list:
     return [None if pd.isna(s) else float(s) for s in seconds]
 
 
+def _present(value) -> bool:
+    return value is not None and not _is_na(value)
+
+
 def _is_na(value) -> bool:
     try:
         return bool(pd.isna(value))
@@ -156,7 +174,7 @@ def _is_na(value) -> bool:
 
 
 def _scalar(value):
-    if value is None or _is_na(value):
+    if not _present(value):
         return None
     return value.item() if isinstance(value, np.generic) else value
 

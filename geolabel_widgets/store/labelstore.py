@@ -182,7 +182,7 @@ class LabelStore:
         """
         report = IngestReport()
         if isinstance(source, pd.DataFrame):
-            rows = rows_from_frame(source)
+            rows = rows_from_frame(source, report)
         else:
             rows = rows_from_files(source, recursive, progress, report)
         report.image_ids, report.added = self._insert_images(rows, dataset)
@@ -408,7 +408,7 @@ class LabelStore:
             for row in conn.execute(sa.select(a).where(a.c.action_id == target)
                                     .order_by(a.c.annotation_id)).all():
                 current = self._current(conn, row.label_id)
-                if current is None or current.annotation_id != row.annotation_id:
+                if current is None or not self._same_content(conn, current, row):
                     raise StoreError(f"cannot {kind}: label {row.label_id} was changed since "
                                      f"by {getattr(current, 'author_id', 'someone')}")
                 before = conn.execute(sa.select(a).where(
@@ -663,6 +663,16 @@ class LabelStore:
             return
         self._put(conn, action, label_id, image_id, info, labeler, kind="status", value=status,
                   props={"comment": comment} if comment else None, author=author)
+
+    def _same_content(self, conn, one, other) -> bool:
+        """Whether two rows say the same (an undo may have restored what a row wrote)."""
+        if one.annotation_id == other.annotation_id:
+            return True
+        if any(getattr(one, c) != getattr(other, c) for c in _CONTENT):
+            return False
+        paths = conn.execute(sa.select(s.masks.c.annotation_id, s.masks.c.path).where(
+            s.masks.c.annotation_id.in_([one.annotation_id, other.annotation_id]))).all()
+        return len({path for _, path in paths}) <= 1 and len(paths) in (0, 2)
 
     def _attach_mask(self, conn, annotation_id: int, file_name: str, shape, classes, counts):
         conn.execute(sa.insert(s.masks).values(annotation_id=annotation_id, path=file_name,

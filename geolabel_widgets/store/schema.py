@@ -159,6 +159,9 @@ annotations = sa.Table(
         sqlite_where=sa.text("is_current"),
         postgresql_where=sa.text("is_current"),
     ),
+    # The partial index above guards integrity; this one serves lookups, since
+    # SQLite uses a partial index only when a query repeats its WHERE verbatim.
+    sa.Index("ix_annotations_label", "label_id", "is_current"),
     sa.Index("ix_annotations_task_image", "task_id", "image_id", "labeler_id"),
     sa.Index("ix_annotations_current_kind", "is_current", "kind", "task_id"),
 )

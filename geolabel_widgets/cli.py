@@ -1,0 +1,129 @@
+"""The ``geolabel`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+from . import demo
+from .formats import READERS, WRITERS
+from .store import LabelStore, StoreError, UnreadableImagesWarning
+from .imagery.header import UnreadableImage
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args) or 0
+    except (StoreError, UnreadableImage, FileNotFoundError, ValueError) as err:
+        print(f"geolabel {args.command}: {err}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="geolabel", description="Label Earth-science imagery in Jupyter.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = commands.add_parser("demo", help="build the synthetic demo store and open JupyterLab",
+                            description="Build the demo store (once) and start JupyterLab on "
+                                        "the quickstart notebook.")
+    p.add_argument("--store", type=Path, default=None,
+                   help="where the demo store lives (default: $GEOLABEL_DEMO_STORE or "
+                        "~/.cache/geolabel_widgets/demo/demo.sqlite)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    p.add_argument("--port", type=int, default=8888, help="JupyterLab's port (default 8888)")
+    p.add_argument("--build-only", action="store_true", help="build the store and stop")
+    p.set_defaults(run=_demo)
+
+    p = commands.add_parser("stats", help="counts of images and current labels",
+                            description="Print images, labels, labelers and classes per "
+                                        "dataset (current labels only).")
+    p.add_argument("--store", required=True, help="store file or URL")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_stats)
+
+    p = commands.add_parser("import", help="read a dataset in another format into the store",
+                            description=f"Formats: {', '.join(sorted(READERS))}.")
+    p.add_argument("format", choices=sorted(READERS))
+    p.add_argument("src", type=Path, help="the file or folder to read")
+    p.add_argument("--store", required=True, help="store file or URL")
+    p.add_argument("--dataset", help="dataset name (default: from the source)")
+    p.set_defaults(run=_import)
+
+    p = commands.add_parser("export", help="write the store's labels in another format",
+                            description=f"Formats: {', '.join(sorted(WRITERS))}.")
+    p.add_argument("format", choices=sorted(WRITERS))
+    p.add_argument("dest", type=Path, help="the file or folder to write")
+    p.add_argument("--store", required=True, help="store file or URL")
+    p.add_argument("--task", required=True, help="the task whose labels to write")
+    p.set_defaults(run=_export)
+    return parser
+
+
+def _open(target: str) -> LabelStore:
+    if "://" not in target and not Path(target).exists():
+        raise FileNotFoundError(f"no store at {target}")
+    return LabelStore.open(target)
+
+
+def _demo(args) -> int:
+    path = (args.store or demo.default_store_path()).absolute()
+    with demo.demo_store(path):
+        print(f"Demo store (synthetic data): {path}")
+    if args.build_only:
+        return 0
+    notebooks = Path(os.environ.get("GEOLABEL_NOTEBOOKS",
+                                    Path(__file__).resolve().parent.parent / "notebooks"))
+    if not (notebooks / "00_quickstart.ipynb").exists():
+        raise FileNotFoundError(f"no quickstart notebook in {notebooks}; run from a clone of "
+                                "the repository or set GEOLABEL_NOTEBOOKS")
+    command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={notebooks}",
+               f"--port={args.port}", "00_quickstart.ipynb"]
+    if args.no_browser:
+        command.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    env = {**os.environ, "GEOLABEL_DEMO_STORE": str(path)}
+    return subprocess.call(command, env=env)
+
+
+def _stats(args) -> int:
+    with _open(args.store) as store:
+        stats = store.stats()
+    if args.json:
+        print(json.dumps(stats, indent=2, sort_keys=True))
+        return 0
+    print(f"{stats['images']} images, {stats['annotations']} current labels")
+    for name, d in stats["datasets"].items():
+        print(f"  {name}: {d['images']} images, labelers {d['labelers']}, classes {d['classes']}")
+    return 0
+
+
+def _import(args) -> int:
+    with LabelStore.open(args.store) as store, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnreadableImagesWarning)  # the summary says it
+        ids = READERS[args.format](store, args.src, dataset=args.dataset)
+        report = getattr(store, "last_ingest", None)
+    print(report.summary() if report else f"{len(ids)} images")
+    return 0
+
+
+def _export(args) -> int:
+    with _open(args.store) as store:
+        WRITERS[args.format](store, args.dest, task=args.task)
+    print(f"wrote {args.dest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""A plain folder of images in, and images sorted into one folder per class out."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..store import LabelStore
+from ..store.ingest import path_of
+
+
+def read_folder(store: LabelStore, source: str | os.PathLike, *, dataset: str | None = None,
+                recursive: bool = True) -> list[str]:
+    """Add every image below ``source`` to ``dataset`` (default: the folder's name)."""
+    source = Path(source)
+    if not source.is_dir():
+        raise FileNotFoundError(f"{source} is not a folder")
+    return store.add_images(source, dataset=dataset or source.absolute().name,
+                            recursive=recursive)
+
+
+def write_folder(store: LabelStore, dest: str | os.PathLike, *, task: str,
+                 progress: bool = True) -> pd.DataFrame:
+    """Copy each image of the task into ``dest/<dataset>/<class>/`` by its latest tag.
+
+    Untagged images go to ``unlabeled/``; ``dest/labels.csv`` lists every current
+    tag (all labelers), so disagreements are kept. Returns that table.
+    """
+    dest = Path(dest)
+    images = store.images
+    tags = store.get_annotations(task=task, kinds=["tag"])
+    latest = tags.sort_values("created_at").groupby("image_id")["value"].last()
+    dest.mkdir(parents=True, exist_ok=True)
+    for image_id, image in tqdm(images.iterrows(), total=len(images), desc="Exporting",
+                                disable=not progress):
+        source = path_of(image["uri"])
+        if source is None or image["file_missing"] or not source.exists():
+            continue
+        cls = latest.get(image_id, "unlabeled")
+        target = dest / _safe(image["dataset"]) / _safe(cls) / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    table = tags.merge(images[["name", "dataset", "uri"]], left_on="image_id",
+                       right_index=True)[["image_id", "name", "dataset", "uri", "labeler",
+                                          "value", "created_at"]]
+    table.to_csv(dest / "labels.csv", index=False)
+    return table
+
+
+def _safe(name: str) -> str:
+    """A class or dataset name as one folder name (no separators, no '..')."""
+    cleaned = "".join(c if c.isalnum() or c in " -_." else "_" for c in str(name)).strip(". ")
+    return cleaned or "_"

@@ -1,0 +1,53 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from geolabel_widgets import LabelStore
+
+SHARED_DATA = Path(os.environ.get("GEOLABEL_SHARED_DATA",
+                                  Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"reference data not found at {SHARED_DATA} (a user's clone has none)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def store(tmp_path) -> LabelStore:
+    with LabelStore.open(tmp_path / "labels.sqlite") as opened:
+        yield opened
+
+
+def write_images(folder: Path, count: int, size=(64, 48), seed=0) -> list[Path]:
+    """Small distinct JPEG and PNG files, in a subfolder too."""
+    rng = np.random.default_rng(seed)
+    paths = []
+    for k in range(count):
+        sub = folder / ("sub" if k % 3 == 0 else "")
+        sub.mkdir(parents=True, exist_ok=True)
+        pixels = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+        path = sub / f"img_{k:03d}.{'png' if k % 2 else 'jpg'}"
+        Image.fromarray(pixels).save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def image_folder(tmp_path) -> Path:
+    folder = tmp_path / "images"
+    write_images(folder, 6)
+    return folder
+
+
+@pytest.fixture
+def event(store, image_folder):
+    """A store with six images of one event and a present / not present task: (store, ids)."""
+    ids = store.add_images(image_folder, dataset="event", progress=False)
+    store.add_task("flood")
+    return store, ids

@@ -1,0 +1,81 @@
+"""The geolabel command, as a user runs it."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import write_images
+from geolabel_widgets import LabelStore
+from geolabel_widgets.cli import main
+
+SUBCOMMANDS = ["demo", "stats", "import", "export"]
+
+
+def geolabel(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "geolabel_widgets.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_every_subcommand_has_help(command):
+    result = geolabel(command, "--help")
+    assert result.returncode == 0
+    assert f"usage: geolabel {command}" in result.stdout
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "demo" in capsys.readouterr().out
+
+
+def test_import_a_folder_then_stats_as_json(tmp_path):
+    folder = tmp_path / "shots"
+    paths = write_images(folder, 4)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    store_path = tmp_path / "s.sqlite"
+    result = geolabel("import", "folder", folder, "--store", store_path)
+    assert result.returncode == 0, result.stderr
+    assert "4 images (4 new), 1 skipped" in result.stdout
+    assert "broken.jpg" in result.stdout
+    with LabelStore.open(store_path) as store:
+        store.add_task("flood")
+        ids = store.queue("flood", "ann")
+        store.tag(ids[0], "present", task="flood", labeler="ann")
+        store.tag(ids[1], "not present", task="flood", labeler="bob")
+    stats = json.loads(geolabel("stats", "--store", store_path, "--json").stdout)
+    assert stats == {"images": 4, "annotations": 2, "labelers": {"ann": 1, "bob": 1},
+                     "datasets": {"shots": {"images": 4, "labelers": {"ann": 1, "bob": 1},
+                                            "classes": {"present": 1, "not present": 1}}}}
+    assert len(paths) == 4
+
+
+def test_export_a_folder_sorts_images_by_their_tag(tmp_path):
+    paths = write_images(tmp_path / "in", 3)
+    with LabelStore.open(tmp_path / "s.sqlite") as store:
+        ids = store.add_images(paths, dataset="ev/../x", progress=False)
+        store.add_task("flood")
+        store.tag(ids[0], "present", task="flood", labeler="ann")
+        store.tag(ids[1], "not present", task="flood", labeler="ann")
+    result = geolabel("export", "folder", tmp_path / "out", "--store", tmp_path / "s.sqlite",
+                      "--task", "flood")
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert written == sorted(["labels.csv", f"ev_.._x/present/{paths[0].name}",
+                              f"ev_.._x/not present/{paths[1].name}",
+                              f"ev_.._x/unlabeled/{paths[2].name}"])
+
+
+def test_a_missing_store_is_a_clear_error(tmp_path):
+    result = geolabel("stats", "--store", tmp_path / "nope.sqlite")
+    assert result.returncode == 1
+    assert "no store at" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_demo_build_only_makes_the_store(tmp_path):
+    result = geolabel("demo", "--store", tmp_path / "demo.sqlite", "--build-only")
+    assert result.returncode == 0, result.stderr
+    assert "synthetic" in result.stdout
+    assert (tmp_path / "demo.sqlite").exists()
