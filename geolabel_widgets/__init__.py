@@ -1,6 +1,8 @@
 """geolabel_widgets: tag, draw and map labels on Earth-science imagery in Jupyter."""
 
+from .demo import demo_store
 from .store import LabelStore, StoreError
+from .widgets import ImageTagger
 
-__all__ = ["LabelStore", "StoreError"]
+__all__ = ["ImageTagger", "LabelStore", "StoreError", "demo_store"]
 __version__ = "0.1.0"

@@ -109,7 +109,10 @@ def build_demo(path: str | os.PathLike, progress: bool = True) -> Path:
     store.add_task(SEGMENTATION_TASK, type="semantic_segmentation",
                    classes=list(dict.fromkeys(c for d in DATASETS for c in d.classes.values())),
                    description="Label every pixel of the synthetic coastal scenes.")
+    store.add_dataset(EVENT.name, site=EVENT.site, sensor=EVENT.sensor, synthetic=True)
+    store.add_group("Sediment plume events (synthetic)", [EVENT.name])
     store.add_task(EVENT_TASK, type="tag", classes=["present", "not present"],
+                   group="Sediment plume events (synthetic)",
                    description="Does the synthetic scene show a sediment plume?")
     rng = np.random.default_rng(SEED)
     scenes = [(d, k) for d in (*DATASETS, EVENT) for k in range(d.count)]

@@ -100,11 +100,18 @@ class LabelStore:
     def add_dataset(self, name: str, *, site: str | None = None, sensor: str | None = None,
                     description: str | None = None, source: str | None = None,
                     synthetic: bool = False, props: dict | None = None) -> str:
-        """Create a dataset (a Coast Train record, an Image Labeler event ...); idempotent."""
+        """Create a dataset (a Coast Train record, an Image Labeler event ...).
+
+        Calling it again for the same name fills in the details given.
+        """
+        details = dict(site=site, sensor=sensor, description=description, source=source,
+                       props=props)
         with self._writer.begin() as conn:
-            self._dataset_id(conn, name, create=dict(
-                site=site, sensor=sensor, description=description, source=source,
-                synthetic=synthetic, props=props))
+            dataset_id = self._dataset_id(conn, name, create={**details, "synthetic": synthetic})
+            given = {k: v for k, v in details.items() if v is not None}
+            if given or synthetic:
+                conn.execute(sa.update(s.datasets).where(s.datasets.c.dataset_id == dataset_id)
+                             .values(**given, **({"synthetic": True} if synthetic else {})))
         return name
 
     def add_group(self, name: str, datasets: Iterable[str], description: str | None = None
@@ -364,11 +371,11 @@ class LabelStore:
                       info, labeler, kind="comment", value=text)
 
     # -- undo and redo ---------------------------------------------------------------------
-    def undo(self, *, task: str, labeler: str, image_id: str | None = None) -> bool:
+    def undo(self, *, task: str, labeler: str, image_id: str | None = None) -> list[str]:
         """Undo the labeler's last action in the task (on one image if given).
 
-        A new row restores what was there before; nothing is deleted. Returns False
-        when there is nothing to undo.
+        A new row restores what was there before; nothing is deleted. Returns the
+        ids of the images changed: an empty list when there was nothing to undo.
         """
         info = self._task(task)
         act = s.actions
@@ -377,8 +384,8 @@ class LabelStore:
             act.c.kind.in_(("edit", "redo")), act.c.action_id.not_in(undone))
         return self._revert_latest(info, labeler, query, "undo")
 
-    def redo(self, *, task: str, labeler: str, image_id: str | None = None) -> bool:
-        """Redo the last undo, if nothing was edited since. Returns False otherwise."""
+    def redo(self, *, task: str, labeler: str, image_id: str | None = None) -> list[str]:
+        """Redo the last undo, if nothing was edited since; returns the images changed."""
         info = self._task(task)
         act = s.actions
         redone = sa.select(act.c.undoes).where(act.c.kind == "redo", act.c.undoes.is_not(None))
@@ -398,12 +405,13 @@ class LabelStore:
                                                   a.c.image_id == image_id))
         return query.order_by(act.c.action_id.desc()).limit(1)
 
-    def _revert_latest(self, info: TaskInfo, labeler: str, query, kind: str) -> bool:
+    def _revert_latest(self, info: TaskInfo, labeler: str, query, kind: str) -> list[str]:
         a = s.annotations
+        changed: list[str] = []
         with self._writer.begin() as conn:
             target = conn.execute(query).scalar()
             if target is None:
-                return False
+                return changed
             action = self._new_action(conn, info, labeler, kind, undoes=target)
             for row in conn.execute(sa.select(a).where(a.c.action_id == target)
                                     .order_by(a.c.annotation_id)).all():
@@ -419,7 +427,9 @@ class LabelStore:
                                    row.labeler_id, author=labeler, **content)
                 if before is not None:
                     self._copy_mask(conn, before.annotation_id, new_id)
-        return True
+                if row.image_id not in changed:
+                    changed.append(row.image_id)
+        return changed
 
     # -- reading ---------------------------------------------------------------------------
     @property
@@ -434,11 +444,14 @@ class LabelStore:
         return self.get_annotations()
 
     def get_annotations(self, *, task: str | None = None, labeler: str | None = None,
-                        kinds: Sequence[str] | None = None, history: bool = False
+                        kinds: Sequence[str] | None = None,
+                        image_ids: Sequence[str] | None = None, history: bool = False
                         ) -> pd.DataFrame:
         """Labels, filtered; ``history=True`` gives every row ever written, superseded too."""
         a = s.annotations
         where = []
+        if image_ids is not None:
+            where.append(a.c.image_id.in_(list(image_ids)))
         if task is not None:
             where.append(a.c.task_id == self._task(task).task_id)
         if labeler is not None:

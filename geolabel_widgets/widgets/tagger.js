@@ -1,0 +1,351 @@
+// ImageTagger's view: keys are handled here, against images already in the
+// browser, so the next image shows in the same frame. Tags go to the kernel,
+// which commits them to the store; until it says "saved" a tag is shown as
+// pending and kept in localStorage, so a kernel restart loses none of them.
+
+const RESEND_MS = 3000;
+
+function h(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function render({ model, el }) {
+  const items = new Map(); // position -> {image_id, name, info, label, labels, status, url, error}
+  const pending = new Map(); // req -> message not yet saved by the kernel
+  const memoryKey = `geolabel:pending:${model.get("store_key")}:${model.get("task")}:${model.get("labeler")}`;
+  let position = model.get("position");
+  let reqCounter = Date.now();
+  let lastError = "";
+
+  // -- layout ---------------------------------------------------------------------------
+  el.classList.add("geolabel-tagger");
+  el.tabIndex = 0;
+  el.setAttribute("data-lm-suppress-shortcuts", "true"); // JupyterLab leaves our keys alone
+  const header = h("div", "gl-header");
+  const title = h("span", "gl-title");
+  const where = h("span", "gl-position");
+  const progress = h("progress", "gl-progress");
+  header.append(title, where, progress);
+  const frame = h("div", "gl-frame");
+  const img = h("img", "gl-image");
+  img.alt = "";
+  const placeholder = h("div", "gl-placeholder");
+  frame.append(img, placeholder);
+  const info = h("div", "gl-info");
+  const label = h("div", "gl-label");
+  const buttons = h("div", "gl-buttons");
+  const review = h("div", "gl-review");
+  const comment = h("input", "gl-comment");
+  comment.placeholder = "comment for 'needs improvement'";
+  const help = h("div", "gl-help", model.get("help"));
+  const state = h("div", "gl-state");
+  el.append(header, frame, info, label, buttons, review, help, state);
+
+  const keys = model.get("key_map");
+  const actionByKey = {};
+  for (const [cls, key] of Object.entries(keys.classes)) actionByKey[key] = ["class", cls];
+  for (const [action, key] of Object.entries(keys.actions)) actionByKey[key] = [action];
+
+  function button(text, key, onClick) {
+    const b = h("button", "gl-button", key ? `${text} (${key.replace("Arrow", "")})` : text);
+    b.addEventListener("mousedown", (event) => {
+      window.__geolabelKeyTime = event.timeStamp;
+    });
+    b.addEventListener("click", (event) => {
+      event.preventDefault();
+      onClick();
+      el.focus();
+    });
+    return b;
+  }
+  for (const cls of model.get("classes")) {
+    buttons.append(button(cls, keys.classes[cls], () => chooseClass(cls)));
+  }
+  const actions = keys.actions;
+  buttons.append(
+    button("← back", actions.previous, () => move(position - 1)),
+    button("next →", actions.next, () => move(position + 1)),
+    button("skip", actions.skip, skip),
+    button("undo", actions.undo, undo),
+    button("redo", actions.redo, () => send({ type: "redo" })),
+    button("first unlabeled", actions.first_unlabeled, firstUnlabeled),
+    button("review mode", actions.review, toggleReview),
+  );
+  review.append(
+    button("accept", actions.accept, () => reviewVerdict("accept")),
+    button("needs improvement", actions.needs_improvement, () => reviewVerdict("needs_improvement")),
+    comment,
+  );
+
+  // -- showing the current image --------------------------------------------------------
+  function show() {
+    const total = model.get("total");
+    const item = items.get(position);
+    title.textContent = `${model.get("task")} — ${model.get("labeler")}`;
+    where.textContent = position >= total ? `done: ${total} / ${total}` : `${position + 1} / ${total}`;
+    progress.max = Math.max(total, 1);
+    progress.value = model.get("labeled");
+    progress.title = `${model.get("labeled")} of ${total} labeled by ${model.get("labeler")}`;
+    review.style.display = model.get("review_mode") ? "" : "none";
+    el.classList.toggle("gl-reviewing", model.get("review_mode"));
+    if (position >= total) {
+      img.style.display = "none";
+      placeholder.style.display = "";
+      placeholder.textContent = "All images in this queue are done.";
+      info.textContent = "";
+      label.textContent = "";
+    } else if (!item) {
+      img.style.display = "none";
+      placeholder.style.display = "";
+      placeholder.textContent = "loading…";
+      info.textContent = "";
+      label.textContent = "";
+    } else {
+      if (item.url) {
+        img.src = item.url;
+        img.style.display = "";
+        placeholder.style.display = "none";
+      } else {
+        img.style.display = "none";
+        placeholder.style.display = "";
+        placeholder.textContent = `Cannot show ${item.name}: ${item.error || "no image"} (skip with ${actions.skip})`;
+      }
+      info.textContent = `${item.name} · ${item.info}`;
+      label.textContent = describeLabel(item);
+      label.classList.toggle("gl-pending", Boolean(item.pendingLabel));
+    }
+    const waiting = pending.size;
+    state.textContent = lastError
+      ? `⚠ ${lastError}${waiting ? ` — ${waiting} tag(s) waiting to be saved` : ""}`
+      : waiting
+        ? `${waiting} tag(s) pending…`
+        : "all tags saved";
+    state.classList.toggle("gl-error", Boolean(lastError));
+    el.dataset.position = String(position);
+    el.dataset.pending = String(waiting);
+  }
+
+  function describeLabel(item) {
+    const mine = item.pendingLabel || item.label;
+    let text = mine && mine.length ? `your label: ${mine.join(", ")}` : "unlabeled";
+    if (item.pendingLabel) text += " (saving…)";
+    if (item.status && !["unlabeled", "labeled"].includes(item.status)) text += ` · ${item.status.replace("_", " ")}`;
+    if (model.get("review_mode") && item.labels) {
+      const others = Object.entries(item.labels).map(([who, v]) => `${who}: ${v.join(", ")}`);
+      if (others.length) text += ` · everyone: ${others.join("; ")}`;
+    }
+    return text;
+  }
+
+  function shownFrame() {
+    // the frame that first shows the new image, for the latency measurements
+    const start = window.__geolabelKeyTime;
+    if (start === undefined) return;
+    window.__geolabelKeyTime = undefined;
+    requestAnimationFrame(() => {
+      (window.__geolabelTimings = window.__geolabelTimings || []).push(performance.now() - start);
+    });
+  }
+
+  // -- actions ---------------------------------------------------------------------------
+  function send(message) {
+    message.req = ++reqCounter;
+    message.sentAt = Date.now();
+    pending.set(message.req, message);
+    remember();
+    model.send(message);
+    return message;
+  }
+
+  function chooseClass(cls) {
+    const item = items.get(position);
+    if (!item) return;
+    let value;
+    if (model.get("multilabel")) {
+      const now = new Set(item.pendingLabel || item.label);
+      now.has(cls) ? now.delete(cls) : now.add(cls);
+      value = [...now].sort();
+    } else {
+      value = cls;
+    }
+    item.pendingLabel = Array.isArray(value) ? value : [value];
+    send({ type: "tag", image_id: item.image_id, value });
+    if (model.get("multilabel")) show();
+    else move(position + 1);
+  }
+
+  function skip() {
+    const item = items.get(position);
+    if (!item) return;
+    send({ type: "skip", image_id: item.image_id });
+    move(position + 1);
+  }
+
+  function undo() {
+    send({ type: "undo" });
+  }
+
+  function reviewVerdict(verdict) {
+    const item = items.get(position);
+    if (!item || !model.get("review_mode")) return;
+    send({ type: "review", image_id: item.image_id, verdict, comment: comment.value });
+    comment.value = "";
+    move(position + 1);
+  }
+
+  function toggleReview() {
+    model.send({ type: "review_mode", on: !model.get("review_mode") });
+  }
+
+  function firstUnlabeled() {
+    model.send({ type: "first_unlabeled" }); // the store knows, for the whole queue
+  }
+
+  function move(target) {
+    position = Math.max(0, Math.min(target, model.get("total")));
+    show();
+    if (items.get(position)?.url) shownFrame();
+    model.send({ type: "need", position, have: haveIds() });
+  }
+
+  function haveIds() {
+    return [...items.values()].filter((i) => i.url || i.error).map((i) => i.image_id);
+  }
+
+  // -- what the kernel says --------------------------------------------------------------
+  model.on("msg:custom", (content, buffers) => {
+    if (content.type === "window") {
+      const byId = new Map([...items.values()].map((i) => [i.image_id, i]));
+      for (const item of content.items) {
+        const known = byId.get(item.image_id);
+        if (item.buffer !== undefined) {
+          const blob = new Blob([buffers[item.buffer]], { type: "image/jpeg" });
+          item.url = URL.createObjectURL(blob);
+          const preload = new Image();
+          preload.src = item.url;
+          preload.decode().catch(() => {}); // decoded before it is needed
+        } else if (known) {
+          item.url = known.url;
+          item.error = item.error || known.error;
+        }
+        if (known?.pendingLabel && [...pending.values()].some((m) => m.image_id === item.image_id)) {
+          item.pendingLabel = known.pendingLabel;
+        }
+        items.set(item.position, item);
+      }
+      forgetFarAway();
+      const wasWaiting = !img.src || img.style.display === "none";
+      show();
+      if (wasWaiting && items.get(position)?.url) shownFrame();
+    } else if (content.type === "saved") {
+      pending.delete(content.req);
+      remember();
+      lastError = "";
+      for (const saved of content.items) {
+        for (const item of items.values()) {
+          if (item.image_id !== saved.image_id) continue;
+          Object.assign(item, { label: saved.label, labels: saved.labels, status: saved.status });
+          if (![...pending.values()].some((m) => m.image_id === item.image_id)) delete item.pendingLabel;
+        }
+      }
+      show();
+    } else if (content.type === "failed") {
+      pending.delete(content.req);
+      remember();
+      lastError = content.error;
+      for (const item of items.values()) delete item.pendingLabel;
+      show();
+    } else if (content.type === "goto") {
+      move(content.position);
+    }
+  });
+
+  function forgetFarAway() {
+    for (const [p, item] of items) {
+      if (Math.abs(p - position) > 40) {
+        if (item.url) URL.revokeObjectURL(item.url);
+        items.delete(p);
+      }
+    }
+  }
+
+  // -- pending tags survive the kernel -----------------------------------------------------
+  function remember() {
+    try {
+      if (pending.size) localStorage.setItem(memoryKey, JSON.stringify([...pending.values()]));
+      else localStorage.removeItem(memoryKey);
+    } catch (_) {
+      // storage may be disabled; pending tags are then kept only in this view
+    }
+  }
+
+  function recall() {
+    try {
+      return JSON.parse(localStorage.getItem(memoryKey) || "[]");
+    } catch (_) {
+      return [];
+    }
+  }
+
+  const resend = setInterval(() => {
+    const now = Date.now();
+    const stale = [...pending.values()].filter((m) => now - (m.sentAt || 0) > RESEND_MS);
+    if (!stale.length) return;
+    lastError = "the kernel has not confirmed some tags; sending them again";
+    for (const message of stale) {
+      message.sentAt = now;
+      model.send(message);
+    }
+    show();
+  }, RESEND_MS);
+
+  // -- keyboard and focus -------------------------------------------------------------------
+  el.addEventListener("keydown", (event) => {
+    if (event.target === comment) {
+      if (event.key !== "Enter") return;
+    }
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const action = actionByKey[event.key];
+    if (!action) return;
+    event.preventDefault();
+    event.stopPropagation();
+    window.__geolabelKeyTime = event.timeStamp;
+    const [name, arg] = action;
+    if (name === "class") chooseClass(arg);
+    else if (name === "next") move(position + 1);
+    else if (name === "previous") move(position - 1);
+    else if (name === "skip") skip();
+    else if (name === "undo") undo();
+    else if (name === "redo") send({ type: "redo" });
+    else if (name === "first_unlabeled") firstUnlabeled();
+    else if (name === "review") toggleReview();
+    else if (name === "accept") reviewVerdict("accept");
+    else if (name === "needs_improvement") reviewVerdict("needs_improvement");
+  });
+  frame.addEventListener("mousedown", () => el.focus());
+  model.on("change:labeled", show);
+  model.on("change:review_mode", show);
+  model.on("change:position", () => {
+    if (model.get("position") !== position) move(model.get("position"));
+  });
+
+  // tags a restarted kernel never saved are sent again by this new view
+  for (const message of recall()) {
+    message.sentAt = Date.now();
+    pending.set(message.req, message);
+    model.send(message);
+  }
+  show();
+  model.send({ type: "need", position, have: [] });
+  setTimeout(() => el.focus(), 0);
+
+  return () => {
+    clearInterval(resend);
+    for (const item of items.values()) if (item.url) URL.revokeObjectURL(item.url);
+  };
+}
+
+export default { render };

@@ -1,0 +1,242 @@
+"""ImageTagger: keyboard-fast tagging of one image after another.
+
+The key press is handled in the browser (``tagger.js``), which already holds
+the next images, so the next image shows within a frame; the tag goes to the
+kernel, which commits it to the store and says so, and the view shows it as
+pending until then. Everything else (the queue, the images, the labels) is
+decided here, from the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Sequence
+
+import anywidget
+import pandas as pd
+import traitlets as t
+
+from ..imagery.display import display_jpeg
+from ..imagery.header import UnreadableImage
+from ..store import LabelStore, StoreError
+from ..store.ingest import path_of
+from .keyboard import help_line, key_map
+
+BEHIND, AHEAD = 2, 8  # images kept in the browser around the current one
+
+
+class ImageTagger(anywidget.AnyWidget):
+    """Tag images from ``store.queue`` with the keyboard (1-9 for the classes).
+
+    Parameters
+    ----------
+    store, task, labeler
+        Where labels go, for which task, by whom. A missing task is created with
+        ``classes`` (default: present / not present).
+    classes
+        The classes, in key order; default: the task's.
+    dataset, status, bbox, image_ids, value, order, seed
+        Which images, in which order: as ``LabelStore.queue`` (status None: all).
+    multilabel
+        Keys toggle classes on the image instead of choosing one and moving on.
+    class_keys, keys
+        Other keys for classes (class -> key) or actions (action -> key).
+    bands
+        1-based bands shown as red, green, blue for multi-band rasters.
+    """
+
+    _esm = Path(__file__).with_name("tagger.js")
+    _css = Path(__file__).with_name("tagger.css")
+
+    task = t.Unicode().tag(sync=True)
+    labeler = t.Unicode().tag(sync=True)
+    store_key = t.Unicode().tag(sync=True)  # names the browser's memory of pending tags
+    classes = t.List(t.Unicode()).tag(sync=True)
+    key_map = t.Dict().tag(sync=True)
+    help = t.Unicode().tag(sync=True)
+    multilabel = t.Bool(False).tag(sync=True)
+    total = t.Int(0).tag(sync=True)
+    position = t.Int(0).tag(sync=True)
+    labeled = t.Int(0).tag(sync=True)
+    review_mode = t.Bool(False).tag(sync=True)
+    display_size = t.Int(768).tag(sync=True)
+
+    def __init__(self, store: LabelStore, *, task: str, labeler: str,
+                 classes: Sequence[str] | None = None, dataset=None, multilabel: bool = False,
+                 status=None, bbox=None, image_ids=None, value=None, order="stable",
+                 seed=None, class_keys=None, keys=None, bands=None, display_size: int = 768):
+        if task not in store.tasks.index:
+            store.add_task(task, type="multilabel" if multilabel else "tag",
+                           classes=list(classes or ("present", "not present")))
+        classes = list(classes or store.classes(task))
+        self.store = store
+        self._bands = bands
+        self._queue = store.queue(task, labeler, status=status, dataset=dataset, bbox=bbox,
+                                  image_ids=image_ids, value=value, order=order, seed=seed)
+        self._images = store.images.reindex(self._queue)
+        self._prefetch = ThreadPoolExecutor(max_workers=2, thread_name_prefix="geolabel-prefetch")
+        self._encoded: dict[str, Future] = {}
+        mapping = key_map(classes, class_keys, keys)
+        super().__init__(task=task, labeler=labeler, classes=classes, key_map=mapping,
+                         help=help_line(mapping), multilabel=multilabel,
+                         total=len(self._queue), display_size=display_size,
+                         store_key=hashlib.sha1(store.location.encode()).hexdigest()[:12])
+        unlabeled = set(store.queue(task, labeler, image_ids=self._queue))
+        self._done = set(self._queue) - unlabeled
+        self.labeled = len(self._done)
+        self.position = self.first_unlabeled()
+        self._prefetch_from(self.position)
+        self.on_msg(self._on_message)
+
+    # -- what a user may call from Python too --------------------------------------------
+    @property
+    def queue(self) -> list[str]:
+        return list(self._queue)
+
+    @property
+    def current(self) -> str | None:
+        return self._queue[self.position] if 0 <= self.position < len(self._queue) else None
+
+    def first_unlabeled(self) -> int:
+        unlabeled = set(self.store.queue(self.task, self.labeler, image_ids=self._queue))
+        return next((k for k, image_id in enumerate(self._queue) if image_id in unlabeled),
+                    len(self._queue))
+
+    def close(self) -> None:
+        self._prefetch.shutdown(wait=False, cancel_futures=True)
+        super().close()
+
+    # -- messages from the browser ---------------------------------------------------------
+    def _on_message(self, _widget, content: dict, _buffers) -> None:
+        handler = getattr(self, f"_do_{content.get('type')}", None)
+        if handler is None:
+            return
+        try:
+            handler(content)
+        except (StoreError, ValueError) as err:
+            self.send({"type": "failed", "req": content.get("req"), "error": str(err)})
+
+    def _do_need(self, content: dict) -> None:
+        self.position = max(0, min(int(content["position"]), len(self._queue)))
+        self._send_window(self.position, set(content.get("have", [])))
+
+    def _do_tag(self, content: dict) -> None:
+        image_id = content["image_id"]
+        self.store.tag(image_id, content["value"], task=self.task, labeler=self.labeler)
+        self._saved(content, [image_id])
+
+    def _do_skip(self, content: dict) -> None:
+        self.store.skip(content["image_id"], task=self.task, labeler=self.labeler)
+        self._saved(content, [content["image_id"]])
+
+    def _do_review(self, content: dict) -> None:
+        self.store.review(content["image_id"], self.task, content["verdict"],
+                          reviewer=self.labeler, comment=content.get("comment") or None)
+        self._saved(content, [content["image_id"]])
+
+    def _do_undo(self, content: dict) -> None:
+        changed = self.store.undo(task=self.task, labeler=self.labeler)
+        self._saved(content, changed)
+        positions = [self._queue.index(i) for i in changed if i in self._queue]
+        if positions:
+            self.position = min(positions)
+            self.send({"type": "goto", "position": self.position})
+
+    def _do_redo(self, content: dict) -> None:
+        changed = self.store.redo(task=self.task, labeler=self.labeler)
+        self._saved(content, changed)
+
+    def _do_first_unlabeled(self, content: dict) -> None:
+        self.position = self.first_unlabeled()
+        self.send({"type": "goto", "position": self.position})
+
+    def _do_review_mode(self, content: dict) -> None:
+        self.review_mode = bool(content["on"])
+        self._send_window(self.position, set())
+
+    def _saved(self, content: dict, image_ids: list[str]) -> None:
+        labels = self._labels(image_ids)
+        for image_id in image_ids:
+            status = labels.get(image_id, _no_labels())["status"]
+            (self._done.discard if status == "unlabeled" else self._done.add)(image_id)
+        self.labeled = len(self._done)
+        self.send({"type": "saved", "req": content.get("req"),
+                   "items": [{"image_id": i, **labels.get(i, _no_labels())} for i in image_ids]})
+
+    # -- the images and labels the browser shows -------------------------------------------
+    def _send_window(self, position: int, have: set[str]) -> None:
+        lo, hi = max(0, position - BEHIND), min(len(self._queue), position + AHEAD + 1)
+        ids = self._queue[lo:hi]
+        labels = self._labels(ids)
+        items, buffers = [], []
+        for offset, image_id in enumerate(ids):
+            item = {"position": lo + offset, **self._describe(image_id),
+                    **labels.get(image_id, _no_labels())}
+            if image_id not in have:
+                try:
+                    jpeg, (width, height) = self._jpeg(image_id).result()
+                    item.update(buffer=len(buffers), shown_width=width, shown_height=height)
+                    buffers.append(jpeg)
+                except UnreadableImage as err:
+                    item["error"] = err.reason
+            items.append(item)
+        self.send({"type": "window", "position": position, "items": items}, buffers=buffers)
+        self._prefetch_from(hi)
+
+    def _prefetch_from(self, start: int) -> None:
+        for image_id in self._queue[start:start + AHEAD]:
+            self._jpeg(image_id)
+        if len(self._encoded) > 8 * AHEAD:  # keep memory flat on long sessions
+            keep = set(self._queue[max(0, self.position - BEHIND):start + AHEAD])
+            self._encoded = {k: v for k, v in self._encoded.items() if k in keep}
+
+    def _jpeg(self, image_id: str) -> Future:
+        future = self._encoded.get(image_id)
+        if future is None:
+            uri = self._images.at[image_id, "uri"]
+            path = path_of(uri)
+            if path is None:
+                future = Future()
+                future.set_exception(UnreadableImage(uri, "is remote; download it first"))
+            else:
+                future = self._prefetch.submit(display_jpeg, path, self.display_size,
+                                               self._bands)
+            self._encoded[image_id] = future
+        return future
+
+    def _describe(self, image_id: str) -> dict:
+        image = self._images.loc[image_id]
+        info = [image["dataset"]]
+        if pd.notna(image["width"]):
+            info.append(f"{int(image['width'])} × {int(image['height'])} px, "
+                        f"{int(image['bands'])} band{'s' if image['bands'] != 1 else ''} "
+                        f"{image['dtype']}")
+        if pd.notna(image["acquired_at"]):
+            info.append(image["acquired_at"].strftime("%Y-%m-%d"))
+        if pd.notna(image["lat"]):
+            info.append(f"{image['lat']:.4f}°, {image['lon']:.4f}°")
+        return {"image_id": image_id, "name": image["name"], "info": " · ".join(info)}
+
+    def _labels(self, image_ids: list[str]) -> dict[str, dict]:
+        """Each image's tag by this labeler, everyone's in review mode, and the status."""
+        frame = self.store.get_annotations(task=self.task, image_ids=image_ids,
+                                           kinds=["tag", "status"])
+        result: dict[str, dict] = {}
+        for image_id, rows in frame.groupby("image_id"):
+            tags = rows[rows["kind"] == "tag"]
+            mine = tags[tags["labeler"] == self.labeler]["value"].tolist()
+            status = rows[(rows["kind"] == "status") & (rows["labeler"] == self.labeler)]
+            others = {}
+            if self.review_mode:
+                for labeler, values in tags.groupby("labeler")["value"]:
+                    others[labeler] = sorted(values)
+            result[image_id] = {"label": sorted(mine), "labels": others,
+                                "status": status["value"].iloc[0] if len(status) else
+                                "unlabeled"}
+        return result
+
+
+def _no_labels() -> dict:
+    return {"label": [], "labels": {}, "status": "unlabeled"}

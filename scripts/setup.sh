@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up everything on a fresh Debian machine with Python 3.10+:
+# system packages (when missing), a virtual environment in .venv, the package.
+#   scripts/setup.sh          for the demo
+#   scripts/setup.sh --test   also what the tests need (Chromium, test extras)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_tests=false
+[ "${1:-}" = "--test" ] && want_tests=true
+
+packages=()
+python3 -c "import ensurepip, venv" 2>/dev/null || packages+=(python3-venv)
+$want_tests && [ ! -x /usr/bin/chromium ] && packages+=(chromium)
+if [ ${#packages[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    echo "Installing Debian packages: ${packages[*]}"
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${packages[@]}"
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+if $want_tests; then
+    .venv/bin/python -m pip install -q -e ".[test]"
+else
+    .venv/bin/python -m pip install -q -e .
+fi

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set everything up and run every test: unit, integration, notebooks (nbval) and
+# real-browser tests (JupyterLab in headless Chromium). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --test
+# Tests build their own demo store, never the user's.
+export GEOLABEL_DEMO_STORE="$PWD/test-artifacts/demo/demo.sqlite"
+exec .venv/bin/python -m pytest --nbval-lax tests notebooks "$@"

@@ -1,0 +1,56 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from .harness import CHROMIUM, CHROMIUM_FLAGS, JupyterLab, NotebookPage
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser/" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup.sh --test (installs Debian's "
+                    "chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+@pytest.fixture
+def lab(tmp_path):
+    with JupyterLab(tmp_path / "lab", env={"GEOLABEL_DEMO_STORE":
+                                           os.environ.get("GEOLABEL_DEMO_STORE", "")}) as server:
+        yield server
+
+
+@pytest.fixture
+def open_notebook(page, lab):
+    def _open(name: str) -> NotebookPage:
+        return NotebookPage(page, lab, name).open()
+    return _open
+
+
+@pytest.fixture
+def screenshots() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,170 @@
+"""A real JupyterLab on 127.0.0.1, driven in headless Chromium through Playwright.
+
+Every widget test builds on this: write a notebook, open it, run all cells,
+then click and type as a person would and check the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+
+CHROMIUM = os.environ.get("GEOLABEL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class JupyterLab:
+    """A JupyterLab server in ``root`` for the length of a ``with`` block."""
+
+    def __init__(self, root: Path, env: dict | None = None):
+        self.root = Path(root)
+        self.port = free_port()
+        self.token = secrets.token_hex(16)
+        self.env = env or {}
+        self.process: subprocess.Popen | None = None
+        self.log = self.root / "jupyterlab.log"
+
+    def __enter__(self) -> "JupyterLab":
+        self.root.mkdir(parents=True, exist_ok=True)
+        private = self.root / ".jupyter-private"
+        env = {**os.environ, **self.env,
+               "JUPYTER_CONFIG_DIR": str(private / "config"),
+               "JUPYTER_RUNTIME_DIR": str(private / "runtime"),
+               "JUPYTERLAB_WORKSPACES_DIR": str(private / "workspaces"),
+               "JUPYTERLAB_SETTINGS_DIR": str(private / "settings")}
+        self._settings(private / "settings")
+        command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
+                   f"--port={self.port}", f"--IdentityProvider.token={self.token}",
+                   f"--ServerApp.root_dir={self.root}", "--allow-root",
+                   "--LabApp.expose_app_in_browser=True",
+                   "--LabApp.news_url=", "--LabApp.check_for_updates_class="
+                   "jupyterlab.NeverCheckForUpdate"]
+        self.process = subprocess.Popen(command, env=env, stdout=open(self.log, "w"),
+                                        stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited:\n{self.log.read_text()[-3000:]}")
+            try:
+                urllib.request.urlopen(self.url("api/status"), timeout=2)
+                return self
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError(f"JupyterLab did not start:\n{self.log.read_text()[-3000:]}")
+
+    def __exit__(self, *exc) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path}?token={self.token}"
+
+    @staticmethod
+    def _settings(folder: Path) -> None:
+        """No announcements popup and no kernel dialogs in the way of a test."""
+        plugin = folder / "@jupyterlab" / "apputils-extension"
+        plugin.mkdir(parents=True, exist_ok=True)
+        (plugin / "notification.jupyterlab-settings").write_text(
+            json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+
+
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    """A notebook of code cells, with a kernelspec so that no kernel dialog appears."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+    return path
+
+
+def copy_notebook(source: Path, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(source, folder / source.name))
+
+
+class NotebookPage:
+    """A notebook open in JupyterLab, with its cells run."""
+
+    def __init__(self, page, lab: JupyterLab, name: str):
+        self.page = page
+        self.lab = lab
+        self.name = name
+
+    def open(self, timeout: float = 120) -> "NotebookPage":
+        self.page.goto(self.lab.url(f"lab/tree/{self.name}"))
+        self.page.wait_for_function(
+            "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+            " && window.jupyterapp.shell.currentWidget.sessionContext"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+            ".connectionStatus === 'connected'"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+            " === 'idle'", timeout=timeout * 1000)
+        return self
+
+    def run_all(self, timeout: float = 300) -> "NotebookPage":
+        self.page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        self.wait_idle(timeout)
+        return self
+
+    def wait_idle(self, timeout: float = 300) -> None:
+        """Until every code cell has run and the kernel is idle."""
+        self.page.wait_for_function("""() => {
+            const panel = window.jupyterapp.shell.currentWidget;
+            const kernel = panel.sessionContext.session.kernel;
+            const cells = panel.content.widgets.filter(c => c.model.type === 'code');
+            const running = panel.node.querySelectorAll('.jp-InputPrompt');
+            const busy = [...running].some(p => p.textContent.includes('*'));
+            return kernel.status === 'idle' && !busy
+                && cells.every(c => c.model.executionCount !== null);
+        }""", timeout=timeout * 1000, polling=200)
+
+    def errors(self) -> list[str]:
+        """Text of every error output in the notebook."""
+        return self.page.evaluate("""() => [...document.querySelectorAll(
+            '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"],'
+            + ' .jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]')]
+            .map(n => n.textContent)
+            .filter(t => /Error|Traceback/.test(t))""")
+
+    def widget_problems(self) -> list[str]:
+        return self.page.evaluate("""() => [...document.querySelectorAll('.jp-OutputArea-output')]
+            .map(n => n.textContent)
+            .filter(t => t.includes('Error displaying widget') || t.includes('Loading widget'))""")
+
+    def kernel_restart(self) -> None:
+        self.page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext"
+                           ".session.kernel.restart()")
+        self.page.wait_for_function(
+            "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+            " === 'idle'", timeout=60_000)
+
+    def screenshot(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
