@@ -156,8 +156,17 @@ function render({ model, el }) {
     message.sentAt = Date.now();
     pending.set(message.req, message);
     remember();
-    model.send(message);
+    trySend(message);
+    show(); // the pending count
     return message;
+  }
+
+  function trySend(message) {
+    try {
+      model.send(message);
+    } catch (err) {
+      lastError = "the kernel is not connected; tags are kept and sent when it is back";
+    }
   }
 
   function chooseClass(cls) {
@@ -297,7 +306,7 @@ function render({ model, el }) {
     lastError = "the kernel has not confirmed some tags; sending them again";
     for (const message of stale) {
       message.sentAt = now;
-      model.send(message);
+      trySend(message);
     }
     show();
   }, RESEND_MS);
@@ -336,7 +345,7 @@ function render({ model, el }) {
   for (const message of recall()) {
     message.sentAt = Date.now();
     pending.set(message.req, message);
-    model.send(message);
+    trySend(message);
   }
   show();
   model.send({ type: "need", position, have: [] });

@@ -1,0 +1,96 @@
+"""Writes the demo notebooks (kept as code so that their text is reviewed like code).
+
+Run ``python notebooks/make_notebooks.py`` after editing; notebooks are stored
+without outputs.
+"""
+
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).parent
+KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+def notebook(name: str, cells: list[tuple[str, str]]) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = KERNEL
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell(text) if kind == "md"
+                else nbformat.v4.new_code_cell(text) for kind, text in cells]
+    for k, cell in enumerate(nb.cells):
+        cell["id"] = f"{name[:2]}-{k:02d}"
+    nbformat.write(nb, HERE / f"{name}.ipynb")
+
+
+notebook("00_quickstart", [
+    ("md", "# geolabel_widgets quickstart\n\n"
+           "Label Earth-science imagery without leaving the notebook. This notebook uses the "
+           "**synthetic demo dataset** that the package draws itself: coastal-looking scenes "
+           "placed along real coastlines. None of it is real imagery."),
+    ("code", "from geolabel_widgets import ImageTagger, demo_store\n"
+             "from geolabel_widgets.demo import EVENT_TASK, SEGMENTATION_TASK\n\n"
+             "store = demo_store()  # built once, then reused\n"
+             "store"),
+    ("md", "## The store hands out frames\n\n`store.images` is a GeoDataFrame of every image "
+           "(footprints in EPSG:4326); `store.annotations` holds the current labels."),
+    ("code", "store.images[['name', 'dataset', 'width', 'height', 'bands', 'dtype', 'lon', 'lat']]"
+             ".head()"),
+    ("code", "store.annotations.groupby(['task', 'kind', 'labeler']).size().unstack(fill_value=0)"),
+    ("md", "## Tag images with the keyboard\n\nClick the widget, then press **1** for *present*, "
+           "**2** for *not present*, **s** to skip, **z** to undo, **←/→** to move. Every tag is "
+           "in the store the moment the kernel receives it."),
+    ("code", "tagger = ImageTagger(store, task=EVENT_TASK, labeler='you')\ntagger"),
+    ("md", "## Labels are rows, and nothing is overwritten\n\nThe same thing from Python: tag, "
+           "change your mind, undo. History keeps every step."),
+    ("code", "first = tagger.queue[0]\n"
+             "store.tag(first, 'present', task=EVENT_TASK, labeler='you')\n"
+             "store.tag(first, 'not present', task=EVENT_TASK, labeler='you')\n"
+             "store.undo(task=EVENT_TASK, labeler='you')\n"
+             "history = store.get_annotations(task=EVENT_TASK, labeler='you', kinds=['tag'], "
+             "history=True)\n"
+             "history[['image_id', 'value', 'supersedes', 'is_current', 'created_at']].tail(3)"),
+    ("md", "## What has been labeled\n\nImages containing each class, per dataset, from the "
+           "store's counts (the Coast Train class-distribution figure, in miniature)."),
+    ("code", "import pandas as pd\n\n"
+             "stats = store.stats()\n"
+             "classes = pd.DataFrame({name: d['classes'] for name, d in "
+             "stats['datasets'].items()}).fillna(0).astype(int)\n"
+             "ax = classes.T.plot.barh(stacked=True, figsize=(8, 4), "
+             "title='Images containing each class (synthetic demo)')\n"
+             "ax.set_xlabel('images');"),
+])
+
+notebook("01_tag_images", [
+    ("md", "# Tagging images\n\nThe Image Labeler workflow inside Jupyter: go through the images "
+           "of an event and mark each *present* or *not present*. Data: the **synthetic** demo "
+           "event, and real coastal photos where the reference data is present."),
+    ("code", "import os\nfrom pathlib import Path\n\n"
+             "from geolabel_widgets import ImageTagger, LabelStore, demo_store\n"
+             "from geolabel_widgets.demo import EVENT_TASK\n\n"
+             "store = demo_store()"),
+    ("md", "Keys: **1** present, **2** not present, **s** skip, **z** undo, **y** redo, "
+           "**u** first unlabeled, **←/→** move, **r** review mode (then **a** accept, "
+           "**x** needs improvement). Click the image first so the widget has the keyboard."),
+    ("code", "tagger = ImageTagger(store, task=EVENT_TASK, labeler='you')\ntagger"),
+    ("md", "Where you are, and what the store holds for you:"),
+    ("code", "print(f'{tagger.labeled} of {tagger.total} labeled; now at {tagger.position + 1}')\n"
+             "store.statuses(EVENT_TASK).query(\"labeler == 'you'\").tail()"),
+    ("md", "## Filters\n\nOnly images someone tagged *present*, in a random but repeatable "
+           "order, for a second look in review mode:"),
+    ("code", "second_look = ImageTagger(store, task=EVENT_TASK, labeler='reviewer', "
+             "value='present',\n"
+             "                           order='random', seed=1)\n"
+             "second_look"),
+    ("md", "## Real images\n\nReal aerial beach photos and a 3-band GeoTIFF (from the "
+           "holodoodler examples), where `../shared/data` is present."),
+    ("code", "real = Path(os.environ.get('GEOLABEL_SHARED_DATA', '../../shared/data')) / "
+             "'imagery'\n"
+             "if real.is_dir():\n"
+             "    real_store = LabelStore.open(Path.home() / '.cache' / 'geolabel_widgets' / "
+             "'real.sqlite')\n"
+             "    real_ids = real_store.add_images(real, dataset='holodoodler examples')\n"
+             "    display(ImageTagger(real_store, task='beach visible?', labeler='you'))\n"
+             "else:\n"
+             "    print(f'no reference data at {real}; the demo event above is enough')"),
+])

@@ -1,0 +1,133 @@
+"""ImageTagger in a real JupyterLab: keys as a person presses them, checked in the store."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from geolabel_widgets import LabelStore, demo
+
+from .harness import write_notebook
+
+TASK = "plume"
+
+
+@pytest.fixture
+def tagger_store(tmp_path, shared_data):
+    """Three synthetic demo scenes, then the real photos and GeoTIFF."""
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    for k in range(3):
+        rgb, _ = demo.coastal_scene(np.random.default_rng(k))
+        Image.fromarray(rgb).save(folder / f"scene_{k}.jpg")
+    path = tmp_path / "tagger.sqlite"
+    with LabelStore.open(path) as store:
+        ids = store.add_images(folder, dataset="demo", progress=False)
+        ids += store.add_images(shared_data / "imagery", dataset="real", progress=False)
+    return path, ids
+
+
+def _notebook(lab, path):
+    write_notebook(lab.root / "tag.ipynb", [
+        "from geolabel_widgets import LabelStore, ImageTagger",
+        f"store = LabelStore.open({str(path)!r})\n"
+        f"tagger = ImageTagger(store, task={TASK!r}, labeler='ann')\ntagger",
+    ])
+
+
+def _settled(page, position):
+    page.wait_for_function(
+        "(p) => { const el = document.querySelector('.geolabel-tagger');"
+        " return el && el.dataset.pending === '0' && el.dataset.position === String(p); }",
+        arg=position, timeout=20_000)
+
+
+def _tags(path):
+    with LabelStore.open(path) as store:
+        tags = store.get_annotations(task=TASK, kinds=["tag"])
+        statuses = store.statuses(TASK)
+    return (dict(zip(tags["image_id"], tags["value"])),
+            dict(zip(statuses["image_id"], statuses["status"])))
+
+
+def test_keys_tag_skip_go_back_and_undo(lab, open_notebook, tagger_store, screenshots):
+    path, ids = tagger_store
+    _notebook(lab, path)
+    notebook = open_notebook("tag.ipynb").run_all()
+    page = notebook.page
+    image = page.locator(".geolabel-tagger .gl-image")
+    image.wait_for(state="visible", timeout=30_000)
+    image.click()
+    cells_before = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.widgets"
+                                 ".map(c => c.model.type)")
+
+    page.keyboard.press("1")
+    _settled(page, 1)
+    assert _tags(path)[0] == {ids[0]: "present"}
+
+    page.keyboard.press("2")
+    _settled(page, 2)
+    assert _tags(path)[0] == {ids[0]: "present", ids[1]: "not present"}
+
+    page.keyboard.press("s")
+    _settled(page, 3)
+    assert _tags(path)[1][ids[2]] == "skipped"
+
+    page.keyboard.press("ArrowLeft")
+    _settled(page, 2)
+    page.keyboard.press("z")
+    page.wait_for_function("() => document.querySelector('.geolabel-tagger .gl-label')"
+                           ".textContent.startsWith('unlabeled')")
+    _settled(page, 2)
+    tags, statuses = _tags(path)
+    assert ids[2] not in statuses  # the skip was undone
+    assert tags == {ids[0]: "present", ids[1]: "not present"}
+
+    # the digits went to the tagger, not to JupyterLab (1 and 2 change a cell's type)
+    cells_after = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.widgets"
+                                ".map(c => c.model.type)")
+    assert cells_after == cells_before == ["code", "code"]
+
+    # a real GeoTIFF and the real photos show as images
+    page.keyboard.press("ArrowRight")
+    _settled(page, 3)
+    shown = page.evaluate("() => { const i = document.querySelector('.geolabel-tagger "
+                          ".gl-image'); return [i.naturalWidth, i.naturalHeight]; }")
+    assert shown[0] > 100 and shown[1] > 100
+    assert "3 bands uint8" in page.locator(".geolabel-tagger .gl-info").inner_text()
+    notebook.screenshot(screenshots / "tagger_keys.png")
+    assert notebook.errors() == [] and notebook.widget_problems() == []
+
+
+def test_keys_work_after_the_cell_is_run_again(lab, open_notebook, tagger_store):
+    path, ids = tagger_store
+    _notebook(lab, path)
+    notebook = open_notebook("tag.ipynb").run_all()
+    notebook.page.locator(".geolabel-tagger .gl-image").wait_for(state="visible")
+    notebook.run_all()
+    page = notebook.page
+    page.locator(".geolabel-tagger .gl-image").wait_for(state="visible")
+    page.keyboard.press("2")  # no click: the new view took the focus itself
+    _settled(page, 1)
+    assert _tags(path)[0] == {ids[0]: "not present"}
+
+
+def test_tags_pending_at_a_kernel_restart_are_sent_again(lab, open_notebook, tagger_store,
+                                                         screenshots):
+    path, ids = tagger_store
+    _notebook(lab, path)
+    notebook = open_notebook("tag.ipynb").run_all()
+    page = notebook.page
+    page.locator(".geolabel-tagger .gl-image").click()
+    notebook.kernel_restart()
+    page.keyboard.press("1")  # the kernel that held this widget is gone
+    page.wait_for_function("() => document.querySelector('.geolabel-tagger')"
+                           ".dataset.pending === '1'")
+    state = page.locator(".geolabel-tagger .gl-state").inner_text()
+    assert "kernel is not connected" in state and "1 tag(s) waiting to be saved" in state
+    notebook.screenshot(screenshots / "tagger_pending.png")
+    assert _tags(path)[0] == {}
+    notebook.run_all()  # the user re-runs the cell
+    page.wait_for_function("() => [...document.querySelectorAll('.geolabel-tagger')]"
+                           ".some(el => el.dataset.pending === '0' && el.querySelector("
+                           "'.gl-state').textContent === 'all tags saved')")
+    assert _tags(path)[0] == {ids[0]: "present"}
