@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -46,15 +48,14 @@ def images_frame(conn: sa.Connection, where=None) -> gpd.GeoDataFrame:
 
 def annotations_frame(conn: sa.Connection, *, history: bool = False, kinds=None,
                       exclude_kinds=NOT_LABELS, where=None) -> pd.DataFrame:
-    a, t = s.annotations, s.tasks
-    query = (
-        sa.select(a.c.annotation_id, a.c.label_id, a.c.image_id, t.c.title.label("task"),
-                  a.c.labeler_id.label("labeler"), a.c.author_id.label("author"), a.c.kind,
-                  a.c.value, a.c.geometry, a.c.world_geometry, a.c.props, a.c.created_at,
-                  a.c.supersedes, a.c.action_id, a.c.deleted, a.c.is_current)
-        .join(t, t.c.task_id == a.c.task_id)
-        .order_by(a.c.annotation_id)
-    )
+    a = s.annotations
+    columns = [a.c.annotation_id, a.c.label_id, a.c.image_id, a.c.task_id,
+               a.c.labeler_id.label("labeler"), a.c.author_id.label("author"), a.c.kind,
+               a.c.value, a.c.geometry, a.c.world_geometry, a.c.props, a.c.created_at,
+               a.c.supersedes]
+    if history:
+        columns += [a.c.action_id, a.c.deleted, a.c.is_current]
+    query = sa.select(*columns).order_by(a.c.annotation_id)
     if not history:
         query = query.where(a.c.is_current, sa.not_(a.c.deleted))
     if kinds is not None:
@@ -63,17 +64,30 @@ def annotations_frame(conn: sa.Connection, *, history: bool = False, kinds=None,
         query = query.where(a.c.kind.not_in(list(exclude_kinds)))
     if where is not None:
         query = query.where(where)
-    rows = conn.execute(query).all()
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=list(query.selected_columns.keys()))
+    frame = read_query(conn, query)
+    titles = dict(conn.execute(sa.select(s.tasks.c.task_id, s.tasks.c.title)).all())
+    frame.insert(3, "task", frame.pop("task_id").map(titles))
     frame["geometry"] = _geometries(frame["geometry"])
     frame["world_geometry"] = _geometries(frame["world_geometry"])
+    frame["props"] = [None if p is None else json.loads(p) for p in frame["props"]]
     frame["created_at"] = _times(frame["created_at"])
     frame["supersedes"] = frame["supersedes"].astype("Int64")
-    for column in ("deleted", "is_current"):
-        frame[column] = frame[column].astype(bool)
-    if not history:
-        frame = frame.drop(columns=["deleted", "is_current"])
+    if history:
+        for column in ("deleted", "is_current"):
+            frame[column] = frame[column].astype(bool)
     return frame
+
+
+def read_query(conn: sa.Connection, query) -> pd.DataFrame:
+    """Rows straight from the driver's cursor: a million rows skip SQLAlchemy's per-row
+    processing (JSON stays text, booleans stay integers; callers convert columns)."""
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    if compiled.positional:
+        params = tuple(params[name] for name in compiled.positiontup)
+    cursor = conn.exec_driver_sql(str(compiled), params).cursor
+    columns = [d[0] for d in cursor.description]
+    return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
 
 
 def table_frame(conn: sa.Connection, table: sa.Table, index: str | None = None) -> pd.DataFrame:
