@@ -15,6 +15,7 @@ function h(tag, cls, text) {
 function render({ model, el }) {
   const items = new Map(); // position -> {image_id, name, info, label, labels, status, url, error}
   const pending = new Map(); // req -> message not yet saved by the kernel
+  const keyTimes = new Map(); // req -> when its key was pressed, to measure key -> saved
   const memoryKey = `geolabel:pending:${model.get("store_key")}:${model.get("task")}:${model.get("labeler")}`;
   let position = model.get("position");
   let reqCounter = Date.now();
@@ -154,6 +155,7 @@ function render({ model, el }) {
   function send(message) {
     message.req = ++reqCounter;
     message.sentAt = Date.now();
+    if (window.__geolabelKeyTime !== undefined) keyTimes.set(message.req, window.__geolabelKeyTime);
     pending.set(message.req, message);
     remember();
     trySend(message);
@@ -251,6 +253,11 @@ function render({ model, el }) {
       if (wasWaiting && items.get(position)?.url) shownFrame();
     } else if (content.type === "saved") {
       pending.delete(content.req);
+      if (keyTimes.has(content.req)) {
+        (window.__geolabelSavedTimings = window.__geolabelSavedTimings || []).push(
+          performance.now() - keyTimes.get(content.req));
+        keyTimes.delete(content.req);
+      }
       remember();
       lastError = "";
       for (const saved of content.items) {

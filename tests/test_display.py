@@ -1,0 +1,56 @@
+"""Images as the browser gets them: small, 8-bit, stretched, never decoded whole."""
+
+import numpy as np
+import pytest
+import rasterio
+from PIL import Image
+from rasterio.transform import from_origin
+
+from geolabel_widgets.imagery.display import display_jpeg, read_display_array, to_rgb8
+from geolabel_widgets.imagery.header import UnreadableImage
+
+
+def test_a_large_jpeg_is_shown_downsampled(shared_data):
+    array = read_display_array(shared_data / "imagery" / "orthomosaic.jpg", max_size=512)
+    assert array.shape == (512, 512, 3) and array.dtype == np.uint8
+    jpeg, size = display_jpeg(shared_data / "imagery" / "orthomosaic.jpg", 512)
+    assert size == (512, 512) and jpeg[:2] == b"\xff\xd8" and len(jpeg) < 200_000
+
+
+def test_a_16_bit_multiband_geotiff_is_stretched_and_bands_can_be_chosen(tmp_path):
+    path = tmp_path / "s2.tif"
+    rng = np.random.default_rng(0)
+    data = np.stack([np.full((300, 400), 1000 * (b + 1), np.uint16) +
+                     rng.integers(0, 500, (300, 400), dtype=np.uint16) for b in range(4)])
+    with rasterio.open(path, "w", driver="GTiff", width=400, height=300, count=4,
+                       dtype="uint16", crs="EPSG:32617",
+                       transform=from_origin(500000, 3000000, 10, 10)) as dst:
+        dst.write(data)
+    shown = read_display_array(path, max_size=200)
+    assert shown.shape == (150, 200, 3) and shown.dtype == np.uint8
+    assert 100 < shown.mean() < 160  # a percentile stretch spreads the values out
+    nir = read_display_array(path, max_size=200, bands=(4, 4, 4))
+    assert np.array_equal(nir[..., 0], nir[..., 1])
+
+
+def test_one_band_is_grey_and_flat_data_does_not_divide_by_zero():
+    grey = to_rgb8(np.full((4, 4), 7.0, np.float32))
+    assert grey.shape == (4, 4, 3) and np.all(grey == grey[0, 0, 0])
+
+
+def test_missing_and_broken_files_say_what_is_wrong(tmp_path):
+    with pytest.raises(UnreadableImage, match="is missing"):
+        read_display_array(tmp_path / "gone.jpg")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n nothing else")
+    with pytest.raises(UnreadableImage, match="cannot be shown"):
+        read_display_array(broken)
+
+
+def test_a_palette_png_and_an_npz_image_show_in_colour(tmp_path):
+    palette = Image.new("P", (20, 10))
+    palette.putpalette([255, 0, 0] * 256)
+    palette.save(tmp_path / "p.png")
+    assert read_display_array(tmp_path / "p.png")[0, 0].tolist() == [255, 0, 0]
+    np.savez(tmp_path / "x.npz", image=np.zeros((2000, 1000, 3), np.uint8))
+    assert read_display_array(tmp_path / "x.npz", max_size=500).shape == (500, 250, 3)
