@@ -36,9 +36,9 @@ def images_frame(conn: sa.Connection, where=None) -> gpd.GeoDataFrame:
     )
     if where is not None:
         query = query.where(where)
-    rows = conn.execute(query).all()
-    columns = list(query.selected_columns.keys())
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=columns)
+    frame = read_query(conn, query)
+    for column in ("transform", "props"):
+        frame[column] = [None if v is None else json.loads(v) for v in frame[column]]
     footprints = _geometries(frame.pop("footprint"))
     for column in ("acquired_at", "added_at"):
         frame[column] = _times(frame[column])

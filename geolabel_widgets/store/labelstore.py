@@ -461,6 +461,17 @@ class LabelStore:
                 conn, history=history, kinds=kinds,
                 where=sa.and_(*where) if where else None)
 
+    def current_values(self, task: str, image_ids: Sequence[str],
+                       kinds: Sequence[str] = ("tag", "status")) -> list[tuple]:
+        """(image_id, labeler, kind, value) of current rows: the light read a widget
+        makes after every key press, without building a frame."""
+        a = s.annotations
+        query = sa.select(a.c.image_id, a.c.labeler_id, a.c.kind, a.c.value).where(
+            a.c.task_id == self._task(task).task_id, a.c.image_id.in_(list(image_ids)),
+            a.c.kind.in_(list(kinds)), a.c.is_current, sa.not_(a.c.deleted))
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(query)]
+
     def statuses(self, task: str | None = None) -> pd.DataFrame:
         """Current lifecycle rows: image_id, task, labeler, status, comment, author, time.
 

@@ -76,8 +76,10 @@ class ImageTagger(anywidget.AnyWidget):
         self._queue = store.queue(task, labeler, status=status, dataset=dataset, bbox=bbox,
                                   image_ids=image_ids, value=value, order=order, seed=seed)
         self._images = store.images.reindex(self._queue)
-        self._prefetch = ThreadPoolExecutor(max_workers=2, thread_name_prefix="geolabel-prefetch")
+        self._prefetch = ThreadPoolExecutor(max_workers=1,  # leaves a core to the kernel
+                                            thread_name_prefix="geolabel-prefetch")
         self._encoded: dict[str, Future] = {}
+        self._descriptions: dict[str, dict] = {}
         mapping = key_map(classes, class_keys, keys)
         super().__init__(task=task, labeler=labeler, classes=classes, key_map=mapping,
                          help=help_line(mapping), multilabel=multilabel,
@@ -207,6 +209,12 @@ class ImageTagger(anywidget.AnyWidget):
         return future
 
     def _describe(self, image_id: str) -> dict:
+        described = self._descriptions.get(image_id)
+        if described is None:
+            described = self._descriptions[image_id] = self._description(image_id)
+        return described
+
+    def _description(self, image_id: str) -> dict:
         image = self._images.loc[image_id]
         info = [image["dataset"]]
         if pd.notna(image["width"]):
@@ -221,20 +229,16 @@ class ImageTagger(anywidget.AnyWidget):
 
     def _labels(self, image_ids: list[str]) -> dict[str, dict]:
         """Each image's tag by this labeler, everyone's in review mode, and the status."""
-        frame = self.store.get_annotations(task=self.task, image_ids=image_ids,
-                                           kinds=["tag", "status"])
-        result: dict[str, dict] = {}
-        for image_id, rows in frame.groupby("image_id"):
-            tags = rows[rows["kind"] == "tag"]
-            mine = tags[tags["labeler"] == self.labeler]["value"].tolist()
-            status = rows[(rows["kind"] == "status") & (rows["labeler"] == self.labeler)]
-            others = {}
-            if self.review_mode:
-                for labeler, values in tags.groupby("labeler")["value"]:
-                    others[labeler] = sorted(values)
-            result[image_id] = {"label": sorted(mine), "labels": others,
-                                "status": status["value"].iloc[0] if len(status) else
-                                "unlabeled"}
+        result = {image_id: _no_labels() for image_id in image_ids}
+        for image_id, labeler, kind, value in self.store.current_values(self.task, image_ids):
+            entry = result[image_id]
+            if kind == "status" and labeler == self.labeler:
+                entry["status"] = value
+            elif kind == "tag":
+                if labeler == self.labeler:
+                    entry["label"] = sorted([*entry["label"], value])
+                if self.review_mode:
+                    entry["labels"][labeler] = sorted([*entry["labels"].get(labeler, []), value])
         return result
 
 

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SHARED_DATA
+
 from .harness import CHROMIUM, CHROMIUM_FLAGS, JupyterLab, NotebookPage
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -38,8 +40,10 @@ def page(browser):
 
 @pytest.fixture
 def lab(tmp_path):
-    with JupyterLab(tmp_path / "lab", env={"GEOLABEL_DEMO_STORE":
-                                           os.environ.get("GEOLABEL_DEMO_STORE", "")}) as server:
+    env = {"GEOLABEL_SHARED_DATA": str(SHARED_DATA)}
+    if "GEOLABEL_DEMO_STORE" in os.environ:  # the test run's demo store, not the user's
+        env["GEOLABEL_DEMO_STORE"] = os.environ["GEOLABEL_DEMO_STORE"]
+    with JupyterLab(tmp_path / "lab", env=env) as server:
         yield server
 
 

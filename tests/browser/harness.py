@@ -115,7 +115,9 @@ class NotebookPage:
         self.name = name
 
     def open(self, timeout: float = 120) -> "NotebookPage":
-        self.page.goto(self.lab.url(f"lab/tree/{self.name}"))
+        # a workspace of its own, so that no earlier notebook is reopened beside it
+        workspace = Path(self.name).stem.replace(" ", "_")
+        self.page.goto(self.lab.url(f"lab/workspaces/{workspace}/tree/{self.name}"))
         self.page.wait_for_function(
             "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
             " && window.jupyterapp.shell.currentWidget.sessionContext"
