@@ -94,7 +94,7 @@ def _demo(args) -> int:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     env = {**os.environ, "GEOLABEL_DEMO_STORE": str(path)}
-    return subprocess.call(command, env=env)
+    return subprocess.call(command, env=env, cwd=notebooks)
 
 
 def _stats(args) -> int:

@@ -79,3 +79,40 @@ def test_demo_build_only_makes_the_store(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "synthetic" in result.stdout
     assert (tmp_path / "demo.sqlite").exists()
+
+
+def test_demo_serves_the_quickstart_in_jupyterlab(tmp_path):
+    import re
+    import time
+    import urllib.error
+    import urllib.request
+
+    from browser.harness import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "geolabel_widgets.cli", "demo", "--store",
+         str(tmp_path / "demo.sqlite"), "--no-browser", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        token, seen = None, []
+        deadline = time.monotonic() + 180
+        while token is None and time.monotonic() < deadline:
+            line = server.stdout.readline()
+            assert line, "".join(seen)
+            seen.append(line)
+            assert "No such file" not in line, line
+            found = re.search(rf"127\.0\.0\.1:{port}/lab\?token=(\w+)", line)
+            token = found and found.group(1)
+        url = f"http://127.0.0.1:{port}/api/contents/00_quickstart.ipynb?token={token}"
+        for _ in range(60):  # the banner can come just before the port is open
+            try:
+                with urllib.request.urlopen(url, timeout=30) as response:
+                    assert response.status == 200
+                    return
+            except urllib.error.URLError:
+                time.sleep(0.5)
+        raise AssertionError(f"JupyterLab never answered at {url}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
