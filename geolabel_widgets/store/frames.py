@@ -119,7 +119,7 @@ def current_label_rows():
 
 def stats(conn: sa.Connection) -> dict:
     """Counts of current labels: per dataset, labeler and class (images containing it)."""
-    a, i, d, m = s.annotations, s.images, s.datasets, s.mask_pixels
+    a, i, d = s.annotations, s.images, s.datasets
     labels = current_label_rows()
     result = {
         "images": conn.execute(sa.select(sa.func.count()).select_from(i)).scalar_one(),

@@ -7,11 +7,9 @@ returns, so a label made is a label kept even if the kernel dies next.
 from __future__ import annotations
 
 import os
-import random
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -27,29 +25,19 @@ from ..imagery.georef import pixel_to_lonlat
 from . import frames
 from . import schema as s
 from .backend import is_url, make_engine, writer
+from .history import HistoryMixin
+from .types import StoreError, TaskInfo
 from .ingest import IngestReport, rows_from_files, rows_from_frame
 from .masks import pixel_counts, read_mask, write_mask
+from .queue import QueueMixin
 
 DEFAULT_TAG_CLASSES = ("present", "not present")
 REVIEW_VERDICTS = {"accept": "reviewed", "reviewed": "reviewed",
                    "needs_improvement": "needs_improvement",
                    "needs improvement": "needs_improvement"}
-_CONTENT = ("kind", "value", "geometry", "world_geometry", "props", "deleted")
 
 
-class StoreError(ValueError):
-    """A request the store cannot carry out, in words a user can act on."""
-
-
-@dataclass(frozen=True)
-class TaskInfo:
-    task_id: int
-    title: str
-    type: str
-    classes: tuple[str, ...]
-
-
-class LabelStore:
+class LabelStore(HistoryMixin, QueueMixin):
     """Images, tasks, labelers and labels, read as pandas frames, written by methods."""
 
     def __init__(self, engine: sa.Engine, mask_dir: Path, location: str):
@@ -370,67 +358,6 @@ class LabelStore:
             self._put(conn, action, f"comment/{info.task_id}/{image_id}/{labeler}", image_id,
                       info, labeler, kind="comment", value=text)
 
-    # -- undo and redo ---------------------------------------------------------------------
-    def undo(self, *, task: str, labeler: str, image_id: str | None = None) -> list[str]:
-        """Undo the labeler's last action in the task (on one image if given).
-
-        A new row restores what was there before; nothing is deleted. Returns the
-        ids of the images changed: an empty list when there was nothing to undo.
-        """
-        info = self._task(task)
-        act = s.actions
-        undone = sa.select(act.c.undoes).where(act.c.kind == "undo", act.c.undoes.is_not(None))
-        query = self._actions_of(info, labeler, image_id).where(
-            act.c.kind.in_(("edit", "redo")), act.c.action_id.not_in(undone))
-        return self._revert_latest(info, labeler, query, "undo")
-
-    def redo(self, *, task: str, labeler: str, image_id: str | None = None) -> list[str]:
-        """Redo the last undo, if nothing was edited since; returns the images changed."""
-        info = self._task(task)
-        act = s.actions
-        redone = sa.select(act.c.undoes).where(act.c.kind == "redo", act.c.undoes.is_not(None))
-        last_edit = self._actions_of(info, labeler, image_id).where(act.c.kind == "edit") \
-            .with_only_columns(sa.func.max(act.c.action_id)).scalar_subquery()
-        query = self._actions_of(info, labeler, image_id).where(
-            act.c.kind == "undo", act.c.action_id.not_in(redone),
-            act.c.action_id > sa.func.coalesce(last_edit, 0))
-        return self._revert_latest(info, labeler, query, "redo")
-
-    def _actions_of(self, info: TaskInfo, labeler: str, image_id: str | None):
-        act, a = s.actions, s.annotations
-        query = sa.select(act.c.action_id).where(act.c.task_id == info.task_id,
-                                                 act.c.labeler_id == labeler)
-        if image_id is not None:
-            query = query.where(sa.exists().where(a.c.action_id == act.c.action_id,
-                                                  a.c.image_id == image_id))
-        return query.order_by(act.c.action_id.desc()).limit(1)
-
-    def _revert_latest(self, info: TaskInfo, labeler: str, query, kind: str) -> list[str]:
-        a = s.annotations
-        changed: list[str] = []
-        with self._writer.begin() as conn:
-            target = conn.execute(query).scalar()
-            if target is None:
-                return changed
-            action = self._new_action(conn, info, labeler, kind, undoes=target)
-            for row in conn.execute(sa.select(a).where(a.c.action_id == target)
-                                    .order_by(a.c.annotation_id)).all():
-                current = self._current(conn, row.label_id)
-                if current is None or not self._same_content(conn, current, row):
-                    raise StoreError(f"cannot {kind}: label {row.label_id} was changed since "
-                                     f"by {getattr(current, 'author_id', 'someone')}")
-                before = conn.execute(sa.select(a).where(
-                    a.c.annotation_id == row.supersedes)).first() if row.supersedes else None
-                content = ({c: getattr(before, c) for c in _CONTENT} if before is not None
-                           else {**{c: getattr(row, c) for c in _CONTENT}, "deleted": True})
-                new_id = self._put(conn, action, row.label_id, row.image_id, info,
-                                   row.labeler_id, author=labeler, **content)
-                if before is not None:
-                    self._copy_mask(conn, before.annotation_id, new_id)
-                if row.image_id not in changed:
-                    changed.append(row.image_id)
-        return changed
-
     # -- reading ---------------------------------------------------------------------------
     @property
     def images(self) -> gpd.GeoDataFrame:
@@ -504,70 +431,6 @@ class LabelStore:
         """Counts of current labels per dataset, labeler and class (``geolabel stats``)."""
         with self.engine.connect() as conn:
             return frames.stats(conn)
-
-    # -- the queue -------------------------------------------------------------------------
-    def queue(self, task: str, labeler: str, *, status: str | Sequence[str] | None = "unlabeled",
-              dataset: str | Sequence[str] | None = None,
-              bbox: tuple[float, float, float, float] | None = None,
-              image_ids: Sequence[str] | None = None, value: str | None = None,
-              order: str | pd.Series = "stable", seed: int | None = None) -> list[str]:
-        """Image ids for a labeler to work through.
-
-        ``status`` filters on that labeler's status (None: all); ``bbox`` is
-        (lon_min, lat_min, lon_max, lat_max); ``value`` keeps images whose current
-        label (by anyone) has that class. ``order`` is "stable" (the order images
-        were added, so a labeler resumes where they stopped), "random" (with
-        ``seed``), or a Series of scores by image_id, highest first.
-        """
-        info = self._task(task)
-        i, a, d = s.images, s.annotations, s.datasets
-        status_row = a.alias("status_row")
-        label_id = sa.literal(f"status/{info.task_id}/") + i.c.image_id + sa.literal(f"/{labeler}")
-        current_status = sa.func.coalesce(status_row.c.value, "unlabeled")
-        query = (
-            sa.select(i.c.image_id)
-            .select_from(i.outerjoin(status_row, sa.and_(status_row.c.label_id == label_id,
-                                                         status_row.c.is_current,
-                                                         sa.not_(status_row.c.deleted))))
-            .order_by(i.c.seq)
-        )
-        if status is not None:
-            query = query.where(current_status.in_([status] if isinstance(status, str)
-                                                   else list(status)))
-        with self.engine.connect() as conn:
-            group = conn.execute(sa.select(s.tasks.c.group_id)
-                                 .where(s.tasks.c.task_id == info.task_id)).scalar()
-            if group is not None:
-                members = sa.select(s.dataset_group_members.c.dataset_id).where(
-                    s.dataset_group_members.c.group_id == group)
-                query = query.where(i.c.dataset_id.in_(members))
-            if dataset is not None:
-                names = [dataset] if isinstance(dataset, str) else list(dataset)
-                query = query.where(i.c.dataset_id.in_(
-                    sa.select(d.c.dataset_id).where(d.c.name.in_(names))))
-            if bbox is not None:
-                lon0, lat0, lon1, lat1 = bbox
-                query = query.where(i.c.lon.between(lon0, lon1), i.c.lat.between(lat0, lat1))
-            if value is not None:
-                query = query.where(sa.exists().where(
-                    frames.current_label_rows(), a.c.image_id == i.c.image_id,
-                    a.c.task_id == info.task_id, a.c.value == value))
-            ids = conn.execute(query).scalars().all()
-        if image_ids is not None:
-            wanted = set(image_ids)
-            ids = [image_id for image_id in ids if image_id in wanted]
-        if isinstance(order, pd.Series):
-            scores = order.reindex(ids).fillna(-np.inf).to_numpy()
-            ids = [ids[k] for k in np.argsort(-scores, kind="stable")]
-        elif order == "random":
-            random.Random(seed).shuffle(ids)
-        elif order != "stable":
-            raise StoreError(f"unknown order {order!r}: use 'stable', 'random' or a Series")
-        return ids
-
-    def status_of(self, image_id: str, *, task: str, labeler: str) -> str:
-        with self.engine.connect() as conn:
-            return self._status_of(conn, image_id, self._task(task), labeler)
 
     # -- internals -------------------------------------------------------------------------
     def _task(self, title: str, refresh: bool = False) -> TaskInfo:
@@ -688,16 +551,6 @@ class LabelStore:
         self._put(conn, action, label_id, image_id, info, labeler, kind="status", value=status,
                   props={"comment": comment} if comment else None, author=author)
 
-    def _same_content(self, conn, one, other) -> bool:
-        """Whether two rows say the same (an undo may have restored what a row wrote)."""
-        if one.annotation_id == other.annotation_id:
-            return True
-        if any(getattr(one, c) != getattr(other, c) for c in _CONTENT):
-            return False
-        paths = conn.execute(sa.select(s.masks.c.annotation_id, s.masks.c.path).where(
-            s.masks.c.annotation_id.in_([one.annotation_id, other.annotation_id]))).all()
-        return len({path for _, path in paths}) <= 1 and len(paths) in (0, 2)
-
     def _attach_mask(self, conn, annotation_id: int, file_name: str, shape, classes, counts):
         conn.execute(sa.insert(s.masks).values(annotation_id=annotation_id, path=file_name,
                                                height=int(shape[0]), width=int(shape[1]),
@@ -706,15 +559,6 @@ class LabelStore:
             conn.execute(sa.insert(s.mask_pixels), [
                 dict(annotation_id=annotation_id, class_name=k, pixels=v)
                 for k, v in counts.items()])
-
-    def _copy_mask(self, conn, source_id: int, target_id: int) -> None:
-        row = conn.execute(sa.select(s.masks).where(s.masks.c.annotation_id == source_id)).first()
-        if row is None:
-            return
-        counts = dict(conn.execute(sa.select(s.mask_pixels.c.class_name, s.mask_pixels.c.pixels)
-                                   .where(s.mask_pixels.c.annotation_id == source_id)).all())
-        self._attach_mask(conn, target_id, row.path, (row.height, row.width), row.classes, counts)
-
 
 class UnreadableImagesWarning(UserWarning):
     """Some files given to add_images could not be used; the message lists them."""

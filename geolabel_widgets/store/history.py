@@ -1,0 +1,92 @@
+"""Undo and redo: each restores what a label was before an action, as new rows."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from . import schema as s
+from .types import StoreError, TaskInfo
+
+_CONTENT = ("kind", "value", "geometry", "world_geometry", "props", "deleted")
+
+
+class HistoryMixin:
+    """LabelStore's undo and redo, written against its row helpers (``_put`` ...)."""
+
+    def undo(self, *, task: str, labeler: str, image_id: str | None = None) -> list[str]:
+        """Undo the labeler's last action in the task (on one image if given).
+
+        A new row restores what was there before; nothing is deleted. Returns the
+        ids of the images changed: an empty list when there was nothing to undo.
+        """
+        info = self._task(task)
+        act = s.actions
+        undone = sa.select(act.c.undoes).where(act.c.kind == "undo", act.c.undoes.is_not(None))
+        query = self._actions_of(info, labeler, image_id).where(
+            act.c.kind.in_(("edit", "redo")), act.c.action_id.not_in(undone))
+        return self._revert_latest(info, labeler, query, "undo")
+
+    def redo(self, *, task: str, labeler: str, image_id: str | None = None) -> list[str]:
+        """Redo the last undo, if nothing was edited since; returns the images changed."""
+        info = self._task(task)
+        act = s.actions
+        redone = sa.select(act.c.undoes).where(act.c.kind == "redo", act.c.undoes.is_not(None))
+        last_edit = self._actions_of(info, labeler, image_id).where(act.c.kind == "edit") \
+            .with_only_columns(sa.func.max(act.c.action_id)).scalar_subquery()
+        query = self._actions_of(info, labeler, image_id).where(
+            act.c.kind == "undo", act.c.action_id.not_in(redone),
+            act.c.action_id > sa.func.coalesce(last_edit, 0))
+        return self._revert_latest(info, labeler, query, "redo")
+
+    def _actions_of(self, info: TaskInfo, labeler: str, image_id: str | None):
+        act, a = s.actions, s.annotations
+        query = sa.select(act.c.action_id).where(act.c.task_id == info.task_id,
+                                                 act.c.labeler_id == labeler)
+        if image_id is not None:
+            query = query.where(sa.exists().where(a.c.action_id == act.c.action_id,
+                                                  a.c.image_id == image_id))
+        return query.order_by(act.c.action_id.desc()).limit(1)
+
+    def _revert_latest(self, info: TaskInfo, labeler: str, query, kind: str) -> list[str]:
+        a = s.annotations
+        changed: list[str] = []
+        with self._writer.begin() as conn:
+            target = conn.execute(query).scalar()
+            if target is None:
+                return changed
+            action = self._new_action(conn, info, labeler, kind, undoes=target)
+            for row in conn.execute(sa.select(a).where(a.c.action_id == target)
+                                    .order_by(a.c.annotation_id)).all():
+                current = self._current(conn, row.label_id)
+                if current is None or not self._same_content(conn, current, row):
+                    raise StoreError(f"cannot {kind}: label {row.label_id} was changed since "
+                                     f"by {getattr(current, 'author_id', 'someone')}")
+                before = conn.execute(sa.select(a).where(
+                    a.c.annotation_id == row.supersedes)).first() if row.supersedes else None
+                content = ({c: getattr(before, c) for c in _CONTENT} if before is not None
+                           else {**{c: getattr(row, c) for c in _CONTENT}, "deleted": True})
+                new_id = self._put(conn, action, row.label_id, row.image_id, info,
+                                   row.labeler_id, author=labeler, **content)
+                if before is not None:
+                    self._copy_mask(conn, before.annotation_id, new_id)
+                if row.image_id not in changed:
+                    changed.append(row.image_id)
+        return changed
+
+    def _same_content(self, conn, one, other) -> bool:
+        """Whether two rows say the same (an undo may have restored what a row wrote)."""
+        if one.annotation_id == other.annotation_id:
+            return True
+        if any(getattr(one, c) != getattr(other, c) for c in _CONTENT):
+            return False
+        paths = conn.execute(sa.select(s.masks.c.annotation_id, s.masks.c.path).where(
+            s.masks.c.annotation_id.in_([one.annotation_id, other.annotation_id]))).all()
+        return len({path for _, path in paths}) <= 1 and len(paths) in (0, 2)
+
+    def _copy_mask(self, conn, source_id: int, target_id: int) -> None:
+        row = conn.execute(sa.select(s.masks).where(s.masks.c.annotation_id == source_id)).first()
+        if row is None:
+            return
+        counts = dict(conn.execute(sa.select(s.mask_pixels.c.class_name, s.mask_pixels.c.pixels)
+                                   .where(s.mask_pixels.c.annotation_id == source_id)).all())
+        self._attach_mask(conn, target_id, row.path, (row.height, row.width), row.classes, counts)
