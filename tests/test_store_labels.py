@@ -270,3 +270,17 @@ def test_task_types_and_classes_are_checked(store):
     assert store.classes("x") == ["a", "b"]
     with pytest.raises(StoreError, match="exists with type"):
         store.add_task("x", type="detection")
+
+
+def test_frames_read_rows_whose_optional_columns_are_all_null(event):
+    store, ids = event
+    with store.engine.begin() as conn:  # rows as another tool (or a bulk load) writes them
+        conn.execute(sa.text("INSERT INTO labelers (labeler_id, created_at) VALUES ('x', 0)"))
+        conn.execute(sa.text("INSERT INTO actions (task_id, labeler_id, kind, created_at) "
+                             "VALUES (1, 'x', 'edit', 0)"))
+        conn.execute(sa.text(
+            "INSERT INTO annotations (label_id, action_id, image_id, task_id, labeler_id, "
+            "author_id, kind, value, created_at, deleted, is_current) "
+            f"VALUES ('t', 1, '{ids[0]}', 1, 'x', 'x', 'tag', 'present', 0, 0, 1)"))
+    frame = store.annotations
+    assert frame["props"].tolist() == [None] and frame["geometry"].tolist() == [None]

@@ -21,7 +21,13 @@ def _times(values) -> pd.Series:
 
 
 def _geometries(values) -> np.ndarray:
-    return shapely.from_wkb(np.asarray(values, dtype=object))
+    # a column of nothing but NULLs can arrive as float NaN
+    return shapely.from_wkb(np.array([v if isinstance(v, bytes) else None for v in values],
+                                     dtype=object))
+
+
+def _json(values) -> list:
+    return [json.loads(v) if isinstance(v, str) else None for v in values]
 
 
 def images_frame(conn: sa.Connection, where=None) -> gpd.GeoDataFrame:
@@ -38,7 +44,7 @@ def images_frame(conn: sa.Connection, where=None) -> gpd.GeoDataFrame:
         query = query.where(where)
     frame = read_query(conn, query)
     for column in ("transform", "props"):
-        frame[column] = [None if v is None else json.loads(v) for v in frame[column]]
+        frame[column] = _json(frame[column])
     footprints = _geometries(frame.pop("footprint"))
     for column in ("acquired_at", "added_at"):
         frame[column] = _times(frame[column])
@@ -69,7 +75,7 @@ def annotations_frame(conn: sa.Connection, *, history: bool = False, kinds=None,
     frame.insert(3, "task", frame.pop("task_id").map(titles))
     frame["geometry"] = _geometries(frame["geometry"])
     frame["world_geometry"] = _geometries(frame["world_geometry"])
-    frame["props"] = [None if p is None else json.loads(p) for p in frame["props"]]
+    frame["props"] = _json(frame["props"])
     frame["created_at"] = _times(frame["created_at"])
     frame["supersedes"] = frame["supersedes"].astype("Int64")
     if history:
