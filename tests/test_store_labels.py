@@ -272,7 +272,7 @@ def test_task_types_and_classes_are_checked(store):
         store.add_task("x", type="detection")
 
 
-def test_frames_read_rows_whose_optional_columns_are_all_null(event):
+def test_frames_read_rows_bulk_loaded_beside_the_stores_own(event):
     store, ids = event
     with store.engine.begin() as conn:  # rows as another tool (or a bulk load) writes them
         conn.execute(sa.text("INSERT INTO labelers (labeler_id, created_at) VALUES ('x', 0)"))
@@ -282,5 +282,7 @@ def test_frames_read_rows_whose_optional_columns_are_all_null(event):
             "INSERT INTO annotations (label_id, action_id, image_id, task_id, labeler_id, "
             "author_id, kind, value, created_at, deleted, is_current) "
             f"VALUES ('t', 1, '{ids[0]}', 1, 'x', 'x', 'tag', 'present', 0, 0, 1)"))
+    store.tag(ids[1], "present", task="flood", labeler="ann")  # and one the store wrote
     frame = store.annotations
-    assert frame["props"].tolist() == [None] and frame["geometry"].tolist() == [None]
+    assert frame["props"].tolist() == [None, None]
+    assert frame["geometry"].tolist() == [None, None]
