@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from . import schema as s
+from .masks import MaskRef
 from .types import StoreError, TaskInfo
 
 _CONTENT = ("kind", "value", "geometry", "world_geometry", "props", "deleted")
@@ -65,10 +66,9 @@ class HistoryMixin:
                     a.c.annotation_id == row.supersedes)).first() if row.supersedes else None
                 content = ({c: getattr(before, c) for c in _CONTENT} if before is not None
                            else {**{c: getattr(row, c) for c in _CONTENT}, "deleted": True})
-                new_id = self._put(conn, action, row.label_id, row.image_id, info,
-                                   row.labeler_id, author=labeler, **content)
-                if before is not None:
-                    self._copy_mask(conn, before.annotation_id, new_id)
+                mask = MaskRef.load(conn, before.annotation_id) if before is not None else None
+                self._put(conn, action, row.label_id, row.image_id, info, row.labeler_id,
+                          author=labeler, mask=mask, **content)
                 if row.image_id not in changed:
                     changed.append(row.image_id)
         return changed
@@ -82,11 +82,3 @@ class HistoryMixin:
         paths = conn.execute(sa.select(s.masks.c.annotation_id, s.masks.c.path).where(
             s.masks.c.annotation_id.in_([one.annotation_id, other.annotation_id]))).all()
         return len({path for _, path in paths}) <= 1 and len(paths) in (0, 2)
-
-    def _copy_mask(self, conn, source_id: int, target_id: int) -> None:
-        row = conn.execute(sa.select(s.masks).where(s.masks.c.annotation_id == source_id)).first()
-        if row is None:
-            return
-        counts = dict(conn.execute(sa.select(s.mask_pixels.c.class_name, s.mask_pixels.c.pixels)
-                                   .where(s.mask_pixels.c.annotation_id == source_id)).all())
-        self._attach_mask(conn, target_id, row.path, (row.height, row.width), row.classes, counts)

@@ -22,13 +22,13 @@ from shapely.geometry import shape as geometry_from_dict
 from shapely.geometry.base import BaseGeometry
 
 from ..imagery.georef import pixel_to_lonlat
-from . import frames
+from . import aggregates, frames
 from . import schema as s
 from .backend import is_url, make_engine, writer
 from .history import HistoryMixin
 from .types import StoreError, TaskInfo
 from .ingest import IngestReport, rows_from_files, rows_from_frame
-from .masks import pixel_counts, read_mask, write_mask
+from .masks import MaskRef, pixel_counts, read_mask, write_mask
 from .queue import QueueMixin
 
 DEFAULT_TAG_CLASSES = ("present", "not present")
@@ -64,6 +64,10 @@ class LabelStore(HistoryMixin, QueueMixin):
             elif int(known) > s.SCHEMA_VERSION:
                 raise StoreError(f"{target} was written by a newer geolabel_widgets "
                                  f"(schema {known}); upgrade the package to open it")
+            elif int(known) < s.SCHEMA_VERSION:  # 1 had no aggregates: derive them
+                aggregates.rebuild(conn)
+                conn.execute(sa.update(s.store_info).where(s.store_info.c.key == "schema_version")
+                             .values(value=str(s.SCHEMA_VERSION)))
         if mask_dir is None:
             if is_url(target):
                 mask_dir = Path.cwd() / "geolabel_masks"
@@ -166,6 +170,26 @@ class LabelStore(HistoryMixin, QueueMixin):
                                  anonymized_id=anonymized_id, email=email)
         return labeler_id
 
+    def remap(self, name: str, aliases: dict) -> str:
+        """A class view: class names mapped to others (merge, rename), the labels untouched.
+
+        ``aliases`` maps class -> new class for every dataset, or dataset name ->
+        {class: new class} with ``"*"`` for the rest (the same class can go to different
+        classes in different datasets: a split). Unmapped classes keep their name.
+        Calling it again with the same name replaces the mapping.
+        """
+        aliases = _view_aliases(aliases)
+        v = s.class_views
+        with self._writer.begin() as conn:
+            view_id = conn.execute(sa.select(v.c.view_id).where(v.c.name == name)).scalar()
+            if view_id is None:
+                view_id = conn.execute(sa.insert(v).values(
+                    name=name, aliases=aliases, created_at=time.time())).inserted_primary_key[0]
+            else:
+                conn.execute(sa.update(v).where(v.c.view_id == view_id).values(aliases=aliases))
+            aggregates.build_view(conn, view_id, aliases)
+        return name
+
     # -- images ----------------------------------------------------------------------------
     def add_images(self, source, *, dataset: str, recursive: bool = True,
                    progress: bool = True) -> list[str]:
@@ -203,6 +227,7 @@ class LabelStore(HistoryMixin, QueueMixin):
                     new.append({**row, "dataset_id": dataset_id})
             if new:
                 conn.execute(sa.insert(s.images), new)
+                aggregates.on_images_added(conn, new)
         return ids, len(new)
 
     def image(self, image_id: str) -> dict:
@@ -295,10 +320,10 @@ class LabelStore(HistoryMixin, QueueMixin):
         counts = pixel_counts(mask, [""] * offset + classes)
         counts.pop("", None)
         label_id = f"{kind}/{info.task_id}/{image_id}/{labeler}"
+        ref = MaskRef(file_name, int(mask.shape[0]), int(mask.shape[1]), tuple(classes), counts)
         with self._action(info, labeler, image_id) as (conn, action):
             annotation_id = self._put(conn, action, label_id, image_id, info, labeler,
-                                      kind=kind, value=None, props=props)
-            self._attach_mask(conn, annotation_id, file_name, mask.shape, classes, counts)
+                                      kind=kind, value=None, props=props, mask=ref)
             if kind == "mask":
                 self._set_status(conn, action, image_id, info, labeler, "labeled")
         return annotation_id
@@ -520,20 +545,32 @@ class LabelStore(HistoryMixin, QueueMixin):
 
     def _put(self, conn, action: int, label_id: str, image_id: str, info: TaskInfo,
              labeler: str, *, kind: str, value=None, geometry=None, world_geometry=None,
-             props=None, deleted: bool = False, author: str | None = None) -> int:
-        """Write a new current row for ``label_id``, superseding the one before."""
+             props=None, deleted: bool = False, author: str | None = None,
+             mask: MaskRef | None = None) -> int:
+        """Write a new current row for ``label_id``, superseding the one before,
+        and move the distribution aggregates from the old row to the new."""
         a = s.annotations
-        previous = conn.execute(sa.select(a.c.annotation_id).where(
-            a.c.label_id == label_id, a.c.is_current)).scalar()
+        previous = conn.execute(sa.select(a.c.annotation_id, a.c.kind, a.c.value, a.c.deleted,
+                                          a.c.props).where(
+            a.c.label_id == label_id, a.c.is_current)).first()
+        before = aggregates.NOTHING
         if previous is not None:
-            conn.execute(sa.update(a).where(a.c.annotation_id == previous)
+            conn.execute(sa.update(a).where(a.c.annotation_id == previous.annotation_id)
                          .values(is_current=False))
-        return conn.execute(sa.insert(a).values(
+            before = _contribution(previous.kind, previous.value, previous.deleted,
+                                   previous.props, MaskRef.load(conn, previous.annotation_id))
+        annotation_id = conn.execute(sa.insert(a).values(
             label_id=label_id, action_id=action, image_id=image_id, task_id=info.task_id,
             labeler_id=labeler, author_id=author or labeler, kind=kind, value=value,
             geometry=geometry, world_geometry=world_geometry, props=props,
-            created_at=time.time(), supersedes=previous, deleted=deleted, is_current=True,
+            created_at=time.time(), supersedes=getattr(previous, "annotation_id", None),
+            deleted=deleted, is_current=True,
         )).inserted_primary_key[0]
+        if mask is not None:
+            mask.attach(conn, annotation_id)
+        aggregates.on_label_change(conn, info.task_id, image_id, labeler, before,
+                                   _contribution(kind, value, deleted, props, mask))
+        return annotation_id
 
     def _status_of(self, conn, image_id: str, info: TaskInfo, labeler: str) -> str:
         row = self._current(conn, f"status/{info.task_id}/{image_id}/{labeler}")
@@ -551,17 +588,27 @@ class LabelStore(HistoryMixin, QueueMixin):
         self._put(conn, action, label_id, image_id, info, labeler, kind="status", value=status,
                   props={"comment": comment} if comment else None, author=author)
 
-    def _attach_mask(self, conn, annotation_id: int, file_name: str, shape, classes, counts):
-        conn.execute(sa.insert(s.masks).values(annotation_id=annotation_id, path=file_name,
-                                               height=int(shape[0]), width=int(shape[1]),
-                                               classes=list(classes)))
-        if counts:
-            conn.execute(sa.insert(s.mask_pixels), [
-                dict(annotation_id=annotation_id, class_name=k, pixels=v)
-                for k, v in counts.items()])
 
 class UnreadableImagesWarning(UserWarning):
     """Some files given to add_images could not be used; the message lists them."""
+
+
+def _view_aliases(aliases: dict) -> dict:
+    if not isinstance(aliases, dict) or not aliases:
+        raise StoreError("aliases map class names to new names: {'sand': 'sediment', ...}")
+    if all(isinstance(v, str) for v in aliases.values()):
+        aliases = {"*": aliases}
+    for scope, mapping in aliases.items():
+        if not isinstance(mapping, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+            raise StoreError(f"aliases for {scope!r} must map class names to class names")
+    return aliases
+
+
+def _contribution(kind, value, deleted, props, mask: MaskRef | None):
+    if mask is None:
+        return aggregates.contribution(kind, value, deleted, props)
+    return aggregates.contribution(kind, value, deleted, props, mask.counts, mask.size)
 
 
 def _as_geometry(geometry) -> BaseGeometry:

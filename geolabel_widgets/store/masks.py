@@ -3,10 +3,48 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import sqlalchemy as sa
 from PIL import Image
+
+from . import schema as s
+
+
+@dataclass(frozen=True)
+class MaskRef:
+    """A mask row: its file, size, class names and per-class pixel counts."""
+
+    path: str
+    height: int
+    width: int
+    classes: tuple
+    counts: dict
+
+    @property
+    def size(self) -> int:
+        return self.height * self.width
+
+    @classmethod
+    def load(cls, conn, annotation_id: int) -> "MaskRef | None":
+        row = conn.execute(sa.select(s.masks).where(
+            s.masks.c.annotation_id == annotation_id)).first()
+        if row is None:
+            return None
+        counts = dict(conn.execute(sa.select(s.mask_pixels.c.class_name, s.mask_pixels.c.pixels)
+                                   .where(s.mask_pixels.c.annotation_id == annotation_id)).all())
+        return cls(row.path, row.height, row.width, tuple(row.classes), counts)
+
+    def attach(self, conn, annotation_id: int) -> None:
+        conn.execute(sa.insert(s.masks).values(annotation_id=annotation_id, path=self.path,
+                                               height=self.height, width=self.width,
+                                               classes=list(self.classes)))
+        if self.counts:
+            conn.execute(sa.insert(s.mask_pixels), [
+                dict(annotation_id=annotation_id, class_name=k, pixels=v)
+                for k, v in self.counts.items()])
 
 
 def write_mask(folder: Path, mask: np.ndarray) -> str:

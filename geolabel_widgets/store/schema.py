@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the distribution aggregates
 
 metadata = sa.MetaData()
 
@@ -184,3 +184,102 @@ mask_pixels = sa.Table(
     sa.Column("class_name", sa.String(255), primary_key=True),
     sa.Column("pixels", sa.BigInteger, nullable=False),
 )
+
+
+# -- class views: remappings of class names, kept beside the labels -----------------------
+class_views = sa.Table(
+    "class_views",
+    metadata,
+    sa.Column("view_id", sa.Integer, primary_key=True, autoincrement=True),  # 0: no remap
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    # {"*": {class: super_class}, "<dataset>": {...}}: a dataset's own map wins
+    sa.Column("aliases", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# -- distribution aggregates, kept current by every label write (aggregates.py) ------------
+# Reference counts say how many current rows put a class (or a labeler) on an image,
+# so that the per-dataset counts change exactly when the first arrives or the last goes.
+image_class_refs = sa.Table(
+    "image_class_refs",
+    metadata,
+    sa.Column("view_id", sa.Integer, primary_key=True),
+    sa.Column("task_id", sa.Integer, primary_key=True),
+    sa.Column("image_id", sa.String(64), primary_key=True),
+    sa.Column("class_name", sa.String(255), primary_key=True),
+    sa.Column("refs", sa.Integer, nullable=False),
+)
+
+image_labeler_refs = sa.Table(
+    "image_labeler_refs",
+    metadata,
+    sa.Column("task_id", sa.Integer, primary_key=True),
+    sa.Column("image_id", sa.String(64), primary_key=True),
+    sa.Column("labeler_id", sa.String(255), primary_key=True),
+    sa.Column("refs", sa.Integer, nullable=False),
+)
+
+image_labelers = sa.Table(
+    "image_labelers",
+    metadata,
+    sa.Column("task_id", sa.Integer, primary_key=True),
+    sa.Column("image_id", sa.String(64), primary_key=True),
+    sa.Column("labelers", sa.Integer, nullable=False),
+    sa.Index("ix_image_labelers_shared", "task_id", "labelers"),  # agreement looks for >= 2
+)
+
+class_counts = sa.Table(
+    "class_counts",
+    metadata,
+    sa.Column("view_id", sa.Integer, primary_key=True),
+    sa.Column("task_id", sa.Integer, primary_key=True),
+    sa.Column("dataset_id", sa.Integer, primary_key=True),
+    sa.Column("class_name", sa.String(255), primary_key=True),
+    sa.Column("images", sa.BigInteger, nullable=False),
+)
+
+class_pixels = sa.Table(
+    "class_pixels",
+    metadata,
+    sa.Column("task_id", sa.Integer, primary_key=True),
+    sa.Column("dataset_id", sa.Integer, primary_key=True),
+    sa.Column("class_name", sa.String(255), primary_key=True),
+    sa.Column("pixels", sa.BigInteger, nullable=False),
+)
+
+labeler_counts = sa.Table(
+    "labeler_counts",
+    metadata,
+    sa.Column("task_id", sa.Integer, primary_key=True),
+    sa.Column("dataset_id", sa.Integer, primary_key=True),
+    sa.Column("labeler_id", sa.String(255), primary_key=True),
+    sa.Column("images", sa.BigInteger, nullable=False),
+    sa.Column("pixels", sa.BigInteger, nullable=False),
+)
+
+dataset_counts = sa.Table(
+    "dataset_counts",
+    metadata,
+    sa.Column("task_id", sa.Integer, primary_key=True),
+    sa.Column("dataset_id", sa.Integer, primary_key=True),
+    sa.Column("images", sa.BigInteger, nullable=False),  # images with any label
+    sa.Column("pixels", sa.BigInteger, nullable=False),
+    # doodle rows, the pixels of their images, and how many of those a person doodled
+    sa.Column("doodles", sa.BigInteger, nullable=False),
+    sa.Column("doodle_image_pixels", sa.BigInteger, nullable=False),
+    sa.Column("doodled_pixels", sa.Float, nullable=False),
+)
+
+# Image locations binned to GEO_CELL degrees: maps and histograms of any size from a few rows.
+GEO_CELL = 0.05
+geo_cells = sa.Table(
+    "geo_cells",
+    metadata,
+    sa.Column("dataset_id", sa.Integer, primary_key=True),
+    sa.Column("lat_cell", sa.Integer, primary_key=True),
+    sa.Column("lon_cell", sa.Integer, primary_key=True),
+    sa.Column("images", sa.BigInteger, nullable=False),
+)
+
+AGGREGATES = (image_class_refs, image_labeler_refs, image_labelers, class_counts,
+              class_pixels, labeler_counts, dataset_counts, geo_cells)
