@@ -52,6 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_stats)
 
+    p = commands.add_parser("plots", help="write the distribution figures as PNG",
+                            description="Write the Coast Train distribution figures (classes, "
+                                        "labelers, locations, agreement) from the store.")
+    p.add_argument("--store", required=True, help="store file or URL")
+    p.add_argument("outdir", type=Path, help="folder for the PNG files")
+    p.add_argument("--remap", type=Path, action="append", default=[], metavar="JSON",
+                   help="a remap file with 'aliases' (class -> super-class) for the "
+                        "super-class figures; repeat to merge several")
+    p.add_argument("--view", help="an existing class view for the super-class figures")
+    p.set_defaults(run=_plots)
+
     p = commands.add_parser("import", help="read a dataset in another format into the store",
                             description=f"Formats: {', '.join(sorted(READERS))}.")
     p.add_argument("format", choices=sorted(READERS))
@@ -106,6 +117,19 @@ def _stats(args) -> int:
     print(f"{stats['images']} images, {stats['annotations']} current labels")
     for name, d in stats["datasets"].items():
         print(f"  {name}: {d['images']} images, labelers {d['labelers']}, classes {d['classes']}")
+    return 0
+
+
+def _plots(args) -> int:
+    from .plots import save_figures
+    from .store.remap import read_remap_files
+
+    with _open(args.store) as store:
+        view = args.view
+        if args.remap:
+            view = store.remap(view or "superclasses", read_remap_files(args.remap))
+        written = save_figures(store, args.outdir, view=view)
+    print(f"wrote {len(written)} figures to {args.outdir}")
     return 0
 
 

@@ -4,9 +4,10 @@
 dispatches through them.
 """
 
+from .coasttrain import read_coasttrain
 from .folder import read_folder, write_folder
 
-READERS = {"folder": read_folder}
+READERS = {"coasttrain": read_coasttrain, "folder": read_folder}
 WRITERS = {"folder": write_folder}
 
-__all__ = ["READERS", "WRITERS", "read_folder", "write_folder"]
+__all__ = ["READERS", "WRITERS", "read_coasttrain", "read_folder", "write_folder"]

@@ -10,6 +10,7 @@ which is how stores are migrated and how the tests check the bookkeeping.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections import Counter
@@ -58,9 +59,13 @@ def _doodled_fraction(props, counts, mask_size) -> float | None:
     return float(fraction) if fraction is not None else None
 
 
+_IMAGE = sa.text("SELECT dataset_id, width, height FROM images WHERE image_id = :image_id")
+_VIEWS = sa.text("SELECT view_id, aliases FROM class_views").columns(
+    sa.column("view_id", sa.Integer), sa.column("aliases", sa.JSON))
+
+
 def class_views(conn) -> list[tuple[int, dict]]:
-    rows = conn.execute(sa.select(s.class_views.c.view_id, s.class_views.c.aliases)).all()
-    return [(view_id, aliases) for view_id, aliases in rows]
+    return [(view_id, aliases) for view_id, aliases in conn.execute(_VIEWS)]
 
 
 def remapped(aliases: dict, dataset: str, name: str) -> str:
@@ -75,8 +80,7 @@ def on_label_change(conn, task_id: int, image_id: str, labeler_id: str,
     """Replace one row's contribution by its successor's (same task, image, labeler)."""
     if before == after:
         return
-    image = conn.execute(sa.select(s.images.c.dataset_id, s.images.c.width, s.images.c.height)
-                         .where(s.images.c.image_id == image_id)).one()
+    image = conn.execute(_IMAGE, {"image_id": image_id}).one()
     dataset_id, size = image.dataset_id, (image.width or 0) * (image.height or 0)
     _change_classes(conn, task_id, image_id, dataset_id, before, after)
     pixels = Counter(dict(after.class_pixels))
@@ -148,18 +152,31 @@ def _cell(dataset_id, lat, lon):
 
 def _add(conn, table: sa.Table, key: dict, **deltas) -> tuple[dict, dict]:
     """Add ``deltas`` to the row at ``key`` (created at zero, deleted back at zero)."""
-    where = sa.and_(*(table.c[k] == v for k, v in key.items()))
-    row = conn.execute(sa.select(*(table.c[c] for c in deltas)).where(where)).first()
+    select, insert, update, delete = _statements(table.name, tuple(key), tuple(deltas))
+    row = conn.execute(select, key).first()
     old = dict(zip(deltas, row)) if row is not None else dict.fromkeys(deltas, 0)
     new = {c: old[c] + d for c, d in deltas.items()}
     if all(abs(v) < 1e-6 for v in new.values()):
         if row is not None:
-            conn.execute(sa.delete(table).where(where))
-    elif row is not None:
-        conn.execute(sa.update(table).where(where).values(**new))
+            conn.execute(delete, key)
     else:
-        conn.execute(sa.insert(table).values(**key, **new))
+        conn.execute(update if row is not None else insert, {**key, **new})
     return old, new
+
+
+@functools.cache
+def _statements(table: str, keys: tuple, columns: tuple) -> tuple[sa.TextClause, ...]:
+    # Plain text: these run several times per label written, and building
+    # Core expressions each time cost more than the queries themselves.
+    where = " AND ".join(f"{k} = :{k}" for k in keys)
+    return (
+        sa.text(f"SELECT {', '.join(columns)} FROM {table} WHERE {where}"),
+        sa.text(f"INSERT INTO {table} ({', '.join(keys + columns)}) "
+                f"VALUES ({', '.join(':' + c for c in keys + columns)})"),
+        sa.text(f"UPDATE {table} SET {', '.join(f'{c} = :{c}' for c in columns)} "
+                f"WHERE {where}"),
+        sa.text(f"DELETE FROM {table} WHERE {where}"),
+    )
 
 
 def _crossed(change: tuple[dict, dict]) -> bool:

@@ -247,23 +247,67 @@ class LabelStore(HistoryMixin, QueueMixin):
         if info.type != "multilabel" and len(values) > 1:
             raise StoreError(f"task {task!r} takes one class per image, got {values}")
         self._check_classes(info, values)
-        prefix = f"tag/{info.task_id}/{image_id}/{labeler}"
         with self._action(info, labeler, image_id) as (conn, action):
-            if info.type == "multilabel":
-                current = self._current_with_prefix(conn, prefix + "/")
-                for cls in values:
-                    if prefix + "/" + cls not in current:
-                        self._put(conn, action, prefix + "/" + cls, image_id, info, labeler,
-                                  kind="tag", value=cls)
-                for label_id, row in current.items():
-                    if row.value not in values:
-                        self._put(conn, action, label_id, image_id, info, labeler, kind="tag",
-                                  value=row.value, deleted=True)
-            else:
-                self._put(conn, action, prefix, image_id, info, labeler, kind="tag",
-                          value=values[0] if values else None, deleted=not values)
-            self._set_status(conn, action, image_id, info, labeler,
-                             "labeled" if values else "unlabeled")
+            self._tag(conn, action, info, image_id, values, labeler)
+
+    def add_labels(self, labels: pd.DataFrame, *, task: str) -> int:
+        """Write many labels in one transaction, as an import does; returns the rows read.
+
+        Columns: ``image_id``, ``labeler``, ``kind`` ("tag", or "doodles" for doodles
+        known only by their ``props["doodled_fraction"]``), ``value`` (a class, or a list
+        of them for a multilabel task) and optionally ``props``. Each labeler's rows are
+        one action, so one undo takes back their whole import. Nothing is written if
+        any row is wrong.
+        """
+        info = self._task(task, refresh=True)
+        missing = {"image_id", "labeler", "kind", "value"} - set(labels.columns)
+        if missing:
+            raise StoreError(f"labels need the columns {sorted(missing)}")
+        props = labels["props"] if "props" in labels.columns else pd.Series(None, labels.index)
+        with self._writer.begin() as conn:
+            known = set()
+            for chunk in _chunks(list(labels["image_id"].unique()), 900):
+                known.update(conn.execute(sa.select(s.images.c.image_id).where(
+                    s.images.c.image_id.in_(chunk))).scalars())
+            for labeler, rows in labels.groupby("labeler", sort=False):
+                self._ensure_labeler(conn, labeler)
+                action = self._new_action(conn, info, labeler, "edit")
+                for row, extra in zip(rows.itertuples(), props[rows.index]):
+                    if row.image_id not in known:
+                        raise StoreError(f"row {row.Index}: no image {row.image_id!r}")
+                    if row.kind == "tag":
+                        values = [] if not isinstance(row.value, (str, list, tuple)) else \
+                            [row.value] if isinstance(row.value, str) else list(row.value)
+                        self._check_classes(info, values)
+                        self._tag(conn, action, info, row.image_id, values, labeler)
+                    elif row.kind == "doodles":
+                        self._put(conn, action, f"doodles/{info.task_id}/{row.image_id}/{labeler}",
+                                  row.image_id, info, labeler, kind="doodles", props=extra)
+                    else:
+                        raise StoreError(f"row {row.Index}: add_labels writes tags and doodles, "
+                                         f"not {row.kind!r}")
+        return len(labels)
+
+    def _tag(self, conn, action: int, info: TaskInfo, image_id: str, values: list[str],
+             labeler: str) -> None:
+        prefix = f"tag/{info.task_id}/{image_id}/{labeler}"
+        if info.type == "multilabel":
+            current = self._current_with_prefix(conn, prefix + "/")
+            for cls in values:
+                if prefix + "/" + cls not in current:
+                    self._put(conn, action, prefix + "/" + cls, image_id, info, labeler,
+                              kind="tag", value=cls)
+            for label_id, row in current.items():
+                if row.value not in values:
+                    self._put(conn, action, label_id, image_id, info, labeler, kind="tag",
+                              value=row.value, deleted=True)
+        else:
+            if len(values) > 1:
+                raise StoreError(f"task {info.title!r} takes one class per image, got {values}")
+            self._put(conn, action, prefix, image_id, info, labeler, kind="tag",
+                      value=values[0] if values else None, deleted=not values)
+        self._set_status(conn, action, image_id, info, labeler,
+                         "labeled" if values else "unlabeled")
 
     def annotate(self, image_id: str, geometry, value: str, *, task: str, labeler: str,
                  kind: str | None = None, label_id: str | None = None,
@@ -557,8 +601,10 @@ class LabelStore(HistoryMixin, QueueMixin):
         if previous is not None:
             conn.execute(sa.update(a).where(a.c.annotation_id == previous.annotation_id)
                          .values(is_current=False))
+            dense = previous.kind in ("mask", "doodles")
             before = _contribution(previous.kind, previous.value, previous.deleted,
-                                   previous.props, MaskRef.load(conn, previous.annotation_id))
+                                   previous.props,
+                                   MaskRef.load(conn, previous.annotation_id) if dense else None)
         annotation_id = conn.execute(sa.insert(a).values(
             label_id=label_id, action_id=action, image_id=image_id, task_id=info.task_id,
             labeler_id=labeler, author_id=author or labeler, kind=kind, value=value,

@@ -1,0 +1,219 @@
+"""Coast Train records: the metadata CSV as a catalogue of images and their labels.
+
+A record's CSV alone says, per image: its file, footprint, size, date and
+projection, who labeled it (the ``_IDn`` suffix of the file names), which
+classes it contains and what fraction of it was doodled. That is enough for
+every distribution figure. The real CSVs differ in column order, write paths
+with and without folders or a leading slash, and spell missing values ``n/a``,
+``na`` or not at all; all of it is read here.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from shapely.geometry import box
+
+from ..store import LabelStore, StoreError
+
+MISSING = ["n/a", "na", "N/A", "NA", "", "nan", "NaN", "None"]
+REQUIRED = ("image_filename", "classes_array", "classes_present_array", "ImageHeightPx",
+            "ImageWidthPx")
+DOODLER_SETTINGS = ("pen_width", "CRF_theta", "CRF_mu", "CRF_downsample_factor",
+                    "Classifier_downsample_factor", "prob_of_unary_potential", "num_of_scales")
+SENSORS = {"naip": "NAIP", "s2": "Sentinel-2", "l8": "Landsat-8", "quads": "PlanetScope",
+           "madeira": "orthomosaic", "sandwich": "orthomosaic", "dauphin": "orthomosaic",
+           "elwha": "Landsat-8"}
+_LABELER = re.compile(r"_ID(\d+)(?:_|\.|$)")
+MAX_CSV_BYTES = 200 * 2**20
+
+
+def read_coasttrain(store: LabelStore, source: str | os.PathLike, *,
+                    dataset: str | None = None, task: str | None = None) -> list[str]:
+    """Import a record's metadata CSV (or the one CSV in a record folder).
+
+    Images become catalogue rows (their files need not be here), classes present
+    become multilabel tags of the task ``task`` (default: "<dataset> classes") by
+    the labeler ``IDn``, and the doodled fraction a doodle row. Returns the image ids.
+    """
+    path = _csv_of(Path(source))
+    dataset = dataset or record_name(path)
+    frame = read_metadata_csv(path)
+    task = task or f"{dataset} classes"
+    classes = list(dict.fromkeys(c for row in frame["classes"] for c in row))
+    present = {c for row in frame["present"] for c in row}
+    unknown = present - set(classes)
+    if unknown:
+        raise StoreError(f"{path}: classes_present_array names classes missing from "
+                         f"classes_array: {sorted(unknown)}")
+    store.add_dataset(dataset, sensor=_sensor(path.stem), source="coasttrain",
+                      description=f"Coast Train record read from {path.name}")
+    store.add_task(task, type="multilabel", classes=classes,
+                   description=f"Classes present in each image of {dataset} (Coast Train)")
+    for labeler in sorted(frame["labeler"].unique()):
+        store.add_labeler(labeler, anonymized_id=labeler.removeprefix("ID"))
+    ids = store.add_images(_catalogue(frame, path.parent, dataset), dataset=dataset,
+                           progress=False)
+    labels = pd.concat([
+        pd.DataFrame({"image_id": ids, "labeler": frame["labeler"], "kind": "tag",
+                      "value": frame["present"]}),
+        pd.DataFrame({"image_id": ids, "labeler": frame["labeler"], "kind": "doodles",
+                      "value": None, "props": frame["doodle_props"]})
+        .loc[frame["doodle_props"].notna().to_numpy()],
+    ], ignore_index=True)
+    store.add_labels(labels, task=task)
+    return ids
+
+
+def record_name(path: Path) -> str:
+    """``A_naip_meta_served.csv`` -> ``A_naip``."""
+    return re.sub(r"_meta(data)?(_all)?(_served)?$", "", path.stem) or path.stem
+
+
+def read_metadata_csv(path: Path) -> pd.DataFrame:
+    """The CSV, checked and normalised: one row per image, with parsed lists.
+
+    Adds ``labeler``, ``classes``, ``present``, ``image_path`` and ``doodle_props``;
+    a row that cannot be read stops the import with its line number.
+    """
+    if path.stat().st_size > MAX_CSV_BYTES:
+        raise StoreError(f"{path} is larger than {MAX_CSV_BYTES // 2**20} MB; "
+                         "not a Coast Train metadata CSV")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=MISSING)
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise StoreError(f"{path}: not a readable CSV ({err})") from None
+    frame.columns = [c.strip() for c in frame.columns]
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise StoreError(f"{path}: missing column(s) {', '.join(missing)}")
+    frame = frame.reset_index(drop=True)
+    line = frame.index + 2  # the header is line 1
+    frame["image_path"] = frame["image_filename"].str.strip().str.lstrip("/")
+    frame["labeler"] = [_labeler_of(row, n, path) for row, n in zip(
+        frame[["image_filename", "label_image_filename"]].fillna("").to_numpy(), line)]
+    frame["classes"] = [_names(v, n, "classes_array", path)
+                        for v, n in zip(frame["classes_array"], line)]
+    frame["present"] = [_names(v, n, "classes_present_array", path)
+                        for v, n in zip(frame["classes_present_array"], line)]
+    for column in ("ImageHeightPx", "ImageWidthPx"):
+        sizes = pd.to_numeric(frame[column], errors="coerce")
+        bad = sizes.isna() | (sizes <= 0)
+        if bad.any():
+            raise StoreError(f"{path} line {line[bad.to_numpy()][0]}: {column} is "
+                             f"{frame[column][bad].iloc[0]!r}, not a size in pixels")
+        frame[column] = sizes.astype("int64")
+    density = pd.to_numeric(frame.get("doodle_spatial_density"), errors="coerce")
+    settings = frame[[c for c in DOODLER_SETTINGS if c in frame.columns]]
+    frame["doodle_props"] = [
+        None if pd.isna(d) else {"doodled_fraction": float(d), "doodler_settings": {
+            k: _number(v) for k, v in s.items() if isinstance(v, str)}}
+        for d, s in zip(density if density is not None else [np.nan] * len(frame),
+                        settings.to_dict("records"))]
+    return frame
+
+
+def _catalogue(frame: pd.DataFrame, folder: Path, record: str) -> gpd.GeoDataFrame:
+    """Image rows. A file that is not beside the CSV is named inside its record
+    (``coasttrain://A_naip/images/x.jpg``): the real records repeat a few file
+    names, and a CSV read alone must not merge two records' images."""
+    corners = ["LonMin", "LatMin", "LonMax", "LatMax"]
+    geometry = [None] * len(frame)
+    if set(corners) <= set(frame.columns):
+        bounds = frame[corners].apply(pd.to_numeric, errors="coerce").to_numpy()
+        geometry = [None if np.isnan(b).any() else box(*b) for b in bounds]
+    return gpd.GeoDataFrame({
+        "uri": [str(folder / p) if (folder / p).is_file() else f"coasttrain://{record}/{p}"
+                for p in frame["image_path"]],
+        "name": [Path(p).name for p in frame["image_path"]],
+        "width": frame["ImageWidthPx"], "height": frame["ImageHeightPx"],
+        "bands": pd.to_numeric(frame.get("ImageBands"), errors="coerce"),
+        "crs": [f"EPSG:{int(e)}" if e == e else None
+                for e in pd.to_numeric(frame.get("epsg"), errors="coerce")]
+        if "epsg" in frame.columns else None,
+        "transform": _transforms(frame),
+        "acquired_at": _dates(frame),
+        "props": [_image_props(row) for row in frame.to_dict("records")],
+    }, geometry=geometry, crs="EPSG:4326")
+
+
+def _transforms(frame: pd.DataFrame) -> list:
+    """Pixel -> projected CRS, from the record's XMin..YMax bounds and image size."""
+    columns = ["XMin", "XMax", "YMin", "YMax"]
+    if not set(columns) <= set(frame.columns):
+        return [None] * len(frame)
+    xmin, xmax, ymin, ymax = (pd.to_numeric(frame[c], errors="coerce") for c in columns)
+    width, height = frame["ImageWidthPx"], frame["ImageHeightPx"]
+    return [None if np.isnan([a, b, c, d]).any() else
+            [(b - a) / w, 0.0, a, 0.0, -(d - c) / h, d]
+            for a, b, c, d, w, h in zip(xmin, xmax, ymin, ymax, width, height)]
+
+
+def _dates(frame: pd.DataFrame) -> pd.Series:
+    parts = ["year", "month", "day", "hour", "minute", "second"]
+    if not {"year", "month", "day"} <= set(frame.columns):
+        return pd.Series([pd.NaT] * len(frame))
+    values = {p: pd.to_numeric(frame[p], errors="coerce") if p in frame.columns else 0
+              for p in parts}
+    return pd.to_datetime(pd.DataFrame(values), errors="coerce", utc=True)
+
+
+def _image_props(row: dict) -> dict:
+    keep = ("label_image_filename", "annotation_image_filename", "acc_georef", "px_size_m",
+            "CRS")
+    return {"coasttrain": {k: row[k] for k in keep if isinstance(row.get(k), str)}}
+
+
+def _labeler_of(files, line: int, path: Path) -> str:
+    for name in files:
+        match = _LABELER.search(Path(name).name)
+        if match:
+            return f"ID{int(match.group(1))}"
+    raise StoreError(f"{path} line {line}: no _IDn labeler suffix in {files[0]!r}")
+
+
+def _names(value, line: int, column: str, path: Path) -> list[str]:
+    """``"'water', 'sand'"`` -> ["water", "sand"], read as Python literals, never eval'd."""
+    if not isinstance(value, str):
+        return []
+    try:
+        parsed = ast.literal_eval(f"[{value}]")
+    except (ValueError, SyntaxError):
+        raise StoreError(f"{path} line {line}: {column} is not a list of quoted class names: "
+                         f"{value[:80]!r}") from None
+    if not all(isinstance(v, str) for v in parsed):
+        raise StoreError(f"{path} line {line}: {column} holds non-names: {value[:80]!r}")
+    return [v.strip() for v in parsed]
+
+
+def _number(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _sensor(stem: str) -> str | None:
+    words = re.split(r"[_\W]+", stem.lower())
+    return next((SENSORS[w] for w in words if w in SENSORS), None)
+
+
+def _csv_of(source: Path) -> Path:
+    if source.is_file():
+        if source.suffix.lower() != ".csv":
+            raise StoreError(f"{source}: a Coast Train record is read from its metadata CSV "
+                             "(reading NPZ folders and zips is not supported yet)")
+        return source
+    if source.is_dir():
+        found = sorted(source.glob("*.csv"))
+        if len(found) != 1:
+            raise StoreError(f"{source}: expected one metadata CSV, found {len(found)}")
+        return found[0]
+    raise FileNotFoundError(f"no Coast Train record at {source}")

@@ -1,0 +1,28 @@
+"""Class remapping files (Coast Train's ``remap_*.json``) read into view aliases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .types import StoreError
+
+MAX_REMAP_BYTES = 2**20
+
+
+def read_remap_files(paths) -> dict[str, str]:
+    """The ``aliases`` (class -> super-class) of one or more remap JSON files, merged."""
+    aliases: dict[str, str] = {}
+    for path in [paths] if isinstance(paths, (str, Path)) else paths:
+        path = Path(path)
+        if path.stat().st_size > MAX_REMAP_BYTES:
+            raise StoreError(f"{path} is over {MAX_REMAP_BYTES} bytes: not a remap file")
+        try:
+            found = json.loads(path.read_text()).get("aliases")
+        except (ValueError, AttributeError) as err:
+            raise StoreError(f"{path}: not a remap JSON object ({err})") from None
+        if not isinstance(found, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in found.items()):
+            raise StoreError(f"{path}: 'aliases' must map class names to super-class names")
+        aliases.update(found)
+    return aliases
