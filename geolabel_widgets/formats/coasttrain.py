@@ -23,7 +23,7 @@ from shapely.geometry import box
 
 from ..store import LabelStore, StoreError
 
-MISSING = ["n/a", "na", "N/A", "NA", "", "nan", "NaN", "None"]
+MISSING = ["n/a", "na", "N/A", "NA", "", "nan", "NaN", "None", "null"]
 REQUIRED = ("image_filename", "classes_array", "classes_present_array", "ImageHeightPx",
             "ImageWidthPx")
 DOODLER_SETTINGS = ("pen_width", "CRF_theta", "CRF_mu", "CRF_downsample_factor",
@@ -97,8 +97,10 @@ def read_metadata_csv(path: Path) -> pd.DataFrame:
     frame = frame.reset_index(drop=True)
     line = frame.index + 2  # the header is line 1
     frame["image_path"] = frame["image_filename"].str.strip().str.lstrip("/")
-    frame["labeler"] = [_labeler_of(row, n, path) for row, n in zip(
-        frame[["image_filename", "label_image_filename"]].fillna("").to_numpy(), line)]
+    named = [c for c in ("image_filename", "label_image_filename", "annotation_image_filename")
+             if c in frame.columns]
+    frame["labeler"] = [_labeler_of(row, n, path)
+                        for row, n in zip(frame[named].fillna("").to_numpy(), line)]
     frame["classes"] = [_names(v, n, "classes_array", path)
                         for v, n in zip(frame["classes_array"], line)]
     frame["present"] = [_names(v, n, "classes_present_array", path)
