@@ -50,15 +50,12 @@ notebook("00_quickstart", [
              "history = store.get_annotations(task=EVENT_TASK, labeler='you', kinds=['tag'], "
              "history=True)\n"
              "history[['image_id', 'value', 'supersedes', 'is_current', 'created_at']].tail(3)"),
-    ("md", "## What has been labeled\n\nImages containing each class, per dataset, from the "
-           "store's counts (the Coast Train class-distribution figure, in miniature)."),
-    ("code", "import pandas as pd\n\n"
-             "stats = store.stats()\n"
-             "classes = pd.DataFrame({name: d['classes'] for name, d in "
-             "stats['datasets'].items()}).fillna(0).astype(int)\n"
-             "ax = classes.T.plot.barh(stacked=True, figsize=(8, 4), "
-             "title='Images containing each class (synthetic demo)')\n"
-             "ax.set_xlabel('images');"),
+    ("md", "## What has been labeled\n\nThe Coast Train distribution figures come from counts "
+           "the store keeps current as labels are written: images containing each class, and "
+           "where the images lie (see `04_distributions` for all of them)."),
+    ("code", "from geolabel_widgets import plots\n\n"
+             "plots.figures.images_per_class(store)"),
+    ("code", "plots.figures.location_map(store)"),
 ])
 
 notebook("01_tag_images", [
@@ -93,4 +90,72 @@ notebook("01_tag_images", [
              "    display(ImageTagger(real_store, task='beach visible?', labeler='you'))\n"
              "else:\n"
              "    print(f'no reference data at {real}; the demo event above is enough')"),
+])
+
+notebook("04_distributions", [
+    ("md", "# Distribution figures\n\nThe figures of the Coast Train data release "
+           "(CoastTrainMetaPlots), for any store: classes, super-classes, labelers, pixels, "
+           "doodling, locations, and agreement between labelers. Each comes with its data "
+           "as a DataFrame (`plots.frames`), so you can restyle it. The store keeps the "
+           "counts behind them current as labels are written, so they are instant at any "
+           "size.\n\nFirst the **synthetic** demo store."),
+    ("code", "from geolabel_widgets import demo_store\n"
+             "from geolabel_widgets.plots import figures, frames\n\n"
+             "store = demo_store()"),
+    ("md", "## Classes\n\nImages containing each class, one panel per dataset:"),
+    ("code", "figures.images_per_class(store)"),
+    ("md", "Each demo dataset names its classes its own way, as the Coast Train records do. "
+           "A **class view** maps them to super-classes without touching the labels (merge: "
+           "several names to one; rename; split: the same name to different classes in "
+           "different datasets):"),
+    ("code", "store.remap('superclasses', {\n"
+             "    'sand': 'sediment', 'vegetated': 'vegetation', 'vegetated_surface': "
+             "'vegetation',\n"
+             "    'buildings': 'developed', 'development': 'developed', 'surf': 'whitewater',\n"
+             "})\n"
+             "figures.images_per_class(store, view='superclasses')"),
+    ("code", "figures.images_per_class_overall(store, view='superclasses')"),
+    ("md", "The numbers behind a figure:"),
+    ("code", "frames.class_frame(store, view='superclasses').pivot_table(\n"
+             "    index='class', columns='dataset', values='images', fill_value=0)"),
+    ("md", "## Labelers, pixels and doodling"),
+    ("code", "figures.images_per_labeler(store)"),
+    ("code", "figures.megapixels_per_labeler(store)"),
+    ("code", "figures.megapixels_vs_doodled(store)"),
+    ("md", "## Where the images are\n\nThe background is cartopy's bundled Natural Earth "
+           "image, so the maps draw offline."),
+    ("code", "figures.images_by_lat_and_lon(store)"),
+    ("code", "figures.density_map(store)"),
+    ("code", "figures.location_map(store, satellite=True)"),
+    ("md", "## Mask pixels and agreement\n\nThe share of each class in the stored masks, and, "
+           "where two labelers labeled the same image, how much they agree (Cohen's kappa of "
+           "their tags, IoU of their masks)."),
+    ("code", "figures.class_proportions(store)"),
+    ("code", "frames.agreement_frame(store)"),
+    ("code", "figures.labeler_agreement(store)"),
+    ("md", "## The real Coast Train metadata\n\nWhere `../shared/data` is present: five "
+           "records' metadata CSVs, read as a catalogue (no imagery needed), and the "
+           "super-class remap files. `geolabel plots --store PATH OUTDIR` writes all of these "
+           "as PNG."),
+    ("code", "import os, tempfile\n"
+             "from pathlib import Path\n\n"
+             "from geolabel_widgets import LabelStore\n"
+             "from geolabel_widgets.formats import read_coasttrain\n"
+             "from geolabel_widgets.store.remap import read_remap_files\n\n"
+             "coasttrain = Path(os.environ.get('GEOLABEL_SHARED_DATA', '../../shared/data')) "
+             "/ 'coasttrain'\n"
+             "real = None\n"
+             "if coasttrain.is_dir():\n"
+             "    real = LabelStore.open(Path(tempfile.mkdtemp()) / 'coasttrain.sqlite')\n"
+             "    for csv in sorted((coasttrain / 'metadata').glob('*.csv')):\n"
+             "        read_coasttrain(real, csv)\n"
+             "    real.remap('superclasses', read_remap_files(sorted((coasttrain / "
+             "'remap').glob('*.json'))))\n"
+             "    display(frames.dataset_frame(real))\n"
+             "else:\n"
+             "    print(f'no Coast Train metadata at {coasttrain}')"),
+    ("code", "if real is not None:\n"
+             "    display(figures.images_per_class(real, view='superclasses'))\n"
+             "    display(figures.images_per_labeler(real))\n"
+             "    display(figures.density_map(real))"),
 ])
