@@ -101,8 +101,8 @@ def test_locations_are_binned_where_the_footprints_are(coast_train):
     lon = (frame["LonMin"].astype(float) + frame["LonMax"].astype(float)) / 2
     mine = cells[cells["dataset"] == "I_sandwich"]
     assert mine["images"].sum() == len(frame)
-    assert np.average(mine["lat"], weights=mine["images"]) == pytest.approx(lat.mean(), abs=0.05)
-    assert np.average(mine["lon"], weights=mine["images"]) == pytest.approx(lon.mean(), abs=0.05)
+    assert np.average(mine["lat"], weights=mine["images"]) == pytest.approx(lat.mean(), abs=1e-9)
+    assert np.average(mine["lon"], weights=mine["images"]) == pytest.approx(lon.mean(), abs=1e-9)
     assert not mine["satellite"].any()
     assert cells.loc[cells["dataset"] == "C_s2", "satellite"].all()
 

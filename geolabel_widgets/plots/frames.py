@@ -70,14 +70,14 @@ def dataset_frame(store: LabelStore) -> pd.DataFrame:
 
 
 def location_frame(store: LabelStore) -> pd.DataFrame:
-    """Image counts on a grid of ``GEO_CELL`` degrees: dataset, sensor, lat, lon, images."""
+    """Images per cell of a ``GEO_CELL``-degree grid, placed at the mean location of the
+    images in the cell: dataset, sensor, satellite, lat, lon, images."""
     g, d = s.geo_cells, s.datasets
     with store.engine.connect() as conn:
-        frame = read_query(conn, sa.select(d.c.name.label("dataset"), d.c.sensor, g.c.lat_cell,
-                                           g.c.lon_cell, g.c.images)
+        frame = read_query(conn, sa.select(d.c.name.label("dataset"), d.c.sensor, g.c.images,
+                                           (g.c.lat_sum / g.c.images).label("lat"),
+                                           (g.c.lon_sum / g.c.images).label("lon"))
                            .join(d, d.c.dataset_id == g.c.dataset_id))
-    frame["lat"] = (frame.pop("lat_cell") + 0.5) * s.GEO_CELL
-    frame["lon"] = (frame.pop("lon_cell") + 0.5) * s.GEO_CELL
     frame["satellite"] = frame["sensor"].fillna("").str.contains(SATELLITES)
     return frame[["dataset", "sensor", "satellite", "lat", "lon", "images"]]
 
@@ -111,14 +111,21 @@ def agreement_frame(store: LabelStore) -> pd.DataFrame:
 
     a, il = s.annotations, s.image_labelers
     with store.engine.connect() as conn:
-        shared = sa.select(il.c.task_id, il.c.image_id).where(il.c.labelers >= 2)
-        rows = _named(conn, sa.select(a.c.task_id, a.c.image_id, a.c.labeler_id, a.c.kind,
-                                      a.c.value, a.c.annotation_id, s.images.c.dataset_id)
-                      .join(s.images, s.images.c.image_id == a.c.image_id)
-                      .join(shared.subquery("shared"), sa.and_(
-                          sa.literal_column("shared.task_id") == a.c.task_id,
-                          sa.literal_column("shared.image_id") == a.c.image_id))
-                      .where(a.c.is_current, sa.not_(a.c.deleted), a.c.kind.in_(["tag", "mask"])))
+        shared = conn.execute(sa.select(il.c.task_id, il.c.image_id)
+                              .where(il.c.labelers >= 2)).all()
+        found = []
+        for task_id in sorted({t for t, _ in shared}):
+            images = [i for t, i in shared if t == task_id]
+            for start in range(0, len(images), 900):
+                found.append(_named(conn, sa.select(
+                    a.c.task_id, a.c.image_id, a.c.labeler_id, a.c.kind, a.c.value,
+                    a.c.annotation_id, s.images.c.dataset_id)
+                    .join(s.images, s.images.c.image_id == a.c.image_id).where(
+                    a.c.task_id == task_id, a.c.image_id.in_(images[start:start + 900]),
+                    a.c.is_current, sa.not_(a.c.deleted), a.c.kind.in_(["tag", "mask"]))))
+    rows = pd.concat(found) if found else pd.DataFrame(columns=[
+        "task_id", "image_id", "labeler_id", "kind", "value", "annotation_id", "dataset",
+        "task"])
     records = []
     tags = rows[rows["kind"] == "tag"]
     answers = (tags.groupby(["dataset", "task", "image_id", "labeler_id"])["value"]

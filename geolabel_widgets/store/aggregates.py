@@ -137,17 +137,20 @@ def _dataset_delta(images=0, pixels=0) -> dict:
 
 
 def on_images_added(conn, rows: list[dict]) -> None:
-    cells = Counter(_cell(row["dataset_id"], row.get("lat"), row.get("lon")) for row in rows)
-    cells.pop(None, None)
-    for (dataset_id, lat_cell, lon_cell), n in cells.items():
+    cells: dict[tuple, list] = {}
+    for row in rows:
+        lat, lon = row.get("lat"), row.get("lon")
+        if lat is None or lon is None or not (math.isfinite(lat) and math.isfinite(lon)):
+            continue
+        key = (row["dataset_id"], math.floor(lat / s.GEO_CELL), math.floor(lon / s.GEO_CELL))
+        cell = cells.setdefault(key, [0, 0.0, 0.0])
+        cell[0] += 1
+        cell[1] += lat
+        cell[2] += lon
+    for (dataset_id, lat_cell, lon_cell), (n, lat_sum, lon_sum) in cells.items():
         _add(conn, s.geo_cells, dict(dataset_id=dataset_id, lat_cell=lat_cell,
-                                     lon_cell=lon_cell), images=n)
-
-
-def _cell(dataset_id, lat, lon):
-    if lat is None or lon is None or not (math.isfinite(lat) and math.isfinite(lon)):
-        return None
-    return dataset_id, math.floor(lat / s.GEO_CELL), math.floor(lon / s.GEO_CELL)
+                                     lon_cell=lon_cell), images=n, lat_sum=lat_sum,
+             lon_sum=lon_sum)
 
 
 def _add(conn, table: sa.Table, key: dict, **deltas) -> tuple[dict, dict]:
@@ -278,7 +281,9 @@ def recompute(conn) -> dict[str, pd.DataFrame]:
         "geo_cells": located.assign(
             lat_cell=np.floor(located["lat"] / s.GEO_CELL).astype("int64"),
             lon_cell=np.floor(located["lon"] / s.GEO_CELL).astype("int64"))
-        .groupby(["dataset_id", "lat_cell", "lon_cell"]).size().rename("images").reset_index(),
+        .groupby(["dataset_id", "lat_cell", "lon_cell"]).agg(
+            images=("image_id", "size"), lat_sum=("lat", "sum"), lon_sum=("lon", "sum"))
+        .reset_index(),
     }
 
 

@@ -270,8 +270,9 @@ dataset_counts = sa.Table(
     sa.Column("doodled_pixels", sa.Float, nullable=False),
 )
 
-# Image locations binned to GEO_CELL degrees: maps and histograms of any size from a few rows.
-GEO_CELL = 0.05
+# Image locations binned to GEO_CELL degrees, with the sums that place each cell's marker
+# at its images' mean location: maps and histograms of any store from a few rows.
+GEO_CELL = 0.5
 geo_cells = sa.Table(
     "geo_cells",
     metadata,
@@ -279,6 +280,8 @@ geo_cells = sa.Table(
     sa.Column("lat_cell", sa.Integer, primary_key=True),
     sa.Column("lon_cell", sa.Integer, primary_key=True),
     sa.Column("images", sa.BigInteger, nullable=False),
+    sa.Column("lat_sum", sa.Float, nullable=False),
+    sa.Column("lon_sum", sa.Float, nullable=False),
 )
 
 AGGREGATES = (image_class_refs, image_labeler_refs, image_labelers, class_counts,
