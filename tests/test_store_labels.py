@@ -286,3 +286,19 @@ def test_frames_read_rows_bulk_loaded_beside_the_stores_own(event):
     frame = store.annotations
     assert frame["props"].tolist() == [None, None]
     assert frame["geometry"].tolist() == [None, None]
+
+
+def test_add_labels_writes_all_rows_in_one_action_or_none(event):
+    store, ids = event
+    good = pd.DataFrame({"image_id": ids[:3], "labeler": "ann", "kind": "tag",
+                         "value": ["present", "not present", "present"]})
+    bad = pd.concat([good, pd.DataFrame({"image_id": ["nope"], "labeler": ["ann"],
+                                         "kind": ["tag"], "value": ["present"]})])
+    with pytest.raises(StoreError, match="no image 'nope'"):
+        store.add_labels(bad, task="flood")
+    assert len(store.annotations) == 0
+    assert store.add_labels(good, task="flood") == 3
+    assert store.annotations.set_index("image_id")["value"].to_dict() == dict(
+        zip(ids[:3], good["value"]))
+    store.undo(task="flood", labeler="ann")  # one action: the whole import
+    assert len(store.annotations) == 0

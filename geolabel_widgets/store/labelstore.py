@@ -244,8 +244,6 @@ class LabelStore(HistoryMixin, QueueMixin):
         """Tag an image with a class (or a list for a multilabel task; None clears)."""
         info = self._task(task)
         values = [] if value is None else [value] if isinstance(value, str) else list(value)
-        if info.type != "multilabel" and len(values) > 1:
-            raise StoreError(f"task {task!r} takes one class per image, got {values}")
         self._check_classes(info, values)
         with self._action(info, labeler, image_id) as (conn, action):
             self._tag(conn, action, info, image_id, values, labeler)
@@ -264,6 +262,14 @@ class LabelStore(HistoryMixin, QueueMixin):
         if missing:
             raise StoreError(f"labels need the columns {sorted(missing)}")
         props = labels["props"] if "props" in labels.columns else pd.Series(None, labels.index)
+        try:
+            self._write_labels(labels, props, info)
+        except BaseException:
+            self._labelers.clear()  # rows it vouched for may have been rolled back
+            raise
+        return len(labels)
+
+    def _write_labels(self, labels: pd.DataFrame, props: pd.Series, info: TaskInfo) -> None:
         with self._writer.begin() as conn:
             known = set()
             for chunk in _chunks(list(labels["image_id"].unique()), 900):
@@ -281,12 +287,12 @@ class LabelStore(HistoryMixin, QueueMixin):
                         self._check_classes(info, values)
                         self._tag(conn, action, info, row.image_id, values, labeler)
                     elif row.kind == "doodles":
-                        self._put(conn, action, f"doodles/{info.task_id}/{row.image_id}/{labeler}",
-                                  row.image_id, info, labeler, kind="doodles", props=extra)
+                        label_id = f"doodles/{info.task_id}/{row.image_id}/{labeler}"
+                        self._put(conn, action, label_id, row.image_id, info, labeler,
+                                  kind="doodles", props=extra)
                     else:
                         raise StoreError(f"row {row.Index}: add_labels writes tags and doodles, "
                                          f"not {row.kind!r}")
-        return len(labels)
 
     def _tag(self, conn, action: int, info: TaskInfo, image_id: str, values: list[str],
              labeler: str) -> None:
