@@ -104,14 +104,15 @@ def test_counts_follow_a_tag_its_undo_and_a_second_labeler(labeled):
 def test_an_old_store_gets_its_aggregates_when_opened(labeled):
     store, ids = labeled
     random_edits(store, ids, np.random.default_rng(7), 40)
-    with store._writer.begin() as conn:  # as schema 1 left it: no aggregates
-        for table in s.AGGREGATES:
+    with store._writer.begin() as conn:  # as schema 1 left it: no aggregates, no sources
+        for table in s.AGGREGATES + (s.image_sources,):
             conn.execute(sa.delete(table))
         conn.execute(sa.update(s.store_info).values(value="1"))
     reopened = LabelStore.open(store.location)
     assert_aggregates_match_rows(reopened)
     with reopened.engine.connect() as conn:
         assert len(aggregates.stored(conn)["class_counts"]) > 0
+    assert sorted(reopened.sources["image_id"]) == sorted(ids)
     reopened.close()
 
 

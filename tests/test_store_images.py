@@ -167,3 +167,22 @@ def test_a_store_from_a_newer_version_is_refused(tmp_path):
         conn.execute(sa.text("UPDATE store_info SET value='999' WHERE key='schema_version'"))
     with pytest.raises(ValueError, match="newer geolabel_widgets"):
         LabelStore.open(path)
+
+
+def test_the_same_image_from_two_places_is_one_image_with_two_sources(store, tmp_path):
+    import shutil
+
+    first = write_images(tmp_path / "survey", 3)
+    copy = tmp_path / "mirror" / first[1].name
+    copy.parent.mkdir()
+    shutil.copy(first[1], copy)
+    ids = store.add_images(tmp_path / "survey", dataset="survey", progress=False)
+    again = store.add_images(copy, dataset="mirror", progress=False)
+    original = store.images.loc[ids, "uri"].str.endswith("/" + copy.name)
+    assert again == [original[original].index[0]]
+    assert store.last_ingest.added == 0 and len(store.images) == 3
+    sources = store.sources[store.sources["image_id"] == again[0]]
+    assert sorted(sources["dataset"]) == ["mirror", "survey"]
+    assert str(copy.absolute()) in set(sources["uri"])
+    store.add_images(copy, dataset="mirror", progress=False)  # the same source again
+    assert len(store.sources) == 4

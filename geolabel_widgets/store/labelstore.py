@@ -64,10 +64,8 @@ class LabelStore(HistoryMixin, QueueMixin):
             elif int(known) > s.SCHEMA_VERSION:
                 raise StoreError(f"{target} was written by a newer geolabel_widgets "
                                  f"(schema {known}); upgrade the package to open it")
-            elif int(known) < s.SCHEMA_VERSION:  # 1 had no aggregates: derive them
-                aggregates.rebuild(conn)
-                conn.execute(sa.update(s.store_info).where(s.store_info.c.key == "schema_version")
-                             .values(value=str(s.SCHEMA_VERSION)))
+            elif int(known) < s.SCHEMA_VERSION:
+                _migrate(conn, int(known))
         if mask_dir is None:
             if is_url(target):
                 mask_dir = Path.cwd() / "geolabel_masks"
@@ -213,21 +211,33 @@ class LabelStore(HistoryMixin, QueueMixin):
         return report.image_ids
 
     def _insert_images(self, rows: list[dict], dataset: str) -> tuple[list[str], int]:
+        """Insert the rows not yet in the store, and record every new (image, uri) source."""
         ids = list(dict.fromkeys(row["image_id"] for row in rows))
+        src = s.image_sources
         with self._writer.begin() as conn:
             dataset_id = self._dataset_id(conn, dataset, create={})
             known: set[str] = set()
+            sources: set[tuple[str, str]] = set()
             for chunk in _chunks(ids, 900):
                 known.update(conn.execute(sa.select(s.images.c.image_id)
                                           .where(s.images.c.image_id.in_(chunk))).scalars())
-            new, seen = [], set(known)
+                sources.update(conn.execute(sa.select(src.c.image_id, src.c.uri)
+                                            .where(src.c.image_id.in_(chunk))).all())
+            new, seen, new_sources = [], set(known), []
             for row in rows:
                 if row["image_id"] not in seen:
                     seen.add(row["image_id"])
                     new.append({**row, "dataset_id": dataset_id})
+                if (row["image_id"], row["uri"]) not in sources:
+                    sources.add((row["image_id"], row["uri"]))
+                    new_sources.append(dict(image_id=row["image_id"], uri=row["uri"],
+                                            dataset_id=dataset_id, added_at=row["added_at"],
+                                            props=row.get("props")))
             if new:
                 conn.execute(sa.insert(s.images), new)
                 aggregates.on_images_added(conn, new)
+            if new_sources:
+                conn.execute(sa.insert(src), new_sources)
         return ids, len(new)
 
     def image(self, image_id: str) -> dict:
@@ -237,6 +247,21 @@ class LabelStore(HistoryMixin, QueueMixin):
         if row is None:
             raise StoreError(f"no image with id {image_id!r} in this store")
         return dict(row._mapping)
+
+    @property
+    def sources(self) -> pd.DataFrame:
+        """Where each image was found: one row per (image, path or URL), with its dataset.
+
+        An image added again from another path (the same bytes) has several rows.
+        """
+        src, d = s.image_sources, s.datasets
+        with self.engine.connect() as conn:
+            frame = frames.read_query(conn, sa.select(
+                src.c.image_id, src.c.uri, d.c.name.label("dataset"), src.c.added_at)
+                .join(d, d.c.dataset_id == src.c.dataset_id)
+                .order_by(src.c.added_at, src.c.image_id))
+        frame["added_at"] = pd.to_datetime(frame["added_at"], unit="s", utc=True)
+        return frame
 
     # -- writing labels --------------------------------------------------------------------
     def tag(self, image_id: str, value: str | Sequence[str] | None, *, task: str,
@@ -639,6 +664,19 @@ class LabelStore(HistoryMixin, QueueMixin):
             return
         self._put(conn, action, label_id, image_id, info, labeler, kind="status", value=status,
                   props={"comment": comment} if comment else None, author=author)
+
+
+def _migrate(conn, version: int) -> None:
+    """Bring a store written by an older schema up to date, in the opening transaction."""
+    if version < 2:  # no aggregates: derive them from the rows
+        aggregates.rebuild(conn)
+    if version < 3:  # no sources: each image's own uri is its first
+        i = s.images
+        conn.execute(sa.insert(s.image_sources).from_select(
+            ["image_id", "uri", "dataset_id", "added_at"],
+            sa.select(i.c.image_id, i.c.uri, i.c.dataset_id, i.c.added_at)))
+    conn.execute(sa.update(s.store_info).where(s.store_info.c.key == "schema_version")
+                 .values(value=str(s.SCHEMA_VERSION)))
 
 
 class UnreadableImagesWarning(UserWarning):

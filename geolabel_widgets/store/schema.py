@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 2  # 2: the distribution aggregates
+SCHEMA_VERSION = 3  # 2: the distribution aggregates; 3: image sources
 
 metadata = sa.MetaData()
 
@@ -117,6 +117,18 @@ images = sa.Table(
     sa.Column("added_at", sa.Float, nullable=False),
     sa.Column("props", sa.JSON),
     sa.Index("ix_images_lonlat", "lon", "lat"),
+)
+
+# Where each image came from: an image met again under another path (same content
+# hash, hence the same image_id) is one image with several sources.
+image_sources = sa.Table(
+    "image_sources",
+    metadata,
+    sa.Column("image_id", sa.String(64), primary_key=True),
+    sa.Column("uri", sa.Text, primary_key=True),
+    sa.Column("dataset_id", sa.ForeignKey("datasets.dataset_id"), nullable=False),
+    sa.Column("added_at", sa.Float, nullable=False),
+    sa.Column("props", sa.JSON),
 )
 
 # One row per call that writes labels, so that undo and redo work on what a
