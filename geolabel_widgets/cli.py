@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import subprocess
@@ -69,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("src", type=Path, help="the file or folder to read")
     p.add_argument("--store", required=True, help="store file or URL")
     p.add_argument("--dataset", help="dataset name (default: from the source)")
+    modes = p.add_mutually_exclusive_group()
+    modes.add_argument("--replace", dest="mode", action="store_const", const="replace",
+                       help="imported labels supersede a labeler's labels already there "
+                            "(the default; history keeps the old ones)")
+    modes.add_argument("--keep", dest="mode", action="store_const", const="keep",
+                       help="add to the labels already there, changing none of them")
     p.set_defaults(run=_import)
 
     p = commands.add_parser("export", help="write the store's labels in another format",
@@ -134,11 +141,21 @@ def _plots(args) -> int:
 
 
 def _import(args) -> int:
+    reader = READERS[args.format]
+    options = {"dataset": args.dataset}
+    if args.mode:
+        if "mode" not in inspect.signature(reader).parameters:
+            raise ValueError(f"{args.format} imports images only: --keep and --replace "
+                             "do not apply")
+        options["mode"] = args.mode
     with LabelStore.open(args.store) as store, warnings.catch_warnings():
         warnings.simplefilter("ignore", UnreadableImagesWarning)  # the summary says it
-        ids = READERS[args.format](store, args.src, dataset=args.dataset)
+        ids = reader(store, args.src, **options)
         report = getattr(store, "last_ingest", None)
+        labels = getattr(store, "last_import", None)
     print(report.summary() if report else f"{len(ids)} images")
+    if labels is not None:
+        print(labels)
     return 0
 
 

@@ -10,7 +10,7 @@ from conftest import write_images
 from geolabel_widgets import LabelStore
 from geolabel_widgets.cli import main
 
-SUBCOMMANDS = ["demo", "stats", "import", "export"]
+SUBCOMMANDS = ["demo", "stats", "import", "export", "plots"]
 
 
 def geolabel(*args) -> subprocess.CompletedProcess:
@@ -116,3 +116,22 @@ def test_demo_serves_the_quickstart_in_jupyterlab(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_import_coasttrain_twice_keeps_or_replaces_and_says_what_changed(tmp_path, capsys):
+    header = ("image_filename,classes_array,classes_present_array,ImageHeightPx,ImageWidthPx,"
+              "doodle_spatial_density\n")
+    record = tmp_path / "X_test_meta.csv"
+    record.write_text(header + "a_ID1.jpg,\"'water', 'sand'\",\"'water'\",4,4,0.5\n")
+    store = str(tmp_path / "s.sqlite")
+    assert main(["import", "coasttrain", str(record), "--store", store]) == 0
+    assert "2 labels added" in capsys.readouterr().out  # a tag and the doodle row
+    record.write_text(header + "a_ID1.jpg,\"'water', 'sand'\",\"'sand'\",4,4,0.5\n")
+    assert main(["import", "coasttrain", str(record), "--store", store, "--keep"]) == 0
+    assert "1 labels added, 0 replaced, 1 kept, 1 unchanged" in capsys.readouterr().out
+    assert main(["import", "coasttrain", str(record), "--store", store, "--replace"]) == 0
+    assert "0 labels added, 1 replaced, 0 kept, 2 unchanged" in capsys.readouterr().out
+    with LabelStore.open(store) as opened:
+        assert list(opened.annotations.query("kind == 'tag'")["value"]) == ["sand"]
+    assert main(["import", "folder", str(tmp_path), "--store", store, "--keep"]) == 1
+    assert "images only" in capsys.readouterr().err

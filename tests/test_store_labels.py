@@ -297,8 +297,48 @@ def test_add_labels_writes_all_rows_in_one_action_or_none(event):
     with pytest.raises(StoreError, match="no image 'nope'"):
         store.add_labels(bad, task="flood")
     assert len(store.annotations) == 0
-    assert store.add_labels(good, task="flood") == 3
+    assert store.add_labels(good, task="flood").added == 3
     assert store.annotations.set_index("image_id")["value"].to_dict() == dict(
         zip(ids[:3], good["value"]))
     store.undo(task="flood", labeler="ann")  # one action: the whole import
     assert len(store.annotations) == 0
+
+
+def test_imports_keep_or_replace_what_is_there_and_history_keeps_it(store, image_folder):
+    import pandas as pd
+
+    ids = store.add_images(image_folder, dataset="d", progress=False)
+    store.add_task("kind", type="classification", classes=["sand", "rock", "water"])
+    store.add_task("has", type="multilabel", classes=["sand", "rock", "water"])
+    store.tag(ids[0], "sand", task="kind", labeler="ann")
+    store.tag(ids[0], ["sand", "rock"], task="has", labeler="ann")
+
+    def imported(task, values, mode):
+        frame = pd.DataFrame({"image_id": ids[:2], "labeler": "ann", "kind": "tag",
+                              "value": values})
+        return store.add_labels(frame, task=task, mode=mode)
+
+    kept = imported("kind", ["water", "rock"], "keep")
+    assert (kept.added, kept.kept, kept.replaced) == (1, 1, 0)
+    tags = store.get_annotations(task="kind", kinds=["tag"]).set_index("image_id")["value"]
+    assert tags.to_dict() == {ids[0]: "sand", ids[1]: "rock"}
+
+    replaced = imported("kind", ["water", "rock"], "replace")
+    assert (replaced.added, replaced.replaced, replaced.unchanged) == (0, 1, 1)
+    tags = store.get_annotations(task="kind", kinds=["tag"]).set_index("image_id")["value"]
+    assert tags.to_dict() == {ids[0]: "water", ids[1]: "rock"}
+    history = store.get_annotations(task="kind", kinds=["tag"], history=True)
+    assert list(history[history["image_id"] == ids[0]]["value"]) == ["sand", "water"]
+
+    again = imported("kind", ["water", "rock"], "replace")  # never silent duplicates
+    assert (again.added, again.replaced, again.unchanged) == (0, 0, 2)
+    assert len(store.get_annotations(task="kind", kinds=["tag"], history=True)) == 3
+
+    kept = imported("has", [["water"], ["rock"]], "keep")  # multilabel: a union
+    assert (kept.added, kept.kept) == (2, 2)
+    current = store.get_annotations(task="has", kinds=["tag"])
+    assert sorted(current[current["image_id"] == ids[0]]["value"]) == ["rock", "sand", "water"]
+    replaced = imported("has", [["water"], ["rock"]], "replace")
+    assert (replaced.replaced, replaced.unchanged) == (2, 2)
+    current = store.get_annotations(task="has", kinds=["tag"])
+    assert sorted(current[current["image_id"] == ids[0]]["value"]) == ["water"]

@@ -36,12 +36,15 @@ MAX_CSV_BYTES = 200 * 2**20
 
 
 def read_coasttrain(store: LabelStore, source: str | os.PathLike, *,
-                    dataset: str | None = None, task: str | None = None) -> list[str]:
+                    dataset: str | None = None, task: str | None = None,
+                    mode: str = "replace") -> list[str]:
     """Import a record's metadata CSV (or the one CSV in a record folder).
 
     Images become catalogue rows (their files need not be here), classes present
     become multilabel tags of the task ``task`` (default: "<dataset> classes") by
-    the labeler ``IDn``, and the doodled fraction a doodle row. Returns the image ids.
+    the labeler ``IDn``, and the doodled fraction a doodle row. Labels already in the
+    store are superseded (``mode="replace"``) or kept (``"keep"``); what changed is in
+    ``store.last_import``. Returns the image ids.
     """
     path = _csv_of(Path(source))
     dataset = dataset or record_name(path)
@@ -68,7 +71,7 @@ def read_coasttrain(store: LabelStore, source: str | os.PathLike, *,
                       "value": None, "props": frame["doodle_props"]})
         .loc[frame["doodle_props"].notna().to_numpy()],
     ], ignore_index=True)
-    store.add_labels(labels, task=task)
+    store.add_labels(labels, task=task, mode=mode)
     return ids
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections import Counter
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -273,28 +275,35 @@ class LabelStore(HistoryMixin, QueueMixin):
         with self._action(info, labeler, image_id) as (conn, action):
             self._tag(conn, action, info, image_id, values, labeler)
 
-    def add_labels(self, labels: pd.DataFrame, *, task: str) -> int:
-        """Write many labels in one transaction, as an import does; returns the rows read.
+    def add_labels(self, labels: pd.DataFrame, *, task: str, mode: str = "replace"
+                   ) -> ImportSummary:
+        """Write many labels in one transaction, as an import does.
 
         Columns: ``image_id``, ``labeler``, ``kind`` ("tag", or "doodles" for doodles
         known only by their ``props["doodled_fraction"]``), ``value`` (a class, or a list
-        of them for a multilabel task) and optionally ``props``. Each labeler's rows are
-        one action, so one undo takes back their whole import. Nothing is written if
-        any row is wrong.
+        of them for a multilabel task) and optionally ``props``. Where a labeler already
+        has labels on an image, ``mode="replace"`` supersedes them (history keeps them)
+        and ``mode="keep"`` adds to them, changing nothing there. A label equal to the
+        current one is not written again. Each labeler's rows are one action, so one undo
+        takes back their whole import; nothing is written if any row is wrong.
         """
+        if mode not in ("replace", "keep"):
+            raise StoreError(f"mode is 'replace' or 'keep', not {mode!r}")
         info = self._task(task, refresh=True)
         missing = {"image_id", "labeler", "kind", "value"} - set(labels.columns)
         if missing:
             raise StoreError(f"labels need the columns {sorted(missing)}")
         props = labels["props"] if "props" in labels.columns else pd.Series(None, labels.index)
         try:
-            self._write_labels(labels, props, info)
+            self.last_import = self._write_labels(labels, props, info, mode)
+            return self.last_import
         except BaseException:
             self._labelers.clear()  # rows it vouched for may have been rolled back
             raise
-        return len(labels)
 
-    def _write_labels(self, labels: pd.DataFrame, props: pd.Series, info: TaskInfo) -> None:
+    def _write_labels(self, labels: pd.DataFrame, props: pd.Series, info: TaskInfo,
+                      mode: str) -> ImportSummary:
+        summary = ImportSummary()
         with self._writer.begin() as conn:
             known = set()
             for chunk in _chunks(list(labels["image_id"].unique()), 900):
@@ -310,35 +319,61 @@ class LabelStore(HistoryMixin, QueueMixin):
                         values = [] if not isinstance(row.value, (str, list, tuple)) else \
                             [row.value] if isinstance(row.value, str) else list(row.value)
                         self._check_classes(info, values)
-                        self._tag(conn, action, info, row.image_id, values, labeler)
+                        summary.add(self._tag(conn, action, info, row.image_id, values,
+                                              labeler, mode))
                     elif row.kind == "doodles":
                         label_id = f"doodles/{info.task_id}/{row.image_id}/{labeler}"
-                        self._put(conn, action, label_id, row.image_id, info, labeler,
-                                  kind="doodles", props=extra)
+                        current = self._current(conn, label_id)
+                        outcome = _outcome(current, extra, mode, lambda c: c.props)
+                        if outcome in ("added", "replaced"):
+                            self._put(conn, action, label_id, row.image_id, info, labeler,
+                                      kind="doodles", props=extra)
+                        summary.add(Counter([outcome]))
                     else:
                         raise StoreError(f"row {row.Index}: add_labels writes tags and doodles, "
                                          f"not {row.kind!r}")
+        return summary
 
     def _tag(self, conn, action: int, info: TaskInfo, image_id: str, values: list[str],
-             labeler: str) -> None:
+             labeler: str, mode: str | None = None) -> Counter:
+        """Set a labeler's tags on an image. ``mode`` None: as a person tags (every call
+        is written); "replace" or "keep": as an import (see ``add_labels``)."""
         prefix = f"tag/{info.task_id}/{image_id}/{labeler}"
+        outcomes = Counter()
         if info.type == "multilabel":
             current = self._current_with_prefix(conn, prefix + "/")
+            have = {row.value for row in current.values()}
             for cls in values:
-                if prefix + "/" + cls not in current:
+                if cls not in have:
                     self._put(conn, action, prefix + "/" + cls, image_id, info, labeler,
                               kind="tag", value=cls)
+                outcomes["unchanged" if cls in have else "added"] += 1
             for label_id, row in current.items():
-                if row.value not in values:
-                    self._put(conn, action, label_id, image_id, info, labeler, kind="tag",
-                              value=row.value, deleted=True)
+                if row.value in values:
+                    continue
+                if mode == "keep":
+                    outcomes["kept"] += 1
+                    continue
+                self._put(conn, action, label_id, image_id, info, labeler, kind="tag",
+                          value=row.value, deleted=True)
+                outcomes["replaced"] += 1
         else:
             if len(values) > 1:
                 raise StoreError(f"task {info.title!r} takes one class per image, got {values}")
-            self._put(conn, action, prefix, image_id, info, labeler, kind="tag",
-                      value=values[0] if values else None, deleted=not values)
+            value = values[0] if values else None
+            outcome = "added"
+            if mode is not None:
+                current = self._current(conn, prefix)
+                outcome = _outcome(current, value, mode, lambda c: c.value)
+            if outcome in ("added", "replaced"):
+                self._put(conn, action, prefix, image_id, info, labeler, kind="tag",
+                          value=value, deleted=not values)
+            outcomes[outcome] += 1
+            if outcome == "kept":
+                return outcomes
         self._set_status(conn, action, image_id, info, labeler,
-                         "labeled" if values else "unlabeled")
+                         "labeled" if values or outcomes["kept"] else "unlabeled")
+        return outcomes
 
     def annotate(self, image_id: str, geometry, value: str, *, task: str, labeler: str,
                  kind: str | None = None, label_id: str | None = None,
@@ -664,6 +699,33 @@ class LabelStore(HistoryMixin, QueueMixin):
             return
         self._put(conn, action, label_id, image_id, info, labeler, kind="status", value=status,
                   props={"comment": comment} if comment else None, author=author)
+
+
+@dataclass
+class ImportSummary:
+    """What an import did to the labels already there."""
+
+    added: int = 0  # labels where there were none
+    replaced: int = 0  # labels superseded (history keeps the old ones)
+    kept: int = 0  # labels left as they were (mode "keep") though the import differs
+    unchanged: int = 0  # labels equal to what was there: nothing written
+
+    def add(self, outcomes: Counter) -> None:
+        for name, n in outcomes.items():
+            setattr(self, name, getattr(self, name) + n)
+
+    def __str__(self) -> str:
+        return (f"{self.added} labels added, {self.replaced} replaced, {self.kept} kept, "
+                f"{self.unchanged} unchanged")
+
+
+def _outcome(current, new, mode: str, content) -> str:
+    """How an import treats one label, given the current row (or None)."""
+    if current is None or current.deleted:
+        return "added" if new is not None else "unchanged"
+    if content(current) == new:
+        return "unchanged"
+    return "kept" if mode == "keep" else "replaced"
 
 
 def _migrate(conn, version: int) -> None:
