@@ -64,6 +64,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--view", help="an existing class view for the super-class figures")
     p.set_defaults(run=_plots)
 
+    p = commands.add_parser("chips", help="cut a large georeferenced raster into chips",
+                            description="Cut a GeoTIFF (or any raster GDAL reads, a COG URL "
+                                        "too) into chips, window by window, and add them "
+                                        "to the store as georeferenced images.")
+    p.add_argument("scene", help="the raster to cut")
+    p.add_argument("--store", required=True, help="store file or URL")
+    p.add_argument("--size", type=int, default=512, help="chip side in pixels (default 512)")
+    p.add_argument("--overlap", type=int, default=0, help="pixels shared by neighbours")
+    p.add_argument("--region", type=Path, help="a GeoJSON (any CRS) outside which no chip is cut")
+    p.add_argument("--dataset", help="dataset name (default: the scene's file name)")
+    p.add_argument("--folder", type=Path, help="where the chip files go")
+    p.set_defaults(run=_chips)
+
     p = commands.add_parser("import", help="read a dataset in another format into the store",
                             description=f"Formats: {', '.join(sorted(READERS))}.")
     p.add_argument("format", choices=sorted(READERS))
@@ -137,6 +150,22 @@ def _plots(args) -> int:
             view = store.remap(view or "superclasses", read_remap_files(args.remap))
         written = save_figures(store, args.outdir, view=view)
     print(f"wrote {len(written)} figures to {args.outdir}")
+    return 0
+
+
+def _chips(args) -> int:
+    region = None
+    if args.region is not None:
+        import geopandas as gpd
+
+        shapes = gpd.read_file(args.region)
+        region = (shapes.to_crs("EPSG:4326") if shapes.crs else shapes).union_all()
+    with LabelStore.open(args.store) as store:
+        ids = store.add_chips(args.scene, size=args.size, overlap=args.overlap, region=region,
+                              dataset=args.dataset, folder=args.folder)
+        report = store.last_chips
+    print(f"{len(ids)} chips added; skipped {report.nodata_only} of nodata only and "
+          f"{report.outside_region} outside the region")
     return 0
 
 

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from shapely.geometry import shape as geometry_from_dict
 from shapely.geometry.base import BaseGeometry
 
+from ..imagery.chips import cut_chips
 from ..imagery.georef import pixel_to_lonlat
 from . import aggregates, frames
 from . import schema as s
@@ -211,6 +212,27 @@ class LabelStore(HistoryMixin, QueueMixin):
 
             warnings.warn(report.summary(), UnreadableImagesWarning, stacklevel=2)
         return report.image_ids
+
+    def add_chips(self, scene: str | os.PathLike, *, size: int = 512, overlap: int = 0,
+                  region=None, dataset: str | None = None,
+                  folder: str | os.PathLike | None = None, progress: bool = True) -> list[str]:
+        """Cut a large georeferenced raster into ``size`` x ``size`` chips and add them.
+
+        The scene is read window by window (never whole); chips of nodata only, and
+        chips outside ``region`` (a shapely geometry or GeoJSON dict in lon/lat), are
+        skipped. Chips are GeoTIFFs in ``folder`` (default: ``<scene>_chips`` beside the
+        store's masks), each with its footprint, and remember their scene and window
+        in ``props``. Returns the chips' image ids; ``store.last_chips`` says what was cut.
+        """
+        scene_name = Path(str(scene)).stem
+        folder = Path(folder) if folder else self.mask_dir.parent / f"{scene_name}_chips"
+        report = cut_chips(scene, folder, size=size, overlap=overlap, region=region,
+                           progress=progress)
+        self.last_chips = report
+        catalogue = pd.DataFrame({
+            "uri": [str(p) for p in report.paths],
+            "props": [{"scene": str(scene), "window": list(w)} for w in report.windows]})
+        return self.add_images(catalogue, dataset=dataset or scene_name, progress=progress)
 
     def _insert_images(self, rows: list[dict], dataset: str) -> tuple[list[str], int]:
         """Insert the rows not yet in the store, and record every new (image, uri) source."""

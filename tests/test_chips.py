@@ -1,0 +1,113 @@
+"""Chips from big scenes: pixel for pixel, in the right place, in little memory."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import rasterio
+from pyproj import Transformer
+from rasterio.transform import from_origin
+from rasterio.windows import Window
+from shapely.geometry import box
+
+from geolabel_widgets.imagery.chips import offsets
+
+BIG = 20_000
+CHIP = 1024
+
+
+def test_offsets_tile_an_axis_with_the_last_chip_flush():
+    assert offsets(500, 128, 0) == [0, 128, 256, 372]
+    assert offsets(500, 128, 28) == [0, 100, 200, 300, 372]
+    assert offsets(100, 128, 0) == [0]
+    with pytest.raises(ValueError, match="overlap"):
+        offsets(500, 128, 128)
+
+
+def test_the_real_geotiff_is_cut_pixel_for_pixel_with_true_footprints(store, shared_data):
+    scene = shared_data / "imagery" / "examplegeotiff.tif"
+    ids = store.add_chips(scene, size=128, progress=False)
+    assert len(ids) == 4 * 4  # 500 x 400 pixels: 4 columns, 4 rows, the last ones flush
+    images = store.images.loc[ids]
+    with rasterio.open(scene) as src:
+        to_lonlat = Transformer.from_crs(src.crs, "EPSG:4326", always_xy=True)
+        for image_id, image in images.iterrows():
+            col, row, width, height = image["props"]["window"]
+            window = Window(col, row, width, height)
+            with rasterio.open(image["uri"]) as chip:
+                assert np.array_equal(chip.read(), src.read(window=window))
+                assert chip.crs == src.crs
+            x0, y0, x1, y1 = rasterio.windows.bounds(window, src.transform)
+            corners = np.array(to_lonlat.transform([x0, x1, x1, x0], [y0, y0, y1, y1])).T
+            assert np.allclose(image["geometry"].bounds, [*corners.min(axis=0),
+                                                          *corners.max(axis=0)], atol=1e-8)
+        whole = rasterio.warp.transform_bounds(src.crs, "EPSG:4326", *src.bounds)
+    assert np.allclose(images.union_all().bounds, whole, atol=1e-7)
+    assert set(images["dataset"]) == {"examplegeotiff"}
+
+
+def test_a_region_keeps_only_the_chips_that_meet_it(store, shared_data):
+    scene = shared_data / "imagery" / "examplegeotiff.tif"
+    with rasterio.open(scene) as src:
+        west, south, east, north = rasterio.warp.transform_bounds(src.crs, "EPSG:4326",
+                                                                  *src.bounds)
+    corner = box(west, north - (north - south) * 0.2, west + (east - west) * 0.2, north)
+    ids = store.add_chips(scene, size=128, region=corner, progress=False)
+    assert len(ids) == 1 and store.last_chips.outside_region == 15
+    assert store.images.loc[ids[0], "props"]["window"] == [0, 0, 128, 128]
+
+
+def write_big_scene(path):
+    """A 20000 x 20000, 3-band, tiled, deflate GeoTIFF written block by block, with a
+    nodata corner. Each pixel's value follows from its position, so chips can be checked."""
+    transform = from_origin(400_000, 4_200_000, 1.0, 1.0)
+    with rasterio.open(path, "w", driver="GTiff", width=BIG, height=BIG, count=3,
+                       dtype="uint8", crs="EPSG:32618", transform=transform, tiled=True,
+                       blockxsize=512, blockysize=512, compress="deflate", nodata=0) as dst:
+        for row in range(0, BIG, 2000):
+            y = np.arange(row, row + 2000)[:, None]
+            x = np.arange(BIG)[None, :]
+            block = np.stack([(x + y) % 250 + 1, (x * 3 + y) % 250 + 1, (x + 7 * y) % 250 + 1])
+            block[:, :, :3000] *= (y >= 3000)  # the top-left 3000 x 3000 is nodata
+            dst.write(block.astype(np.uint8), window=Window(0, row, BIG, 2000))
+
+
+MEASURE = """
+import resource, sys
+from geolabel_widgets.cli import main
+code = main(sys.argv[1:])
+print("maxrss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+sys.exit(code)
+"""
+
+
+@pytest.mark.slow
+def test_a_20000_pixel_scene_is_chipped_in_under_500_mb(tmp_path):
+    scene = tmp_path / "big.tif"
+    write_big_scene(scene)
+    store = tmp_path / "chips.sqlite"
+    done = subprocess.run([sys.executable, "-c", MEASURE, "chips", str(scene), "--store",
+                           str(store), "--size", str(CHIP)],
+                          capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr
+    peak_mb = int(done.stdout.split("maxrss_kb")[1]) / 1024
+    print(f"peak memory chipping a {BIG} x {BIG} scene: {peak_mb:.0f} MB")
+    assert peak_mb < 500
+    assert "Chipping big" in done.stderr  # the progress bar
+    per_axis = len(offsets(BIG, CHIP, 0))
+    nodata = 2 * 2  # chips wholly inside the 3000 x 3000 nodata corner
+    assert f"{per_axis ** 2 - nodata} chips added" in done.stdout
+    assert f"skipped {nodata} of nodata only" in done.stdout
+
+    from geolabel_widgets import LabelStore
+
+    with LabelStore.open(store) as opened, rasterio.open(scene) as src:
+        images = opened.images
+        assert len(images) == per_axis ** 2 - nodata
+        for _, image in images.sample(5, random_state=0).iterrows():
+            col, row, width, height = image["props"]["window"]
+            with rasterio.open(image["uri"]) as chip:
+                assert np.array_equal(chip.read(), src.read(window=Window(col, row, width,
+                                                                          height)))
+                assert chip.transform == src.window_transform(Window(col, row, width, height))
