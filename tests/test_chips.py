@@ -65,19 +65,22 @@ def write_big_scene(path):
     with rasterio.open(path, "w", driver="GTiff", width=BIG, height=BIG, count=3,
                        dtype="uint8", crs="EPSG:32618", transform=transform, tiled=True,
                        blockxsize=512, blockysize=512, compress="deflate", nodata=0) as dst:
-        for row in range(0, BIG, 2000):
-            y = np.arange(row, row + 2000)[:, None]
-            x = np.arange(BIG)[None, :]
+        for row in range(0, BIG, 1000):
+            y = np.arange(row, row + 1000)[:, None]
+            x = np.arange(BIG, dtype=np.int32)[None, :]
             block = np.stack([(x + y) % 250 + 1, (x * 3 + y) % 250 + 1, (x + 7 * y) % 250 + 1])
             block[:, :, :3000] *= (y >= 3000)  # the top-left 3000 x 3000 is nodata
-            dst.write(block.astype(np.uint8), window=Window(0, row, BIG, 2000))
+            dst.write(block.astype(np.uint8), window=Window(0, row, BIG, 1000))
 
 
+# The child's own peak resident memory: VmHWM belongs to its address space, unlike
+# ru_maxrss, which a forked child inherits from the (large) test process.
 MEASURE = """
-import resource, sys
+import re, sys
 from geolabel_widgets.cli import main
 code = main(sys.argv[1:])
-print("maxrss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+status = open("/proc/self/status").read()
+print("maxrss_kb", re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))
 sys.exit(code)
 """
 
