@@ -25,13 +25,17 @@ def read_folder(store: LabelStore, source: str | os.PathLike, *, dataset: str | 
 
 def write_folder(store: LabelStore, dest: str | os.PathLike, *, task: str,
                  progress: bool = True) -> pd.DataFrame:
-    """Copy each image of the task into ``dest/<dataset>/<class>/`` by its latest tag.
+    """Copy each image of the task into ``dest/<dataset>/<class>/`` by its latest tag,
+    under ``dest/<split>/`` first when the task has splits (``store.split``).
 
     Untagged images go to ``unlabeled/``; ``dest/labels.csv`` lists every current
-    tag (all labelers), so disagreements are kept. Returns that table.
+    tag (all labelers), so disagreements are kept, with a ``split`` column. Returns
+    that table.
     """
     dest = Path(dest)
     images = store.images
+    splits = store.splits(task)
+    images["split"] = splits.reindex(images.index)
     tags = store.get_annotations(task=task, kinds=["tag"])
     latest = tags.sort_values("created_at").groupby("image_id")["value"].last()
     dest.mkdir(parents=True, exist_ok=True)
@@ -42,11 +46,13 @@ def write_folder(store: LabelStore, dest: str | os.PathLike, *, task: str,
             continue
         cls = latest.get(image_id, "unlabeled")
         target = dest / _safe(image["dataset"]) / _safe(cls) / source.name
+        if len(splits):
+            target = dest / _safe(image["split"] or "unassigned") / target.relative_to(dest)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
-    table = tags.merge(images[["name", "dataset", "uri"]], left_on="image_id",
-                       right_index=True)[["image_id", "name", "dataset", "uri", "labeler",
-                                          "value", "created_at"]]
+    table = tags.merge(images[["name", "dataset", "uri", "split"]], left_on="image_id",
+                       right_index=True)[["image_id", "name", "dataset", "uri", "split",
+                                          "labeler", "value", "created_at"]]
     table.to_csv(dest / "labels.csv", index=False)
     return table
 

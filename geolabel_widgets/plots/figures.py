@@ -149,6 +149,19 @@ def labeler_agreement(store: LabelStore | None = None, *,
     return fig
 
 
+def images_per_split(store: LabelStore | None = None, task: str | None = None, *,
+                     frame: pd.DataFrame | None = None) -> Figure:
+    """Images (and images containing each class) in train, val and test."""
+    frame = frames.split_frame(store, task) if frame is None else frame
+    table = frame.pivot_table(index="class", columns="split", values="images", fill_value=0)
+    table = table[[c for c in ("train", "val", "test") if c in table.columns]]
+    fig = Figure(figsize=(8, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    table.plot.bar(ax=ax, rot=45)
+    ax.set(xlabel="Class Label", ylabel="Number of images", title=task or "")
+    return fig
+
+
 FIGURES = {
     "Num_images_per_datarecord_containing_class": images_per_class,
     "Num_images_per_datarecord_containing_superclass": images_per_class,

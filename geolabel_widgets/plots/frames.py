@@ -100,6 +100,26 @@ def class_pixel_frame(store: LabelStore, view: str | None = None) -> pd.DataFram
         ["dataset", "task", "class", "pixels", "proportion"]].reset_index(drop=True)
 
 
+def split_frame(store: LabelStore, task: str) -> pd.DataFrame:
+    """Images containing each class in each split of a task (``store.split``):
+    split, class, images; the class "(all)" counts every image of the split."""
+    a, refs = s.annotations, s.image_class_refs
+    task_id = store._task(task).task_id
+    split_rows = sa.select(a.c.image_id, a.c.value.label("split")).where(
+        a.c.task_id == task_id, a.c.kind == "split", a.c.is_current,
+        sa.not_(a.c.deleted)).subquery()
+    with store.engine.connect() as conn:
+        classes = read_query(conn, sa.select(
+            split_rows.c.split, refs.c.class_name.label("class"),
+            sa.func.count().label("images"))
+            .join(refs, sa.and_(refs.c.image_id == split_rows.c.image_id,
+                                refs.c.task_id == task_id, refs.c.view_id == IDENTITY))
+            .group_by(split_rows.c.split, refs.c.class_name))
+        totals = read_query(conn, sa.select(split_rows.c.split, sa.literal("(all)").label(
+            "class"), sa.func.count().label("images")).group_by(split_rows.c.split))
+    return pd.concat([totals, classes], ignore_index=True)
+
+
 def agreement_frame(store: LabelStore) -> pd.DataFrame:
     """Where two labelers labeled the same image: Cohen's kappa of their tags, and the
     mean per-class IoU of their masks, per dataset, task and pair of labelers.

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from . import schema as s
 
-NOT_LABELS = ("status", "comment")  # lifecycle rows kept beside the labels
+NOT_LABELS = ("status", "comment", "split")  # rows kept beside the labels, not labels
 PARTIAL_LABELS = ("doodles",)  # sparse strokes: they do not say what an image contains
 
 

@@ -33,6 +33,7 @@ from .types import StoreError, TaskInfo
 from .ingest import IngestReport, rows_from_files, rows_from_frame
 from .masks import MaskRef, pixel_counts, read_mask, write_mask
 from .queue import QueueMixin
+from .splits import SplitMixin
 
 DEFAULT_TAG_CLASSES = ("present", "not present")
 REVIEW_VERDICTS = {"accept": "reviewed", "reviewed": "reviewed",
@@ -40,7 +41,7 @@ REVIEW_VERDICTS = {"accept": "reviewed", "reviewed": "reviewed",
                    "needs improvement": "needs_improvement"}
 
 
-class LabelStore(HistoryMixin, QueueMixin):
+class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
     """Images, tasks, labelers and labels, read as pandas frames, written by methods."""
 
     def __init__(self, engine: sa.Engine, mask_dir: Path, location: str):
