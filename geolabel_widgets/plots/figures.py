@@ -76,7 +76,10 @@ def megapixels_vs_doodled(store: LabelStore | None = None, *,
         ax.annotate(_panel_title(row.dataset, row.task, frame), (row.megapixels,
                     row.percent_doodled), xytext=(4, 4), textcoords="offset points")
     if len(frame) and frame["megapixels"].min() > 0:
+        from matplotlib.ticker import NullFormatter
+
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels crowd a short decade
     ax.set_xlabel("Millions of pixels labeled")
     ax.set_ylabel("Percentage of pixels annotated by a human")
     return fig
