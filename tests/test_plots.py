@@ -188,3 +188,18 @@ def test_a_record_read_twice_is_the_same_images_and_labels(store, tmp_path):
     assert class_frame(store)["images"].tolist() == [1, 1]
     assert dataset_frame(store)["percent_doodled"].tolist() == [pytest.approx(25.0)]
     assert Path(store.images.iloc[0]["uri"]).name == "a_ID2.jpg"
+
+
+def test_a_view_can_send_one_class_to_different_classes_per_dataset(store, tmp_path):
+    from tests.conftest import write_images
+
+    a = store.add_images(write_images(tmp_path / "a", 2), dataset="a", progress=False)
+    b = store.add_images(write_images(tmp_path / "b", 1, seed=5), dataset="b", progress=False)
+    store.add_task("cover", type="classification", classes=["veg", "sand"])
+    for image_id in a + b:
+        store.tag(image_id, "veg", task="cover", labeler="ann")
+    store.remap("split veg", {"*": {"sand": "sediment"}, "a": {"veg": "marsh"},
+                              "b": {"veg": "dune grass"}})
+    got = class_frame(store, view="split veg").set_index(["dataset", "class"])["images"]
+    assert got.to_dict() == {("a", "marsh"): 2, ("b", "dune grass"): 1}
+    assert class_frame(store)["class"].unique().tolist() == ["veg"]  # labels untouched
