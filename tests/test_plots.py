@@ -169,6 +169,8 @@ def test_a_bad_metadata_csv_is_refused_with_its_line_and_nothing_added(store, tm
         "bad_size.csv": (good + row.replace(",10,10", ",n/a,10"), "ImageHeightPx"),
         "bad_classes.csv": (good + row.replace("'water', 'sand'", "water sand"),
                             "classes_array"),
+        "nested.csv": (good + row.replace("'water', 'sand'", "[" * 5000 + "]" * 5000),
+                       "classes_array"),
     }
     for name, (text, message) in cases.items():
         (tmp_path / name).write_text(text)

@@ -33,6 +33,7 @@ SENSORS = {"naip": "NAIP", "s2": "Sentinel-2", "l8": "Landsat-8", "quads": "Plan
            "elwha": "Landsat-8"}
 _LABELER = re.compile(r"_ID(\d+)(?:_|\.|$)")
 MAX_CSV_BYTES = 200 * 2**20
+MAX_CELL_CHARS = 20_000  # a class list; anything longer is not one
 
 
 def read_coasttrain(store: LabelStore, source: str | os.PathLike, *,
@@ -188,9 +189,12 @@ def _names(value, line: int, column: str, path: Path) -> list[str]:
     """``"'water', 'sand'"`` -> ["water", "sand"], read as Python literals, never eval'd."""
     if not isinstance(value, str):
         return []
+    if len(value) > MAX_CELL_CHARS:
+        raise StoreError(f"{path} line {line}: {column} is {len(value)} characters long; "
+                         "not a list of class names")
     try:
         parsed = ast.literal_eval(f"[{value}]")
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, RecursionError, MemoryError):
         raise StoreError(f"{path} line {line}: {column} is not a list of quoted class names: "
                          f"{value[:80]!r}") from None
     if not all(isinstance(v, str) for v in parsed):
