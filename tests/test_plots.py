@@ -166,6 +166,8 @@ def test_a_bad_metadata_csv_is_refused_with_its_line_and_nothing_added(store, tm
     cases = {
         "no_column.csv": ("image_filename,classes_array\nx,y\n", "missing column"),
         "no_labeler.csv": (good + row + row.replace("_ID1", ""), "line 3"),
+        "no_file.csv": (good + row + ",\"'water'\",\"'water'\",4,4\n",
+                        "line 3: image_filename"),
         "bad_size.csv": (good + row.replace(",10,10", ",n/a,10"), "ImageHeightPx"),
         "bad_classes.csv": (good + row.replace("'water', 'sand'", "water sand"),
                             "classes_array"),

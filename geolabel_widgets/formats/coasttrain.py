@@ -100,6 +100,9 @@ def read_metadata_csv(path: Path) -> pd.DataFrame:
         raise StoreError(f"{path}: missing column(s) {', '.join(missing)}")
     frame = frame.reset_index(drop=True)
     line = frame.index + 2  # the header is line 1
+    if frame["image_filename"].isna().any():
+        raise StoreError(f"{path} line {line[frame['image_filename'].isna()][0]}: "
+                         "image_filename is empty")
     frame["image_path"] = frame["image_filename"].str.strip().str.lstrip("/")
     named = [c for c in ("image_filename", "label_image_filename", "annotation_image_filename")
              if c in frame.columns]

@@ -8,6 +8,7 @@ file names to them; ``save_figures`` writes them all.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -262,7 +263,7 @@ def _letter(k: int) -> str:
 
 
 def _natural(text: str):
-    return [int(p) if p.isdigit() else p for p in __import__("re").split(r"(\d+)", str(text))]
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", str(text))]
 
 
 def _plate_carree():
