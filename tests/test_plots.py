@@ -207,3 +207,23 @@ def test_a_view_can_send_one_class_to_different_classes_per_dataset(store, tmp_p
     got = class_frame(store, view="split veg").set_index(["dataset", "class"])["images"]
     assert got.to_dict() == {("a", "marsh"): 2, ("b", "dune grass"): 1}
     assert class_frame(store)["class"].unique().tolist() == ["veg"]  # labels untouched
+
+
+def test_a_figure_returned_by_a_cell_shows_as_an_image_in_a_kernel(tmp_path):
+    """A bare matplotlib Figure has no image form in Jupyter unless something gives it one;
+    without it a notebook shows '<Figure size ... with 6 Axes>'."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(
+        "import pandas as pd\n"
+        "from geolabel_widgets.plots import figures\n"
+        "frame = pd.DataFrame({'dataset': ['a', 'a'], 'task': ['t', 't'],\n"
+        "                      'labeler': ['ID1', 'ID2'], 'images': [3, 5],\n"
+        "                      'megapixels': [1.0, 2.0]})\n"
+        "figures.images_per_labeler(frame=frame)")]
+    NotebookClient(notebook, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = notebook.cells[0].outputs
+    assert any("image/png" in output.get("data", {}) for output in outputs), outputs
