@@ -51,18 +51,20 @@ def images_per_labeler(store: LabelStore | None = None, *,
 
 def images_per_labeler_overall(store: LabelStore | None = None, *,
                                frame: pd.DataFrame | None = None) -> Figure:
-    frame = frames.labeler_frame(store) if frame is None else frame
-    totals = frame.groupby("labeler")["images"].sum()
-    return _bars(totals.reindex(sorted(totals.index, key=_natural)), xlabel="Labeler ID",
-                 ylabel="Number of Labeled Images")
+    return _labeler_totals(store, frame, "images", "Number of Labeled Images")
 
 
 def megapixels_per_labeler(store: LabelStore | None = None, *,
                            frame: pd.DataFrame | None = None) -> Figure:
+    return _labeler_totals(store, frame, "megapixels", "Millions of pixels labeled")
+
+
+def _labeler_totals(store, frame, column: str, ylabel: str) -> Figure:
+    """One bar per labeler, summed over datasets."""
     frame = frames.labeler_frame(store) if frame is None else frame
-    totals = frame.groupby("labeler")["megapixels"].sum()
+    totals = frame.groupby("labeler")[column].sum()
     return _bars(totals.reindex(sorted(totals.index, key=_natural)), xlabel="Labeler ID",
-                 ylabel="Millions of pixels labeled")
+                 ylabel=ylabel)
 
 
 def megapixels_vs_doodled(store: LabelStore | None = None, *,
@@ -148,8 +150,8 @@ def labeler_agreement(store: LabelStore | None = None, *,
                                                   frame["class"])])
     fig = _panels(frame, "what", "value", xlabel="Labeler pair (class IoU or tag kappa)",
                   ylabel="Agreement")
-    for ax in fig.axes:
-        ax.set_ylim(min(0, *(p.get_height() for p in ax.patches), 0), 1)
+    for ax in fig.axes:  # kappa can be below zero
+        ax.set_ylim(min([0.0] + [p.get_height() for p in ax.patches]), 1)
     return fig
 
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from ..store import LabelStore, StoreError
 from ..store import schema as s
-from ..store.aggregates import IDENTITY
+from ..store.aggregates import IDENTITY, remapped
 from ..store.frames import read_query
 
 SATELLITES = re.compile(r"sentinel|landsat|modis|planet|satellite|worldview|spot", re.I)
@@ -89,8 +89,6 @@ def class_pixel_frame(store: LabelStore, view: str | None = None) -> pd.DataFram
         aliases = _aliases(conn, view)
     frame = frame.rename(columns={"class_name": "class"})
     if aliases is not None:
-        from ..store.aggregates import remapped
-
         frame["class"] = [remapped(aliases, d, k) for d, k in zip(frame["dataset"],
                                                                   frame["class"])]
         frame = frame.groupby(["dataset", "task", "class"], as_index=False)["pixels"].sum()
