@@ -114,3 +114,17 @@ def test_a_20000_pixel_scene_is_chipped_in_under_500_mb(tmp_path):
                 assert np.array_equal(chip.read(), src.read(window=Window(col, row, width,
                                                                           height)))
                 assert chip.transform == src.window_transform(Window(col, row, width, height))
+
+
+def test_a_scene_that_is_missing_broken_or_not_georeferenced_is_a_clear_error(store, tmp_path,
+                                                                             shared_data):
+    from geolabel_widgets.imagery.header import UnreadableImage
+
+    (tmp_path / "broken.tif").write_bytes(b"II*\x00 not really a tiff")
+    with pytest.raises(UnreadableImage, match="missing.tif: not a raster"):
+        store.add_chips(tmp_path / "missing.tif", progress=False)
+    with pytest.raises(UnreadableImage, match="broken.tif: not a raster"):
+        store.add_chips(tmp_path / "broken.tif", progress=False)
+    with pytest.raises(ValueError, match="not georeferenced"):
+        store.add_chips(shared_data / "imagery" / "example1.jpg", progress=False)
+    assert len(store.images) == 0

@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import rasterio
+import rasterio.errors
 from rasterio.warp import transform_geom
 from rasterio.windows import Window, bounds as window_bounds
 from shapely.geometry import box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from tqdm.auto import tqdm
+
+from .header import UnreadableImage
 
 CACHE_MB = 64
 
@@ -56,7 +59,7 @@ def cut_chips(scene: str | os.PathLike, folder: str | os.PathLike, *, size: int 
     report = ChipReport()
     # GDAL's block cache would otherwise grow to 5 % of RAM while we stream through
     # a scene whose blocks are each read once.
-    with rasterio.Env(GDAL_CACHEMAX=CACHE_MB), rasterio.open(scene) as src:
+    with rasterio.Env(GDAL_CACHEMAX=CACHE_MB), _open(scene) as src:
         if src.crs is None or src.transform.is_identity:
             raise ValueError(f"{scene} is not georeferenced (no CRS or transform); chips "
                              "need one to know where they lie")
@@ -92,3 +95,10 @@ def cut_chips(scene: str | os.PathLike, folder: str | os.PathLike, *, size: int 
             report.windows.append((int(window.col_off), int(window.row_off),
                                    int(window.width), int(window.height)))
     return report
+
+
+def _open(scene):
+    try:
+        return rasterio.open(scene)
+    except rasterio.errors.RasterioIOError as err:
+        raise UnreadableImage(scene, f"not a raster GDAL can read ({err})") from None
