@@ -128,8 +128,8 @@ def location_map(store: LabelStore | None = None, *, satellite: bool | None = No
     for k, (dataset, rows) in enumerate(frame.groupby("dataset")):
         ax.scatter(rows["lon"], rows["lat"], marker=MARKERS[k % len(MARKERS)], s=90,
                    label=dataset, transform=_plate_carree(), zorder=3)
-    if len(frame):
-        ax.legend(loc="lower right")
+    if len(frame):  # beside the map: inside, it hides whatever lies in its corner
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
@@ -205,7 +205,7 @@ def save_figures(store: LabelStore, folder: str | Path, view: str | None = None,
             fig = function(store, satellite=name == "Map_satellite_imagery")
         else:
             fig = function(store)
-        fig.savefig(folder / f"{name}.png", dpi=dpi)
+        fig.savefig(folder / f"{name}.png", dpi=dpi, bbox_inches="tight")
         written.append(folder / f"{name}.png")
     return written
 
