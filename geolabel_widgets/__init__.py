@@ -2,7 +2,7 @@
 
 from .demo import demo_store
 from .store import LabelStore, StoreError
-from .widgets import ImageTagger
+from .widgets import CanvasLabeler, ImageTagger
 
-__all__ = ["ImageTagger", "LabelStore", "StoreError", "demo_store"]
+__all__ = ["CanvasLabeler", "ImageTagger", "LabelStore", "StoreError", "demo_store"]
 __version__ = "0.1.0"

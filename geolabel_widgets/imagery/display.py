@@ -47,9 +47,46 @@ def read_display_array(path: str | os.PathLike, max_size: int = 1024,
     return to_rgb8(array, percentiles)
 
 
+def read_display_region(path: str | os.PathLike, box: tuple[int, int, int, int],
+                        size: tuple[int, int], bands: Sequence[int] | None = None,
+                        percentiles: tuple[float, float] = DEFAULT_PERCENTILES) -> np.ndarray:
+    """The full-resolution pixels in ``box`` (left, top, right, bottom) as RGB uint8
+    of ``size`` (width, height): the sharp view of a zoomed-in part of a large image."""
+    path = Path(path)
+    left, top, right, bottom = box
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import rasterio
+            from rasterio.enums import Resampling
+            from rasterio.windows import Window
+
+            with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(path) as src:
+                indexes = list(bands) if bands else list(range(1, min(src.count, 3) + 1))
+                data = src.read(indexes, window=Window(left, top, right - left, bottom - top),
+                                out_shape=(len(indexes), size[1], size[0]),
+                                resampling=Resampling.average)
+            array = np.moveaxis(data, 0, -1)
+        else:
+            with Image.open(path) as im:
+                if im.mode in ("P", "CMYK", "YCbCr", "LA", "1"):
+                    im = im.convert("RGB")
+                array = _select(np.asarray(im.resize(size, Image.Resampling.BILINEAR,
+                                                     box=box)), bands)
+    except Exception as err:  # decoders raise many types for a bad file
+        raise UnreadableImage(path, f"cannot be shown ({err})") from None
+    return to_rgb8(array, percentiles)
+
+
 def encode_jpeg(array: np.ndarray, quality: int = 85) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    """Lossless, with transparency: for overlays (RGBA) and labels."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 

@@ -585,6 +585,13 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
     def classes(self, task: str) -> list[str]:
         return list(self._task(task, refresh=True).classes)
 
+    def class_colors(self, task: str) -> dict[str, str]:
+        """Class -> colour (CSS hex), in the task's class order."""
+        c = s.label_classes
+        with self.engine.connect() as conn:
+            return dict(conn.execute(sa.select(c.c.name, c.c.color).where(
+                c.c.task_id == self._task(task).task_id).order_by(c.c.position)).all())
+
     def stats(self) -> dict:
         """Counts of current labels per dataset, labeler and class (``geolabel stats``)."""
         with self.engine.connect() as conn:

@@ -18,7 +18,8 @@ NAVIGATION_KEYS = {
     "review": "r",
 }
 REVIEW_KEYS = {"accept": "a", "needs_improvement": "x"}
-KEY_NAMES = {"ArrowRight": "→", "ArrowLeft": "←", " ": "space"}
+KEY_NAMES = {"ArrowRight": "→", "ArrowLeft": "←", " ": "space", "Backspace": "⌫",
+             "Escape": "esc", "Enter": "⏎"}
 
 
 def class_keys(classes: Sequence[str], keys: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -34,10 +35,19 @@ def class_keys(classes: Sequence[str], keys: Mapping[str, str] | None = None) ->
 
 
 def key_map(classes: Sequence[str], class_key_map: Mapping[str, str] | None = None,
-            navigation: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
-    """Every key a widget answers to, refusing two actions on one key."""
+            navigation: Mapping[str, str] | None = None,
+            actions: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
+    """Every key a widget answers to, refusing two actions on one key.
+
+    ``actions`` are the widget's own (default: the tagger's navigation and review
+    keys); ``navigation`` overrides some of them.
+    """
+    actions = {**NAVIGATION_KEYS, **REVIEW_KEYS} if actions is None else dict(actions)
+    unknown = set(navigation or {}) - set(actions)
+    if unknown:
+        raise ValueError(f"no such action: {sorted(unknown)}; actions are {sorted(actions)}")
     result = {"classes": class_keys(classes, class_key_map),
-              "actions": {**NAVIGATION_KEYS, **REVIEW_KEYS, **(navigation or {})}}
+              "actions": {**actions, **(navigation or {})}}
     used: dict[str, str] = {}
     for group in result.values():
         for action, key in group.items():
@@ -47,10 +57,13 @@ def key_map(classes: Sequence[str], class_key_map: Mapping[str, str] | None = No
     return result
 
 
-def help_line(keys: Mapping[str, Mapping[str, str]]) -> str:
-    def name(key: str) -> str:
-        return KEY_NAMES.get(key, key)
+def key_name(key: str) -> str:
+    """How a key is written for people: → rather than ArrowRight."""
+    return KEY_NAMES.get(key, key)
 
+
+def help_line(keys: Mapping[str, Mapping[str, str]]) -> str:
+    name = key_name
     parts = [f"{name(k)} {cls}" for cls, k in keys["classes"].items()]
     parts += [f"{name(k)} {action.replace('_', ' ')}" for action, k in keys["actions"].items()]
     return " · ".join(parts)

@@ -1,0 +1,154 @@
+"""CanvasLabeler in a real JupyterLab: shapes drawn with the mouse, checked in the store."""
+
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from geolabel_widgets import LabelStore, demo
+
+from .harness import write_notebook
+
+TASK = "cover"
+CLASSES = ["water", "surf", "sand", "vegetation", "buildings"]
+SCALE = 2  # a 256 px scene on a 512 px canvas
+
+
+@pytest.fixture
+def canvas_store(tmp_path):
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    rgb, truth = demo.coastal_scene(np.random.default_rng(3), 256)
+    Image.fromarray(rgb).save(folder / "scene.png")
+    path = tmp_path / "canvas.sqlite"
+    with LabelStore.open(path) as store:
+        store.add_images(folder, dataset="demo", progress=False)
+        store.add_task(TASK, type="semantic_segmentation", classes=CLASSES)
+    return path, truth
+
+
+def _rows(path, kind):
+    with LabelStore.open(path) as store:
+        frame = store.get_annotations(task=TASK, kinds=[kind])
+    return frame
+
+
+def _wait_rows(path, kind, count, check=lambda frame: True, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        frame = _rows(path, kind)
+        if len(frame) == count and check(frame):
+            return frame
+        time.sleep(0.1)
+    raise AssertionError(f"expected {count} {kind} row(s), the store has {len(frame)}")
+
+
+def inside(truth, cls, margin=12):
+    """A point well inside the class's region, in image pixels."""
+    from scipy.ndimage import distance_transform_edt
+
+    depth = distance_transform_edt(truth == cls)
+    y, x = np.unravel_index(np.argmax(depth), depth.shape)
+    assert depth[y, x] > margin
+    return float(x), float(y)
+
+
+def test_draw_box_polygon_hole_point_doodles_undo_redo(lab, open_notebook, canvas_store,
+                                                        screenshots):
+    path, truth = canvas_store
+    write_notebook(lab.root / "draw.ipynb", [
+        "from geolabel_widgets import LabelStore, CanvasLabeler",
+        f"store = LabelStore.open({str(path)!r})\n"
+        f"canvas = CanvasLabeler(store, task={TASK!r}, labeler='ann', display_size=512)\n"
+        "canvas",
+    ])
+    notebook = open_notebook("draw.ipynb").run_all()
+    page = notebook.page
+    layers = page.locator(".geolabel-layers")
+    layers.wait_for(state="visible", timeout=30_000)
+    layers.scroll_into_view_if_needed()
+    origin = layers.bounding_box()
+    cells_before = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.widgets"
+                                 ".map(c => c.model.type)")
+
+    def at(x, y):  # image pixels -> page pixels
+        return origin["x"] + x * SCALE, origin["y"] + y * SCALE
+
+    def key(name):
+        page.mouse.move(*at(128, 128))  # keys go to the canvas under the mouse
+        page.keyboard.press(name)
+
+    def drag(points):
+        page.mouse.move(*at(*points[0]))
+        page.mouse.down()
+        for point in points[1:]:
+            page.mouse.move(*at(*point), steps=4)
+        page.mouse.up()
+
+    def click(x, y):
+        page.mouse.click(*at(x, y))
+        page.wait_for_timeout(120)  # a person's pace: each click reaches the kernel
+
+    key("b")
+    drag([(10, 10), (40, 30)])
+    box = _wait_rows(path, "box", 1).iloc[0]
+    assert np.allclose(box["geometry"].bounds, (10, 10, 40, 30), atol=1)
+
+    key("p")
+    key("4")  # vegetation
+    for point in [(100, 100), (200, 100), (200, 200), (100, 200), (101, 101)]:
+        click(*point)
+    polygon = _wait_rows(path, "polygon", 1).iloc[0]
+    assert polygon["value"] == "vegetation"
+    assert polygon["geometry"].area == pytest.approx(100 * 100, rel=0.03)
+
+    page.mouse.move(*at(130, 130))
+    page.keyboard.down("Shift")
+    click(130, 130)  # shift at the first vertex: this ring is a hole
+    page.keyboard.up("Shift")
+    click(170, 130)
+    click(170, 170)
+    key("Enter")
+    holed = _wait_rows(path, "polygon", 1, lambda f: len(f.iloc[0]["geometry"].interiors) == 1)
+    assert holed.iloc[0]["geometry"].area == pytest.approx(100 * 100 - 40 * 40 / 2, rel=0.03)
+
+    key("o")
+    click(60, 220)
+    point = _wait_rows(path, "point", 1).iloc[0]["geometry"]
+    assert abs(point.x - 60) <= 1 and abs(point.y - 220) <= 1
+
+    key("d")
+    water, sand = inside(truth, 0), inside(truth, 2)
+    key("1")
+    drag([water, (water[0] + 6, water[1] + 4), (water[0] + 10, water[1])])
+    key("3")
+    drag([sand, (sand[0] + 5, sand[1] + 5)])
+    _wait_rows(path, "stroke", 2)
+    page.wait_for_function("() => document.querySelector('.geolabel-canvas')"
+                           ".textContent.includes('Predicted mask shown')", timeout=30_000)
+    notebook.screenshot(screenshots / "canvas_overlay.png")
+
+    key("z")
+    assert set(_wait_rows(path, "stroke", 1)["value"]) == {"water"}
+    key("y")
+    assert set(_wait_rows(path, "stroke", 2)["value"]) == {"water", "sand"}
+    page.wait_for_function("() => document.querySelector('.geolabel-canvas')"
+                           ".textContent.includes('Predicted mask shown')", timeout=30_000)
+    key("a")
+    mask_row = _wait_rows(path, "mask", 1).iloc[0]
+    with LabelStore.open(path) as store:
+        mask, classes = store.mask(mask_row["annotation_id"])
+        doodles, _ = store.mask(_rows(path, "doodles").iloc[0]["annotation_id"])
+        status = store.status_of(mask_row["image_id"], task=TASK, labeler="ann")
+    assert classes == CLASSES and mask.shape == truth.shape
+    assert set(np.unique(mask)) == {0, 2}  # only what was doodled: water and sand
+    assert set(np.unique(doodles)) == {0, 1, 3}
+    assert status == "labeled"
+    assert (mask[truth == 0] == 0).mean() > 0.8 and (mask[truth == 2] == 2).mean() > 0.8
+
+    cells_after = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.widgets"
+                                ".map(c => c.model.type)")
+    assert cells_after == cells_before == ["code", "code"]  # 1, 3, 4 stayed with the canvas
+    notebook.screenshot(screenshots / "canvas_accepted.png")
+    assert notebook.errors() == [] and notebook.widget_problems() == []

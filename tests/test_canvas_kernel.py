@@ -1,0 +1,183 @@
+"""CanvasLabeler's kernel half, driven with the DOM events ipyevents delivers."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from geolabel_widgets import CanvasLabeler
+from geolabel_widgets.demo import coastal_scene
+
+CLASSES = ["water", "surf", "sand", "vegetation", "buildings"]
+
+
+@pytest.fixture
+def labeler(store, tmp_path):
+    rng = np.random.default_rng(5)
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    truths = {}
+    for k in range(3):
+        rgb, truth = coastal_scene(rng, 200)
+        Image.fromarray(rgb).save(folder / f"scene_{k}.png")
+        truths[f"scene_{k}.png"] = truth
+    store.add_images(folder, dataset="scenes", progress=False)
+    store.add_task("cover", type="semantic_segmentation", classes=CLASSES)
+    widget = CanvasLabeler(store, task="cover", labeler="ann", display_size=400)
+    widget.truths = truths
+    yield widget
+    widget.close()
+
+
+class Hand:
+    """Mouse and keyboard, in screen pixels of the canvas (image pixel = screen / scale)."""
+
+    def __init__(self, widget):
+        self.widget = widget
+
+    def send(self, kind, x=0, y=0, **extra):
+        self.widget._on_event({"type": kind, "relativeX": x, "relativeY": y, "button": 0,
+                               **extra})
+
+    def click(self, x, y, **extra):
+        self.send("mousedown", x, y, **extra)
+        self.send("mouseup", x, y, **extra)
+
+    def drag(self, points, **extra):
+        self.send("mousedown", *points[0], **extra)
+        for point in points[1:]:
+            self.send("mousemove", *point, **extra)
+        self.send("mouseup", *points[-1], **extra)
+
+    def key(self, key, **extra):
+        self.send("keydown", key=key, **extra)
+        self.send("keyup", key=key, **extra)
+
+
+def rows(widget, kind=None):
+    frame = widget.store.get_annotations(task="cover", labeler="ann",
+                                         image_ids=[widget.current])
+    return frame[frame["kind"] == kind] if kind else frame
+
+
+def test_box_polygon_hole_point_in_image_pixels(labeler):
+    hand = Hand(labeler)
+    assert labeler._view.scale == 2.0  # 200 px image on a 400 px canvas
+    hand.key("b")
+    hand.drag([(20, 20), (60, 40), (100, 80)])
+    box = rows(labeler, "box").iloc[0]
+    assert box["geometry"].bounds == (10, 10, 50, 40) and box["value"] == "water"
+    hand.key("p")
+    hand.key("3")  # sand
+    for point in [(200, 200), (380, 200), (380, 380), (200, 380)]:
+        hand.click(*point)
+    assert rows(labeler, "polygon").empty  # unfinished: nothing saved
+    hand.click(202, 201)  # on the first vertex: closes
+    polygon = rows(labeler, "polygon").iloc[0]
+    assert polygon["geometry"].area == 90 * 90 and polygon["value"] == "sand"
+    for point in [(250, 250), (300, 250), (300, 300)]:
+        hand.click(*point, shiftKey=(point == (250, 250)))
+    hand.key("Enter")
+    holed = rows(labeler, "polygon")
+    assert len(holed) == 1 and len(holed.iloc[0]["geometry"].interiors) == 1
+    assert holed.iloc[0]["geometry"].area == 90 * 90 - 25 * 25 / 2
+    hand.key("o")
+    hand.click(50, 350)
+    assert rows(labeler, "point").iloc[0]["geometry"].coords[0] == (25, 175)
+    assert labeler.store.status_of(labeler.current, task="cover", labeler="ann") \
+        == "in_progress"
+
+
+def test_undo_and_redo_every_edit(labeler):
+    hand = Hand(labeler)
+    hand.key("o")
+    hand.click(10, 10)
+    hand.click(20, 20)
+    hand.key("z")
+    assert len(rows(labeler, "point")) == 1 and len(labeler.shapes) == 1
+    hand.key("y")
+    assert len(rows(labeler, "point")) == 2
+    hand.key("v")
+    hand.drag([(20, 20), (40, 60)])  # select and move the second point
+    assert sorted(p.coords[0] for p in rows(labeler, "point")["geometry"]) \
+        == [(5, 5), (20, 30)]
+    hand.key("2")  # the selected shape becomes surf
+    assert sorted(rows(labeler, "point")["value"]) == ["surf", "water"]
+    hand.key("Backspace")
+    assert len(rows(labeler, "point")) == 1
+    hand.key("z")
+    assert len(rows(labeler, "point")) == 2
+
+
+def test_vertex_edit_and_eraser(labeler):
+    hand = Hand(labeler)
+    hand.key("b")
+    hand.drag([(20, 20), (100, 100)])
+    hand.key("v")
+    hand.click(60, 60)  # select the box
+    hand.drag([(100, 100), (140, 120)])  # drag its corner
+    assert rows(labeler, "box").iloc[0]["geometry"].bounds == (10, 10, 70, 60)
+    hand.key("e")
+    hand.drag([(300, 300), (138, 60)])  # across the box's edge
+    assert rows(labeler, "box").empty
+
+
+def test_doodles_become_a_mask_with_its_counts(labeler):
+    hand = Hand(labeler)
+    truth = labeler.truths[labeler._images.loc[labeler.current, "name"]]
+    hand.key("d")
+    for cls in np.unique(truth):
+        ys, xs = np.nonzero(truth == cls)
+        k = len(ys) // 2
+        hand.key(str(cls + 1))
+        hand.drag([(xs[k] * 2, ys[k] * 2), (xs[k] * 2 + 2, ys[k] * 2 + 2)])
+    labeler._worker.submit(lambda: None).result()  # the prediction after the last stroke
+    assert labeler.prediction is not None and labeler._overlay is not None
+    row = labeler.accept_mask()
+    mask, classes = labeler.store.mask(row)
+    assert classes == CLASSES and mask.shape == truth.shape
+    assert (mask == truth).mean() > 0.8
+    doodles = rows(labeler, "doodles")
+    assert len(doodles) == 1 and len(rows(labeler, "stroke")) == len(np.unique(truth))
+    assert labeler.store.status_of(labeler.current, task="cover", labeler="ann") == "labeled"
+
+
+def test_zoom_keeps_coordinates_in_image_pixels(labeler):
+    hand = Hand(labeler)
+    hand.send("wheel", 200, 200, deltaY=-100)
+    assert labeler._view.scale == pytest.approx(2.4)
+    hand.key("o")
+    hand.click(200, 200)  # the point under the cursor did not move
+    assert rows(labeler, "point").iloc[0]["geometry"].coords[0] == pytest.approx((100, 100))
+    hand.send("keydown", key=" ")
+    hand.drag([(200, 200), (100, 200)])  # pan with the space bar held: no shape
+    hand.send("keyup", key=" ")
+    assert len(rows(labeler, "point")) == 1
+    assert labeler._view.x == pytest.approx(100 - 200 / 2.4 + 100 / 2.4)
+
+
+def test_queue_navigation(labeler):
+    hand = Hand(labeler)
+    first = labeler.current
+    hand.key("ArrowRight")
+    assert labeler.position == 1 and labeler.current != first
+    labeler._jump.value = 3
+    assert labeler.position == 2
+    hand.key("ArrowLeft")
+    assert labeler.position == 1
+
+
+def test_shapes_on_a_real_geotiff_carry_world_coordinates(store, shared_data):
+    from geolabel_widgets.imagery.georef import pixel_to_lonlat
+
+    store.add_images(shared_data / "imagery" / "examplegeotiff.tif", dataset="real",
+                     progress=False)
+    widget = CanvasLabeler(store, task="cover", labeler="ann", classes=CLASSES,
+                           display_size=500)  # 500 x 400 px: scale 1
+    Hand(widget).key("o")
+    Hand(widget).click(100, 50)
+    row = widget.store.get_annotations(task="cover").iloc[0]
+    image = store.images.loc[row["image_id"]]
+    expected = pixel_to_lonlat(row["geometry"], image["crs"], image["transform"])
+    assert row["world_geometry"].equals_exact(expected, 1e-9)
+    assert -124 < row["world_geometry"].x < -66 and 24 < row["world_geometry"].y < 50  # CONUS
+    widget.close()
