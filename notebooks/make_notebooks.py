@@ -92,6 +92,56 @@ notebook("01_tag_images", [
              "    print(f'no reference data at {real}; the demo event above is enough')"),
 ])
 
+notebook("02_draw_labels", [
+    ("md", "# Drawing labels\n\nBoxes, polygons (with holes) and points for object detection "
+           "and instance segmentation; brush **doodles** that become a dense mask, as Doodler "
+           "made Coast Train's labels. Data: the **synthetic** demo scenes (none of it is real "
+           "imagery)."),
+    ("code", "import matplotlib.pyplot as plt\nimport numpy as np\n\n"
+             "from geolabel_widgets import CanvasLabeler, demo_store\n"
+             "from geolabel_widgets.demo import SEGMENTATION_TASK\n\n"
+             "store = demo_store()\n"
+             "NAIP = 'NAIP Cape Canaveral FL (synthetic)'\n"
+             "CLASSES = ['water', 'whitewater', 'sediment', 'vegetated_surface', 'development']"),
+    ("md", "## The canvas\n\nKeep the mouse over the image and press a key: **b** box, "
+           "**p** polygon (click the vertices, click the first one or press **Enter** to close; "
+           "hold **shift** on the first click of a ring inside a polygon to cut a hole), "
+           "**o** point, **d** brush, **e** eraser, **v** select (drag to move, drag a corner "
+           "to edit, **⌫** deletes, a digit changes its class). **1-5** choose the class, "
+           "**z**/**y** undo and redo, the wheel zooms, dragging with **space** or **ctrl** "
+           "pans, **←/→** move through the images.\n\n"
+           "Doodle two or more classes and the predicted mask appears over the image; add "
+           "strokes where it is wrong, then **a** saves the mask and its doodles."),
+    ("code", "canvas = CanvasLabeler(store, task=SEGMENTATION_TASK, labeler='you', "
+             "dataset=NAIP,\n"
+             "                       classes=CLASSES)\ncanvas"),
+    ("md", "Everything drawn is already in the store, one row per shape, in full-resolution "
+           "pixels and (for georeferenced images) in longitude and latitude:"),
+    ("code", "store.get_annotations(task=SEGMENTATION_TASK, labeler='you',\n"
+             "                      kinds=['box', 'polygon', 'point', 'stroke'])"
+             "[['image_id', 'kind', 'value', 'geometry', 'world_geometry']]"),
+    ("md", "## Doodles to a mask, from a script\n\n`doodles_to_mask` is a plain function on "
+           "numpy arrays with Coast Train's NPZ conventions (doodles: 0 not doodled, k class "
+           "k-1; label: class indices). Here, on a demo scene with strokes simulated inside "
+           "each true region:"),
+    ("code", "from geolabel_widgets.demo import coastal_scene, simulate_doodles\n"
+             "from geolabel_widgets.segment import doodles_to_mask\n\n"
+             "rng = np.random.default_rng(4)\n"
+             "image, truth = coastal_scene(rng, 512)\n"
+             "doodles = simulate_doodles(truth, rng, width=4)\n"
+             "label = doodles_to_mask(image, doodles)\n"
+             "print(f'{(doodles > 0).mean():.1%} of pixels doodled; '\n"
+             "      f'{(label == truth).mean():.1%} of pixels match the truth')"),
+    ("code", "fig, axes = plt.subplots(1, 4, figsize=(14, 4), constrained_layout=True)\n"
+             "shown = np.ma.masked_equal(doodles, 0)\n"
+             "for ax, data, title in zip(axes, [image, shown, label, truth],\n"
+             "                           ['image (synthetic)', 'doodles', 'predicted', "
+             "'truth']):\n"
+             "    ax.imshow(data, cmap=None if data is image else 'tab10', vmin=0, "
+             "vmax=9, interpolation='nearest')\n"
+             "    ax.set_title(title)\n    ax.axis('off')\nfig"),
+])
+
 notebook("04_distributions", [
     ("md", "# Distribution figures\n\nThe figures of the Coast Train data release "
            "(CoastTrainMetaPlots), for any store: classes, super-classes, labelers, pixels, "
