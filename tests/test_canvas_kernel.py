@@ -1,5 +1,7 @@
 """CanvasLabeler's kernel half, driven with the DOM events ipyevents delivers."""
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -180,4 +182,23 @@ def test_shapes_on_a_real_geotiff_carry_world_coordinates(store, shared_data):
     expected = pixel_to_lonlat(row["geometry"], image["crs"], image["transform"])
     assert row["world_geometry"].equals_exact(expected, 1e-9)
     assert -124 < row["world_geometry"].x < -66 and 24 < row["world_geometry"].y < 50  # CONUS
+    widget.close()
+
+
+def test_a_large_image_is_shown_small_and_sharpened_when_zoomed(store, shared_data):
+    store.add_images(shared_data / "imagery" / "orthomosaic.jpg", dataset="real",
+                     progress=False)  # 2048 x 2048, CMYK
+    widget = CanvasLabeler(store, task="cover", labeler="ann", classes=CLASSES,
+                           display_size=512)
+    assert widget._view.scale == 0.25 and len(widget._base.value) < 400_000
+    for _ in range(8):  # zoom in on the centre: 0.25 * 1.25^8 = 1.49 screen px per pixel
+        widget._act("zoom_in")
+    widget._refine_timer.cancel()
+    widget._refine()  # what the timer runs once the wheel stops
+    (left, top, right, bottom), sharp = widget._sharp
+    assert (left, top) == widget._view.visible()[:2] and right - left < 400
+    shown = Image.open(io.BytesIO(sharp.value))
+    assert shown.size == (right - left, bottom - top)  # full resolution, not the small copy
+    widget._act("fit")
+    assert widget._sharp is None and widget._view.scale == 0.25
     widget.close()
