@@ -5,6 +5,7 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
+from shapely.geometry import LineString
 
 from geolabel_widgets import CanvasLabeler
 from geolabel_widgets.demo import coastal_scene
@@ -201,4 +202,33 @@ def test_a_large_image_is_shown_small_and_sharpened_when_zoomed(store, shared_da
     assert shown.size == (right - left, bottom - top)  # full resolution, not the small copy
     widget._act("fit")
     assert widget._sharp is None and widget._view.scale == 0.25
+    widget.close()
+
+
+def test_accept_never_saves_a_prediction_older_than_the_last_stroke(labeler):
+    hand = Hand(labeler)
+    hand.key("d")
+    hand.drag([(20, 20), (40, 20)])  # water, top left: the sea in these scenes
+    hand.key("4")
+    hand.drag([(380, 380), (390, 390)])
+    labeler._worker.submit(lambda: None).result()
+    first = labeler.prediction.copy()
+    hand.key("2")
+    labeler._generation += 1  # as a third stroke does, with its prediction still running
+    labeler.store.annotate(labeler.current, LineString([(5, 190), (60, 190)]), "surf",
+                           task="cover", labeler="ann", kind="stroke", props={"width": 4})
+    labeler._reload()
+    row = labeler.accept_mask()
+    mask, _ = labeler.store.mask(row)
+    assert set(np.unique(mask)) == {0, 1, 3} and not np.array_equal(mask, first)
+
+
+def test_an_image_without_a_known_size_says_so(store):
+    import pandas as pd
+
+    store.add_images(pd.DataFrame({"uri": ["coasttrain://A/img.jpg"], "name": ["img.jpg"]}),
+                     dataset="catalogue")
+    widget = CanvasLabeler(store, task="cover", labeler="ann", classes=CLASSES)
+    assert "no known size" in widget.message.value
+    Hand(widget).key("o")  # nothing to draw on: ignored, no error
     widget.close()

@@ -18,6 +18,7 @@ from typing import Sequence
 
 import ipywidgets as w
 import numpy as np
+import pandas as pd
 import shapely
 from ipycanvas import MultiCanvas, hold_canvas
 from ipyevents import Event
@@ -100,6 +101,7 @@ class CanvasLabeler(w.VBox):
         self._sharp: tuple | None = None  # (box, w.Image) of a zoomed-in part
         self._overlay: w.Image | None = None
         self._generation = 0  # bumps when the strokes change; stale predictions are dropped
+        self._predicted_for = -1  # the generation self.prediction belongs to
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geolabel-segment")
         self._refine_timer: threading.Timer | None = None
         self._lock = threading.RLock()  # the worker thread draws too
@@ -158,6 +160,10 @@ class CanvasLabeler(w.VBox):
 
     def go(self, position: int) -> None:
         """Show the image at ``position`` in the queue (what is half-drawn is dropped)."""
+        with self._lock:
+            self._go(position)
+
+    def _go(self, position: int) -> None:
         self.position = max(0, min(int(position), max(len(self._queue) - 1, 0)))
         self._polygon, self._drag, self.selected = [], None, None
         self.prediction = self._doodles = self._overlay = self._sharp = None
@@ -166,6 +172,11 @@ class CanvasLabeler(w.VBox):
             self._say("The queue is empty.")
             return
         image = self._images.loc[self.current]
+        if pd.isna(image["width"]):
+            self._view = None
+            self._say(f"⚠ {image['name']} has no known size (a catalogue entry whose file "
+                      "is not here); nothing can be drawn on it.")
+            return
         width, height = int(image["width"]), int(image["height"])
         fit = self.display_size / max(width, height)
         screen = (max(1, round(width * fit)), max(1, round(height * fit)))
@@ -204,11 +215,11 @@ class CanvasLabeler(w.VBox):
 
     def accept_mask(self) -> int | None:
         """Save the predicted mask (with its pixel counts) and the doodles; returns the row id."""
-        if self.prediction is None:
-            self.predict(wait=True)
-        if self.prediction is None:
-            return None
         with self._lock:
+            if self._predicted_for != self._generation:  # none yet, or older than a stroke
+                self._predict(self._generation)
+            if self._predicted_for != self._generation:
+                return None
             mask, doodles = self.prediction, self._doodles
         self.store.add_mask(self.current, doodles, task=self.task, labeler=self.labeler,
                             classes=self.classes, kind="doodles")
@@ -267,6 +278,10 @@ class CanvasLabeler(w.VBox):
                             "· wheel: zoom · shift+polygon: hole</small>")
 
     def _act(self, action: str) -> None:
+        with self._lock:
+            self._act_unlocked(action)
+
+    def _act_unlocked(self, action: str) -> None:
         try:
             if action in TOOLS:
                 self.tool = action
@@ -296,25 +311,29 @@ class CanvasLabeler(w.VBox):
     def _on_event(self, event: dict) -> None:
         if self._view is None:
             return
+        with self._lock:  # the prediction worker draws too
+            try:
+                self._dispatch(event)
+            except (StoreError, DoodleError, UnreadableImage) as err:
+                self._drag = None
+                self._say(f"⚠ {err}")
+
+    def _dispatch(self, event: dict) -> None:
         kind = event["type"]
-        try:
-            if kind == "keydown":
-                self._on_key(event)
-            elif kind == "keyup":
-                self._space = self._space and event.get("key") != " "
-            elif kind == "wheel":
-                factor = 1.2 if event.get("deltaY", 0) < 0 else 1 / 1.2
-                self._view.zoom(factor, event["relativeX"], event["relativeY"])
-                self._view_changed()
-            elif kind == "mousedown":
-                self._on_down(event)
-            elif kind == "mousemove":
-                self._on_move(event)
-            elif kind in ("mouseup", "mouseleave"):
-                self._on_up(event)
-        except (StoreError, DoodleError, UnreadableImage) as err:
-            self._drag = None
-            self._say(f"⚠ {err}")
+        if kind == "keydown":
+            self._on_key(event)
+        elif kind == "keyup":
+            self._space = self._space and event.get("key") != " "
+        elif kind == "wheel":
+            factor = 1.2 if event.get("deltaY", 0) < 0 else 1 / 1.2
+            self._view.zoom(factor, event["relativeX"], event["relativeY"])
+            self._view_changed()
+        elif kind == "mousedown":
+            self._on_down(event)
+        elif kind == "mousemove":
+            self._on_move(event)
+        elif kind in ("mouseup", "mouseleave"):
+            self._on_up(event)
 
     def _on_key(self, event: dict) -> None:
         key = event.get("key", "")
@@ -522,8 +541,11 @@ class CanvasLabeler(w.VBox):
 
     def _predict(self, generation: int) -> None:
         try:
-            doodles = self._doodle_raster()
-            image = self._full_image()
+            with self._lock:  # the strokes and image of this generation, not the next
+                if generation != self._generation:
+                    return
+                doodles = self._doodle_raster()
+                image = self._full_image()
             label = doodles_to_mask(image, doodles, n_classes=len(self.classes))
         except (DoodleError, UnreadableImage) as err:
             self._say(f"⚠ {err}")
@@ -535,6 +557,7 @@ class CanvasLabeler(w.VBox):
             if generation != self._generation:
                 return  # the strokes changed meanwhile; a newer prediction follows
             self.prediction, self._doodles = label, doodles
+            self._predicted_for = generation
             self._overlay = w.Image(value=encode_png(overlay), format="png")
             self._draw_overlay()
         self._say("Predicted mask shown: add doodles to correct it, "
@@ -668,7 +691,7 @@ class CanvasLabeler(w.VBox):
         counts = {k: sum(s.kind == k for s in self.shapes) for k in DRAWN_KINDS}
         drawn = ", ".join(f"{n} {k}{'es' if k == 'box' and n != 1 else 's' if n != 1 else ''}"
                           for k, n in counts.items() if n)
-        zoom = self._view.scale / self._view.fit_scale
+        zoom = self._view.scale / self._view.fit_scale if self._view is not None else 1.0
         self._where.value = (f"<b>{self.position + 1} / {len(self._queue)}</b> · "
                              f"{image['name']} · {status}"
                              + (f" · {drawn}" if drawn else "")
