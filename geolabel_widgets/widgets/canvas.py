@@ -167,6 +167,7 @@ class CanvasLabeler(w.VBox):
         self.position = max(0, min(int(position), max(len(self._queue) - 1, 0)))
         self._polygon, self._drag, self.selected = [], None, None
         self.prediction = self._doodles = self._overlay = self._sharp = None
+        self._predicted_for = -1
         self._generation += 1
         if self.current is None:
             self._say("The queue is empty.")
@@ -537,12 +538,14 @@ class CanvasLabeler(w.VBox):
         elif self.prediction is not None:
             with self._lock:
                 self.prediction = self._doodles = self._overlay = None
+                self._predicted_for = -1
                 self._draw_overlay()
+            self._say("Doodle two or more classes to see the predicted mask.")
 
     def _predict(self, generation: int) -> None:
         try:
             with self._lock:  # the strokes and image of this generation, not the next
-                if generation != self._generation:
+                if generation != self._generation or generation == self._predicted_for:
                     return
                 doodles = self._doodle_raster()
                 image = self._full_image()

@@ -131,12 +131,16 @@ def test_draw_box_polygon_hole_point_doodles_undo_redo(lab, open_notebook, canva
 
     key("z")
     assert set(_wait_rows(path, "stroke", 1)["value"]) == {"water"}
+    page.wait_for_function("() => document.querySelector('.geolabel-canvas')"
+                           ".textContent.includes('Doodle two or more classes')")
     key("y")
     assert set(_wait_rows(path, "stroke", 2)["value"]) == {"water", "sand"}
     page.wait_for_function("() => document.querySelector('.geolabel-canvas')"
                            ".textContent.includes('Predicted mask shown')", timeout=30_000)
     key("a")
     mask_row = _wait_rows(path, "mask", 1).iloc[0]
+    page.wait_for_function("() => document.querySelector('.geolabel-canvas')"
+                           ".textContent.includes('Saved the mask: water')")
     with LabelStore.open(path) as store:
         mask, classes = store.mask(mask_row["annotation_id"])
         doodles, _ = store.mask(_rows(path, "doodles").iloc[0]["annotation_id"])
