@@ -87,8 +87,11 @@ def _by_location(images, fractions: np.ndarray, rng, block: float | None) -> pd.
     if not located.all():
         raise StoreError(f"{(~located).sum()} images have no footprint or location; "
                          "split them by='image'")
-    centroids = images.geometry.centroid
-    x, y = centroids.x.to_numpy(), centroids.y.to_numpy()
+    # the middle of each footprint's bounds, in degrees: only which grid cell an image
+    # falls in matters here, not a planar centroid (which geopandas warns about)
+    bounds = images.geometry.bounds
+    x = ((bounds["minx"] + bounds["maxx"]) / 2).to_numpy()
+    y = ((bounds["miny"] + bounds["maxy"]) / 2).to_numpy()
     if block is None:
         extent = max(x.max() - x.min(), y.max() - y.min(), 1e-6)
         block = extent / max(1, math.ceil(math.sqrt(len(images) / 16)))

@@ -120,6 +120,9 @@ class CanvasLabeler(w.VBox):
                             throttle_or_debounce="throttle")
         self._clicks.on_dom_event(self._on_event)
         self._moves.on_dom_event(self._on_event)
+        # canvases keep no pixels in their model: a view shown again (a page reload, the
+        # widget displayed in another cell) asks for its drawing
+        self.canvas.on_client_ready(lambda: self._view is not None and self._redraw())
         self.go(self.first_unlabeled())
 
     # -- what a user may call from Python too ------------------------------------------------
@@ -166,7 +169,9 @@ class CanvasLabeler(w.VBox):
     def _go(self, position: int) -> None:
         self.position = max(0, min(int(position), max(len(self._queue) - 1, 0)))
         self._polygon, self._drag, self.selected = [], None, None
-        self.prediction = self._doodles = self._overlay = self._sharp = None
+        _close(self._base, self._overlay, self._sharp)
+        self._base = self._overlay = self._sharp = None
+        self.prediction = self._doodles = None
         self._predicted_for = -1
         self._generation += 1
         if self.current is None:
@@ -185,7 +190,6 @@ class CanvasLabeler(w.VBox):
         self.canvas.layout.width, self.canvas.layout.height = (f"{screen[0]}px",
                                                                f"{screen[1]}px")
         self._view = View(width, height, screen)
-        self._base = None
         try:
             jpeg, _ = display_jpeg(self._path(), self.display_size * 2, self._bands)
             self._base = w.Image(value=jpeg, format="jpeg")
@@ -236,6 +240,9 @@ class CanvasLabeler(w.VBox):
         self._worker.shutdown(wait=False, cancel_futures=True)
         if self._refine_timer is not None:
             self._refine_timer.cancel()
+        _close(self._base, self._overlay, self._sharp)
+        for widget in (self._clicks, self._moves, self.canvas):
+            widget.close()
         super().close()
 
     # -- controls ----------------------------------------------------------------------------
@@ -537,7 +544,9 @@ class CanvasLabeler(w.VBox):
             self.predict(wait=False)
         elif self.prediction is not None:
             with self._lock:
-                self.prediction = self._doodles = self._overlay = None
+                self.prediction = self._doodles = None
+                _close(self._overlay)
+                self._overlay = None
                 self._predicted_for = -1
                 self._draw_overlay()
             self._say("Doodle two or more classes to see the predicted mask.")
@@ -561,6 +570,7 @@ class CanvasLabeler(w.VBox):
                 return  # the strokes changed meanwhile; a newer prediction follows
             self.prediction, self._doodles = label, doodles
             self._predicted_for = generation
+            _close(self._overlay)
             self._overlay = w.Image(value=encode_png(overlay), format="png")
             self._draw_overlay()
         self._say("Predicted mask shown: add doodles to correct it, "
@@ -601,6 +611,7 @@ class CanvasLabeler(w.VBox):
         """Once zoomed in past the shown resolution, fetch the visible part sharp."""
         view = self._view
         if view is None or view.scale <= view.fit_scale * 2 * 1.25 or self._base is None:
+            _close(self._sharp)
             self._sharp = None
             return
         box = view.visible()
@@ -611,12 +622,14 @@ class CanvasLabeler(w.VBox):
         except UnreadableImage:
             return
         with self._lock:
+            _close(self._sharp)
             self._sharp = (box, w.Image(value=encode_png(region), format="png"))
             self._draw_image()
 
     def _redraw(self, sharp: bool = True) -> None:
         with self._lock, hold_canvas():
             if not sharp:
+                _close(self._sharp)
                 self._sharp = None
             self._draw_image()
             self._draw_overlay()
@@ -709,6 +722,15 @@ class CanvasLabeler(w.VBox):
         if path is None:
             raise UnreadableImage(uri, "is remote; download it first")
         return path
+
+
+def _close(*images) -> None:
+    """Close image widgets no longer drawn: each is a model the browser keeps otherwise.
+    ``self._sharp`` is a (box, image) pair."""
+    for image in images:
+        image = image[1] if isinstance(image, tuple) else image
+        if image is not None:
+            image.close()
 
 
 def _outline(layer, geometry, scale: float) -> None:
