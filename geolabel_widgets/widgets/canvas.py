@@ -275,8 +275,7 @@ class CanvasLabeler(w.VBox):
         self._class_buttons[0].icon = "check"
         self._jump = w.BoundedIntText(value=1, min=1, max=max(1, len(self._queue)),
                                       description="image", layout={"width": "150px"})
-        self._jump.observe(lambda change: self.position != change["new"] - 1
-                           and self.go(change["new"] - 1), "value")
+        self._jump.observe(self._on_jump, "value")
         self._where = w.HTML()
         self._footer = w.HBox([buttons["previous"], buttons["next"], self._jump, self._where,
                                buttons["predict"], buttons["accept_mask"]],
@@ -284,6 +283,10 @@ class CanvasLabeler(w.VBox):
         self.message = w.HTML()
         self._help = w.HTML(f"<small>{help_line(self.shortcuts)} · drag with space or ctrl: pan "
                             "· wheel: zoom · shift+polygon: hole</small>")
+
+    def _on_jump(self, change: dict) -> None:
+        if change["new"] - 1 != self.position:  # typed by the user, not set by go()
+            self.go(change["new"] - 1)
 
     def _act(self, action: str) -> None:
         with self._lock:
