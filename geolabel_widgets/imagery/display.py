@@ -68,10 +68,8 @@ def read_display_region(path: str | os.PathLike, box: tuple[int, int, int, int],
             array = np.moveaxis(data, 0, -1)
         else:
             with Image.open(path) as im:
-                if im.mode in ("P", "CMYK", "YCbCr", "LA", "1"):
-                    im = im.convert("RGB")
-                array = _select(np.asarray(im.resize(size, Image.Resampling.BILINEAR,
-                                                     box=box)), bands)
+                array = _select(np.asarray(_plain(im).resize(size, Image.Resampling.BILINEAR,
+                                                             box=box)), bands)
     except Exception as err:  # decoders raise many types for a bad file
         raise UnreadableImage(path, f"cannot be shown ({err})") from None
     return to_rgb8(array, percentiles)
@@ -123,10 +121,14 @@ def _read_pil(path: Path, max_size: int, bands) -> np.ndarray:
     with Image.open(path) as im:
         if im.format == "JPEG":
             im.draft("RGB", (max_size, max_size))  # decode at 1/2, 1/4 or 1/8 scale
-        if im.mode in ("P", "CMYK", "YCbCr", "LA", "1"):
-            im = im.convert("RGB")
+        im = _plain(im)
         im.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)
         return _select(np.asarray(im), bands)
+
+
+def _plain(im: Image.Image) -> Image.Image:
+    """Palette, CMYK (the real orthomosaics are CMYK JPEGs) and the like as RGB."""
+    return im.convert("RGB") if im.mode in ("P", "CMYK", "YCbCr", "LA", "1") else im
 
 
 def _read_raster(path: Path, max_size: int, bands) -> np.ndarray:

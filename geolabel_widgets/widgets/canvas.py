@@ -31,10 +31,10 @@ from ..imagery.display import (display_jpeg, encode_png, read_display_array,
 from ..imagery.header import UnreadableImage
 from ..segment import DoodleError, doodle_raster, doodles_to_mask
 from ..store import LabelStore, StoreError
-from ..store.ingest import path_of
 from .drawing import (DRAWN_KINDS, HANDLE_PX, Shape, View, draw_shapes, move_vertex,
                       shape_at, vertex_at, vertices, with_hole)
 from .keyboard import NAVIGATION_KEYS, help_line, key_map, key_name
+from .queue import QueueWalker
 
 TOOLS = ("box", "polygon", "point", "brush", "eraser", "select")
 CANVAS_KEYS = {
@@ -48,7 +48,7 @@ MAX_SEGMENT_SIZE = 4096  # longest side a mask is predicted for; cut larger scen
 OVERLAY_ALPHA = 110  # of 255: the predicted mask over the image
 
 
-class CanvasLabeler(w.VBox):
+class CanvasLabeler(QueueWalker, w.VBox):
     """Draw labels on the images of ``store.queue``, one image after another.
 
     Parameters
@@ -127,14 +127,6 @@ class CanvasLabeler(w.VBox):
 
     # -- what a user may call from Python too ------------------------------------------------
     @property
-    def queue(self) -> list[str]:
-        return list(self._queue)
-
-    @property
-    def current(self) -> str | None:
-        return self._queue[self.position] if 0 <= self.position < len(self._queue) else None
-
-    @property
     def current_class(self) -> str:
         return self._class
 
@@ -157,12 +149,9 @@ class CanvasLabeler(w.VBox):
     def tool(self, name: str) -> None:
         self._tools.value = name
 
-    def first_unlabeled(self) -> int:
-        unlabeled = set(self.store.queue(self.task, self.labeler, image_ids=self._queue))
-        return next((k for k, i in enumerate(self._queue) if i in unlabeled), 0)
-
     def go(self, position: int) -> None:
-        """Show the image at ``position`` in the queue (what is half-drawn is dropped)."""
+        """Show the image at ``position`` in the queue (what is half-drawn is dropped);
+        past either end, the first or last image."""
         with self._lock:
             self._go(position)
 
@@ -191,7 +180,7 @@ class CanvasLabeler(w.VBox):
                                                                f"{screen[1]}px")
         self._view = View(width, height, screen)
         try:
-            jpeg, _ = display_jpeg(self._path(), self.display_size * 2, self._bands)
+            jpeg, _ = display_jpeg(self.image_path(self.current), self.display_size * 2, self._bands)
             self._base = w.Image(value=jpeg, format="jpeg")
             self._say("")
         except UnreadableImage as err:
@@ -591,7 +580,7 @@ class CanvasLabeler(w.VBox):
             raise DoodleError(f"the image is {view.width} x {view.height} px; masks are "
                               f"predicted up to {MAX_SEGMENT_SIZE} px across: cut it into "
                               "chips first (geolabel chips)")
-        return read_display_array(self._path(), max(view.width, view.height), self._bands)
+        return read_display_array(self.image_path(self.current), max(view.width, view.height), self._bands)
 
     # -- rendering ---------------------------------------------------------------------------
     def _zoom(self, action: str) -> None:
@@ -621,7 +610,7 @@ class CanvasLabeler(w.VBox):
         size = (max(1, round((box[2] - box[0]) * min(view.scale, 1))),
                 max(1, round((box[3] - box[1]) * min(view.scale, 1))))
         try:
-            region = read_display_region(self._path(), box, size, self._bands)
+            region = read_display_region(self.image_path(self.current), box, size, self._bands)
         except UnreadableImage:
             return
         with self._lock:
@@ -718,13 +707,6 @@ class CanvasLabeler(w.VBox):
 
     def _say(self, text: str) -> None:
         self.message.value = text
-
-    def _path(self):
-        uri = self._images.at[self.current, "uri"]
-        path = path_of(uri)
-        if path is None:
-            raise UnreadableImage(uri, "is remote; download it first")
-        return path
 
 
 def _close(*images) -> None:

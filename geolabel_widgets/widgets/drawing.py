@@ -27,9 +27,9 @@ class View:
     width: int  # the image, full resolution
     height: int
     screen: tuple[int, int]  # the canvas, in screen pixels
-    scale: float = 1.0
-    x: float = 0.0
-    y: float = 0.0
+    scale: float = field(init=False)
+    x: float = field(init=False)
+    y: float = field(init=False)
 
     def __post_init__(self):
         self.reset()

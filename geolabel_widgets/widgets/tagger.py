@@ -21,13 +21,13 @@ import traitlets as t
 from ..imagery.display import display_jpeg
 from ..imagery.header import UnreadableImage
 from ..store import LabelStore, StoreError
-from ..store.ingest import path_of
 from .keyboard import help_line, key_map
+from .queue import QueueWalker
 
 BEHIND, AHEAD = 2, 8  # images kept in the browser around the current one
 
 
-class ImageTagger(anywidget.AnyWidget):
+class ImageTagger(QueueWalker, anywidget.AnyWidget):
     """Tag images from ``store.queue`` with the keyboard (1-9 for the classes).
 
     Parameters
@@ -93,19 +93,6 @@ class ImageTagger(anywidget.AnyWidget):
         self.on_msg(self._on_message)
 
     # -- what a user may call from Python too --------------------------------------------
-    @property
-    def queue(self) -> list[str]:
-        return list(self._queue)
-
-    @property
-    def current(self) -> str | None:
-        return self._queue[self.position] if 0 <= self.position < len(self._queue) else None
-
-    def first_unlabeled(self) -> int:
-        unlabeled = set(self.store.queue(self.task, self.labeler, image_ids=self._queue))
-        return next((k for k, image_id in enumerate(self._queue) if image_id in unlabeled),
-                    len(self._queue))
-
     def close(self) -> None:
         self._prefetch.shutdown(wait=False, cancel_futures=True)
         super().close()
@@ -197,14 +184,12 @@ class ImageTagger(anywidget.AnyWidget):
     def _jpeg(self, image_id: str) -> Future:
         future = self._encoded.get(image_id)
         if future is None:
-            uri = self._images.at[image_id, "uri"]
-            path = path_of(uri)
-            if path is None:
+            try:
+                future = self._prefetch.submit(display_jpeg, self.image_path(image_id),
+                                               self.display_size, self._bands)
+            except UnreadableImage as err:
                 future = Future()
-                future.set_exception(UnreadableImage(uri, "is remote; download it first"))
-            else:
-                future = self._prefetch.submit(display_jpeg, path, self.display_size,
-                                               self._bands)
+                future.set_exception(err)
             self._encoded[image_id] = future
         return future
 

@@ -1,0 +1,36 @@
+"""Walking a queue of images: what the tagger and the canvas share.
+
+A widget using this sets ``store``, ``task``, ``labeler``, ``_queue`` (image ids),
+``_images`` (their rows of ``store.images``) and ``position``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..imagery.header import UnreadableImage
+from ..store.ingest import path_of
+
+
+class QueueWalker:
+    @property
+    def queue(self) -> list[str]:
+        return list(self._queue)
+
+    @property
+    def current(self) -> str | None:
+        return self._queue[self.position] if 0 <= self.position < len(self._queue) else None
+
+    def first_unlabeled(self) -> int:
+        """The first position this labeler has not labeled (the queue's length if none)."""
+        unlabeled = set(self.store.queue(self.task, self.labeler, image_ids=self._queue))
+        return next((k for k, image_id in enumerate(self._queue) if image_id in unlabeled),
+                    len(self._queue))
+
+    def image_path(self, image_id: str) -> Path:
+        """The local file of an image; a remote one is an UnreadableImage."""
+        uri = self._images.at[image_id, "uri"]
+        path = path_of(uri)
+        if path is None:
+            raise UnreadableImage(uri, "is remote; download it first")
+        return path
