@@ -2,7 +2,8 @@
 
 from .demo import demo_store
 from .store import LabelStore, StoreError
-from .widgets import CanvasLabeler, ImageTagger
+from .widgets import CanvasLabeler, ImageMap, ImageTagger, LabelingApp
 
-__all__ = ["CanvasLabeler", "ImageTagger", "LabelStore", "StoreError", "demo_store"]
+__all__ = ["CanvasLabeler", "ImageMap", "ImageTagger", "LabelStore", "LabelingApp", "StoreError",
+           "demo_store"]
 __version__ = "0.1.0"

@@ -52,6 +52,69 @@ def images_frame(conn: sa.Connection, where=None) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame, geometry=footprints, crs="EPSG:4326").set_index("image_id")
 
 
+def footprints_frame(conn: sa.Connection, where=None) -> gpd.GeoDataFrame:
+    """Name, dataset and footprint of every image that has one (else a point at its
+    centroid): the light read a map makes, without headers, props or transforms."""
+    i, d = s.images, s.datasets
+    frame = read_query(conn, sa.select(i.c.image_id, i.c.name, d.c.name.label("dataset"),
+                                       i.c.lon, i.c.lat, i.c.footprint)
+                       .join(d, d.c.dataset_id == i.c.dataset_id)
+                       .where(sa.or_(i.c.footprint.is_not(None), i.c.lat.is_not(None)),
+                              sa.true() if where is None else where)
+                       .order_by(i.c.seq))
+    geometry = _geometries(frame.pop("footprint"))
+    points = shapely.points(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float))
+    geometry = np.where(shapely.is_missing(geometry), points, geometry)
+    return gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]), geometry=geometry,
+                            crs="EPSG:4326").set_index("image_id")
+
+
+def image_states(conn: sa.Connection, task_id: int | None = None, labeler: str | None = None,
+                 image_ids=None) -> pd.DataFrame:
+    """Per labeled image: its status, its main class and who labeled it last.
+
+    Status is the latest status row (of ``labeler``, else of anyone), "labeled" for
+    labels without one. The main class covers the most pixels of a mask, else is the
+    most frequent value of the image's labels (doodles aside). Images without labels
+    or status rows are absent: they are unlabeled.
+    """
+    a, m = s.annotations, s.mask_pixels
+    where = [a.c.is_current, sa.not_(a.c.deleted), a.c.kind.not_in(("comment", "split"))]
+    if task_id is not None:
+        where.append(a.c.task_id == task_id)
+    if labeler is not None:
+        where.append(a.c.labeler_id == labeler)
+    if image_ids is not None:
+        where.append(a.c.image_id.in_(list(image_ids)))
+    rows = read_query(conn, sa.select(a.c.annotation_id, a.c.image_id, a.c.labeler_id, a.c.kind,
+                                      a.c.value, a.c.created_at).where(*where)
+                      .order_by(a.c.created_at, a.c.annotation_id))
+    pixels = read_query(conn, sa.select(m.c.annotation_id, m.c.class_name, m.c.pixels)
+                        .join(a, a.c.annotation_id == m.c.annotation_id)
+                        .where(*where, a.c.kind == "mask", m.c.pixels > 0))
+    states = pd.DataFrame(index=pd.Index(rows["image_id"].unique(), name="image_id"))
+    status_rows = rows[rows["kind"] == "status"]
+    labels = rows[~rows["kind"].isin(("status", *PARTIAL_LABELS))]
+    states["status"] = status_rows.groupby("image_id")["value"].last()
+    states.loc[states["status"].isna() & states.index.isin(labels["image_id"]),
+               "status"] = "labeled"
+    states["status"] = states["status"].fillna("unlabeled")
+    states["labeler"] = labels.groupby("image_id")["labeler_id"].last()
+    # each label weighs 1: a mask shares its weight among its classes by pixel count
+    pixels["weight"] = pixels["pixels"] / pixels.groupby("annotation_id")["pixels"].transform("sum")
+    votes = pd.concat([
+        labels.loc[labels["value"].notna(), ["image_id", "value"]].assign(weight=1.0),
+        pixels.merge(rows[["annotation_id", "image_id"]], on="annotation_id")
+        .rename(columns={"class_name": "value"})[["image_id", "value", "weight"]]])
+    if len(votes):
+        totals = votes.groupby(["image_id", "value"], sort=False)["weight"].sum()
+        ranked = totals.sort_values(ascending=False, kind="stable").reset_index()
+        states["class"] = ranked.drop_duplicates("image_id").set_index("image_id")["value"]
+    else:
+        states["class"] = None
+    return states
+
+
 def annotations_frame(conn: sa.Connection, *, history: bool = False, kinds=None,
                       exclude_kinds=NOT_LABELS, where=None) -> pd.DataFrame:
     a = s.annotations

@@ -51,7 +51,7 @@ class HistoryMixin:
     def _revert_latest(self, info: TaskInfo, labeler: str, query, kind: str) -> list[str]:
         a = s.annotations
         changed: list[str] = []
-        with self._writer.begin() as conn:
+        with self._transaction() as conn:
             target = conn.execute(query).scalar()
             if target is None:
                 return changed

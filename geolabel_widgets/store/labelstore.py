@@ -28,6 +28,7 @@ from ..imagery.georef import pixel_to_lonlat
 from . import aggregates, frames
 from . import schema as s
 from .backend import is_url, make_engine, writer
+from .changes import ChangeFeed
 from .history import HistoryMixin
 from .types import StoreError, TaskInfo
 from .ingest import IngestReport, rows_from_files, rows_from_frame
@@ -49,6 +50,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         self.mask_dir = Path(mask_dir)
         self.location = location
         self._writer = writer(engine)
+        self._changes = ChangeFeed()
         self._tasks: dict[str, TaskInfo] = {}
         self._labelers: set[str] = set()
 
@@ -89,6 +91,21 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
 
     def __repr__(self) -> str:
         return f"LabelStore({self.location!r})"
+
+    def subscribe(self, listener) -> None:
+        """Call ``listener(changes)`` after each committed write of labels in this
+        process, with the (task title, image_id) pairs it changed. Bound methods are
+        held weakly."""
+        self._changes.subscribe(listener)
+
+    def unsubscribe(self, listener) -> None:
+        self._changes.unsubscribe(listener)
+
+    @contextmanager
+    def _transaction(self):
+        """A write transaction whose changed images listeners hear of once committed."""
+        with self._changes.collecting(), self._writer.begin() as conn:
+            yield conn
 
     # -- datasets, tasks, labelers ---------------------------------------------------------
     def add_dataset(self, name: str, *, site: str | None = None, sensor: str | None = None,
@@ -327,7 +344,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
     def _write_labels(self, labels: pd.DataFrame, props: pd.Series, info: TaskInfo,
                       mode: str) -> ImportSummary:
         summary = ImportSummary()
-        with self._writer.begin() as conn:
+        with self._transaction() as conn:
             known = set()
             for chunk in _chunks(list(labels["image_id"].unique()), 900):
                 known.update(conn.execute(sa.select(s.images.c.image_id).where(
@@ -523,6 +540,21 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         with self.engine.connect() as conn:
             return frames.images_frame(conn)
 
+    def footprints(self, task: str | None = None) -> gpd.GeoDataFrame:
+        """Name, dataset and footprint (or centroid point) of every located image (of
+        those ``task`` covers): what a map needs, without the rest of each image's row."""
+        with self.engine.connect() as conn:
+            scope = self._in_scope(conn, self._task(task)) if task is not None else None
+            return frames.footprints_frame(conn, scope)
+
+    def image_states(self, task: str | None = None, labeler: str | None = None,
+                     image_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """Status, main class and last labeler of each image with labels (of ``task``
+        and ``labeler`` if given); images absent from it are unlabeled."""
+        task_id = self._task(task).task_id if task is not None else None
+        with self.engine.connect() as conn:
+            return frames.image_states(conn, task_id, labeler, image_ids)
+
     @property
     def annotations(self) -> pd.DataFrame:
         """Current labels (tags, shapes, masks) of every task and labeler."""
@@ -661,7 +693,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
     def _action(self, info: TaskInfo, labeler: str, image_id: str):
         """A write transaction holding one new edit action, after checking the image."""
         try:
-            with self._writer.begin() as conn:
+            with self._transaction() as conn:
                 exists = conn.execute(sa.select(s.images.c.seq).where(
                     s.images.c.image_id == image_id)).first()
                 if exists is None:
@@ -712,6 +744,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
             mask.attach(conn, annotation_id)
         aggregates.on_label_change(conn, info.task_id, image_id, labeler, before,
                                    _contribution(kind, value, deleted, props, mask))
+        self._changes.record(info.title, image_id)
         return annotation_id
 
     def _status_of(self, conn, image_id: str, info: TaskInfo, labeler: str) -> str:

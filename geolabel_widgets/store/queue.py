@@ -46,12 +46,7 @@ class QueueMixin:
             query = query.where(current_status.in_([status] if isinstance(status, str)
                                                    else list(status)))
         with self.engine.connect() as conn:
-            group = conn.execute(sa.select(s.tasks.c.group_id)
-                                 .where(s.tasks.c.task_id == info.task_id)).scalar()
-            if group is not None:
-                members = sa.select(s.dataset_group_members.c.dataset_id).where(
-                    s.dataset_group_members.c.group_id == group)
-                query = query.where(i.c.dataset_id.in_(members))
+            query = query.where(self._in_scope(conn, info))
             if dataset is not None:
                 names = [dataset] if isinstance(dataset, str) else list(dataset)
                 query = query.where(i.c.dataset_id.in_(
@@ -75,6 +70,16 @@ class QueueMixin:
         elif order != "stable":
             raise StoreError(f"unknown order {order!r}: use 'stable', 'random' or a Series")
         return ids
+
+    def _in_scope(self, conn, info) -> sa.ColumnElement:
+        """Images a task covers: its dataset group's, or every image."""
+        group = conn.execute(sa.select(s.tasks.c.group_id)
+                             .where(s.tasks.c.task_id == info.task_id)).scalar()
+        if group is None:
+            return sa.true()
+        members = sa.select(s.dataset_group_members.c.dataset_id).where(
+            s.dataset_group_members.c.group_id == group)
+        return s.images.c.dataset_id.in_(members)
 
     def status_of(self, image_id: str, *, task: str, labeler: str) -> str:
         with self.engine.connect() as conn:

@@ -58,7 +58,7 @@ class SplitMixin:
 
     def _write_splits(self, task: str, assigned: pd.Series) -> None:
         info = self._task(task)
-        with self._writer.begin() as conn:
+        with self._transaction() as conn:
             self._ensure_labeler(conn, SPLITTER, display_name="geolabel splits")
             action = self._new_action(conn, info, SPLITTER, "edit")
             for image_id, split in assigned.items():

@@ -20,6 +20,7 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 import shapely
+import traitlets as t
 from ipycanvas import MultiCanvas, hold_canvas
 from ipyevents import Event
 from matplotlib.colors import to_rgb
@@ -69,6 +70,8 @@ class CanvasLabeler(QueueWalker, w.VBox):
     brush_width
         Doodle brush width in image pixels (``[`` and ``]`` change it).
     """
+
+    position = t.Int(0, help="where in the queue the shown image is")
 
     def __init__(self, store: LabelStore, *, task: str, labeler: str,
                  classes: Sequence[str] | None = None, dataset=None, status=None,
@@ -188,6 +191,13 @@ class CanvasLabeler(QueueWalker, w.VBox):
         self._jump.value = self.position + 1
         self._reload()
         self._redraw()
+
+    def _move_to(self, position: int) -> None:
+        self.go(position)
+
+    def _restart(self, position: int) -> None:
+        self._jump.max = max(1, len(self._queue))
+        self.go(position)
 
     def next(self) -> None:
         self.go(self.position + 1)

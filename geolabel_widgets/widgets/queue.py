@@ -1,7 +1,8 @@
 """Walking a queue of images: what the tagger and the canvas share.
 
 A widget using this sets ``store``, ``task``, ``labeler``, ``_queue`` (image ids),
-``_images`` (their rows of ``store.images``) and ``position``.
+``_images`` (their rows of ``store.images``) and ``position``, and says how it
+moves within its queue (``_move_to``) and starts a new one (``_restart``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,20 @@ class QueueWalker:
         unlabeled = set(self.store.queue(self.task, self.labeler, image_ids=self._queue))
         return next((k for k, image_id in enumerate(self._queue) if image_id in unlabeled),
                     len(self._queue))
+
+    def set_queue(self, image_ids, position: int | None = None) -> None:
+        """Work through these images instead (from the first this labeler has not labeled)."""
+        self._queue = list(dict.fromkeys(image_ids))
+        self._images = self.store.images.reindex(self._queue)
+        self._restart(self.first_unlabeled() if position is None else position)
+
+    def open_image(self, image_id: str) -> None:
+        """Show this image; one not in the queue is put in it after the current one."""
+        if image_id in self._queue:
+            self._move_to(self._queue.index(image_id))
+            return
+        at = min(self.position + 1, len(self._queue))
+        self.set_queue([*self._queue[:at], image_id, *self._queue[at:]], position=at)
 
     def image_path(self, image_id: str) -> Path:
         """The local file of an image; a remote one is an UnreadableImage."""

@@ -276,6 +276,13 @@ function render({ model, el }) {
       show();
     } else if (content.type === "goto") {
       move(content.position);
+    } else if (content.type === "queue") {
+      // a new queue (a selection on the map): positions now name other images
+      for (const item of items.values()) if (item.url) URL.revokeObjectURL(item.url);
+      items.clear();
+      position = content.position;
+      show();
+      model.send({ type: "need", position, have: [] });
     }
   });
 

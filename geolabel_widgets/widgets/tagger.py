@@ -97,6 +97,18 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
         self._prefetch.shutdown(wait=False, cancel_futures=True)
         super().close()
 
+    def _move_to(self, position: int) -> None:
+        self.position = position  # the view follows
+
+    def _restart(self, position: int) -> None:
+        unlabeled = set(self.store.queue(self.task, self.labeler, image_ids=self._queue))
+        self._done = set(self._queue) - unlabeled
+        self._descriptions.clear()
+        # the view forgets what its positions held before it hears the new position
+        self.send({"type": "queue", "position": position})
+        with self.hold_sync():
+            self.total, self.labeled, self.position = len(self._queue), len(self._done), position
+
     # -- messages from the browser ---------------------------------------------------------
     def _on_message(self, _widget, content: dict, _buffers) -> None:
         handler = getattr(self, f"_do_{content.get('type')}", None)

@@ -1,0 +1,196 @@
+"""What the map sends to the browser: footprints where few are in view, counts per cell
+where many are. Plain numpy/shapely on a spatial index; no widgets here.
+
+A browser draws a few thousand polygons at once without effort, and a websocket
+message must stay well under Jupyter's 10 MB; 100k footprints as GeoJSON break
+both. So the map never sends more than ``max_footprints`` features: beyond that it
+sends square cells of about ``CELL_PX`` screen pixels, each coloured by its most
+common value, with its count.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+TILE_PX = 256  # Web Mercator: the world is 256 * 2**zoom pixels across
+CELL_PX = 24
+MAX_LAT = 85.0511  # Web Mercator's edge
+SELECTED_OUTLINE = "#00e5ff"
+MIN_FOOTPRINT_PX = 4  # smaller footprints are drawn as points
+_TO_MERCATOR = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
+_HALF_WORLD = 20037508.342789244  # metres from the centre to the edge in EPSG:3857
+
+Box = tuple[float, float, float, float]  # west, south, east, north in degrees
+
+
+def to_unit(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    """Lon/lat -> Web Mercator scaled to [0, 1] (x east, y south), as map pixels / world size."""
+    x, y = _TO_MERCATOR.transform(np.asarray(lon, float),
+                                  np.clip(np.asarray(lat, float), -MAX_LAT, MAX_LAT))
+    return (np.asarray(x) + _HALF_WORLD) / (2 * _HALF_WORLD), \
+        (_HALF_WORLD - np.asarray(y)) / (2 * _HALF_WORLD)
+
+
+def from_unit(x, y) -> tuple[np.ndarray, np.ndarray]:
+    lon, lat = _TO_MERCATOR.transform(np.asarray(x, float) * 2 * _HALF_WORLD - _HALF_WORLD,
+                                      _HALF_WORLD - np.asarray(y, float) * 2 * _HALF_WORLD,
+                                      direction="INVERSE")
+    return np.asarray(lon), np.asarray(lat)
+
+
+def fit_view(bounds: Box, size: tuple[int, int], max_zoom: int = 18) -> tuple[tuple, int]:
+    """The centre (lat, lon) and the largest zoom showing ``bounds`` in ``size`` pixels."""
+    (x0, x1), (y1, y0) = to_unit([bounds[0], bounds[2]], [bounds[1], bounds[3]])
+    span_x, span_y = max(x1 - x0, 1e-12), max(y1 - y0, 1e-12)
+    zoom = np.floor(np.log2(min(size[0] / (TILE_PX * span_x), size[1] / (TILE_PX * span_y))))
+    lon, lat = from_unit((x0 + x1) / 2, (y0 + y1) / 2)
+    return (float(lat), float(lon)), int(np.clip(zoom, 1, max_zoom))
+
+
+def view_box(center: tuple[float, float], zoom: float, size: tuple[int, int],
+             pad: float = 0.0) -> Box:
+    """The lon/lat box a map of ``size`` pixels shows, grown by ``pad`` of its size each side."""
+    x, y = to_unit(center[1], center[0])
+    world = TILE_PX * 2.0 ** zoom
+    half_x, half_y = (0.5 + pad) * size[0] / world, (0.5 + pad) * size[1] / world
+    lon, lat = from_unit([max(x - half_x, 0), min(x + half_x, 1)],
+                         [min(y + half_y, 1), max(y - half_y, 0)])
+    return float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1])
+
+
+def grow(box: Box, pad: float) -> Box:
+    """``box`` grown by ``pad`` of its size on each side (in Web Mercator), within the world."""
+    (x0, x1), (y1, y0) = to_unit([box[0], box[2]], [box[1], box[3]])
+    dx, dy = (x1 - x0) * pad, (y1 - y0) * pad
+    lon, lat = from_unit([max(x0 - dx, 0), min(x1 + dx, 1)], [min(y1 + dy, 1), max(y0 - dy, 0)])
+    return float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1])
+
+
+def contains(outer: Box, inner: Box) -> bool:
+    return (outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2]
+            and outer[3] >= inner[3])
+
+
+@dataclass
+class Palette:
+    """Categories (in legend order), their colours, and each image's category code."""
+    categories: list[str]
+    colors: list[str]
+    codes: np.ndarray  # int per image, indexing categories
+
+    def color_of(self, position: int) -> str:
+        return self.colors[self.codes[position]]
+
+    def counts(self) -> dict[str, int]:
+        counted = np.bincount(self.codes, minlength=len(self.categories))
+        return dict(zip(self.categories, counted.tolist()))
+
+
+class FootprintIndex:
+    """Every located image's footprint, with a spatial index for view, click and selection."""
+
+    def __init__(self, frame: gpd.GeoDataFrame):
+        self.ids = frame.index.to_numpy()
+        self.names = frame["name"].to_numpy()
+        self.datasets = frame["dataset"].to_numpy()
+        self.geometry = np.asarray(frame.geometry.values, dtype=object)
+        self.position = pd.Series(np.arange(len(frame)), index=frame.index)
+        self.tree = shapely.STRtree(self.geometry)
+        bounds = shapely.bounds(self.geometry)
+        self.bounds = bounds
+        self.unit_x, self.unit_y = to_unit((bounds[:, 0] + bounds[:, 2]) / 2,
+                                           (bounds[:, 1] + bounds[:, 3]) / 2)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def extent(self) -> Box:
+        if not len(self):
+            return -180.0, -60.0, 180.0, 75.0
+        b = self.bounds
+        return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()),
+                float(b[:, 3].max()))
+
+    def in_box(self, box: Box) -> np.ndarray:
+        """Positions of the footprints meeting ``box``, in store order."""
+        return np.sort(self.tree.query(shapely.box(*box)))
+
+    def meeting(self, geometry) -> np.ndarray:
+        """Positions of the footprints that meet ``geometry`` (a drawn selection), in order."""
+        return np.sort(self.tree.query(geometry, predicate="intersects"))
+
+
+def footprint_features(index: FootprintIndex, positions: np.ndarray, palette: Palette,
+                       labels: list[str], selected: set[str], zoom: float,
+                       style: dict) -> dict:
+    """A GeoJSON FeatureCollection of these footprints (``labels``: their hover text),
+    simplified to about a pixel at ``zoom``."""
+    degrees_per_pixel = 360.0 / (TILE_PX * 2.0 ** zoom)
+    geometry = index.geometry[positions]
+    # a footprint a few pixels across would vanish: it is drawn as a point
+    bounds = index.bounds[positions]
+    extent = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
+    tiny = extent < MIN_FOOTPRINT_PX * degrees_per_pixel
+    geometry = np.where(tiny, shapely.centroid(geometry), geometry)
+    geometry = shapely.simplify(geometry, degrees_per_pixel / 2, preserve_topology=True)
+    geometry = shapely.set_precision(geometry, degrees_per_pixel / 8)
+    texts = shapely.to_geojson(geometry)
+    features = [footprint_feature(index, k, json.loads(text), palette, label,
+                                  index.ids[k] in selected, style)
+                for k, text, label in zip(positions.tolist(), texts, labels)]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def footprint_feature(index: FootprintIndex, k: int, geometry: dict, palette: Palette,
+                      label: str, selected: bool, style: dict) -> dict:
+    color = palette.color_of(k)
+    feature_style = {**style, "fillColor": color,
+                     "color": SELECTED_OUTLINE if selected else color,
+                     "weight": 3 if selected else style.get("weight", 1)}
+    return {"type": "Feature", "id": str(index.ids[k]), "geometry": geometry,
+            "properties": {"image_id": str(index.ids[k]), "name": str(index.names[k]),
+                           "label": label, "style": feature_style}}
+
+
+def cell_features(index: FootprintIndex, positions: np.ndarray, palette: Palette,
+                  zoom: float, cell_px: int = CELL_PX) -> dict:
+    """Square cells of about ``cell_px`` pixels with each one's count and most common value."""
+    if not len(positions):
+        return {"type": "FeatureCollection", "features": []}
+    size = cell_px / (TILE_PX * 2.0 ** zoom)  # a cell's side in unit coordinates
+    column = np.floor(index.unit_x[positions] / size).astype(np.int64)
+    row = np.floor(index.unit_y[positions] / size).astype(np.int64)
+    per_cell = pd.crosstab([row, column], palette.codes[positions])
+    table = per_cell.to_numpy()
+    counts = table.sum(axis=1)
+    majority = per_cell.columns.to_numpy()[table.argmax(axis=1)]
+    rows = per_cell.index.get_level_values(0).to_numpy()
+    columns = per_cell.index.get_level_values(1).to_numpy()
+    west, north = from_unit(columns * size, rows * size)
+    east, south = from_unit((columns + 1) * size, (rows + 1) * size)
+    strength = np.log1p(counts) / np.log1p(counts.max())
+    names = np.asarray(palette.categories, dtype=object)[per_cell.columns.to_numpy()]
+    features = []
+    for k in range(len(counts)):
+        breakdown = ", ".join(f"{n:,} {name}" for name, n in
+                              sorted(zip(names, table[k]), key=lambda p: -p[1])
+                              if n)
+        color = palette.colors[majority[k]]
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "Polygon", "coordinates": [[
+                [round(west[k], 6), round(south[k], 6)], [round(east[k], 6), round(south[k], 6)],
+                [round(east[k], 6), round(north[k], 6)], [round(west[k], 6), round(north[k], 6)],
+                [round(west[k], 6), round(south[k], 6)]]]},
+            "properties": {"count": int(counts[k]), "breakdown": breakdown,
+                           "style": {"color": color, "weight": 1, "fillColor": color,
+                                     "fillOpacity": round(0.25 + 0.5 * float(strength[k]), 3),
+                                     "opacity": 0.9}}})
+    return {"type": "FeatureCollection", "features": features}

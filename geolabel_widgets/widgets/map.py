@@ -1,0 +1,500 @@
+"""ImageMap: where every image lies, coloured by its labels, and a way to choose what to label.
+
+Pure Python on ipyleaflet. What is sent to the browser is decided in
+``footprints.py``: footprints of what is in view (grown by half a view each
+side, so small pans send nothing) when there are few, counts per cell when
+there are many. Footprints go in pieces of ``CHUNK`` features, one GeoJSON
+layer each, so a label recolours its footprint by re-sending one piece.
+The store tells the map of every committed label, whoever wrote it.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from html import escape
+
+import ipywidgets as w
+import numpy as np
+import pandas as pd
+import shapely
+import traitlets as t
+from ipyleaflet import (DrawControl, GeoJSON, ImageOverlay, LayerGroup, LayersControl,
+                        Map, Popup, ScaleControl, TileLayer, WidgetControl,
+                        basemap_to_tiles, basemaps)
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
+
+from ..imagery.display import encode_jpeg, read_display_array
+from ..imagery.header import UnreadableImage
+from ..imagery.overlay import web_mercator_png
+from ..store import LabelStore
+from ..store.ingest import path_of
+from ..store.schema import STATUSES
+from .footprints import (Box, FootprintIndex, Palette, cell_features, contains,
+                         footprint_feature, footprint_features, fit_view, grow, view_box)
+
+COLOR_BY = ("status", "dataset", "class", "labeler")
+STATUS_COLORS = {"unlabeled": "#9e9e9e", "in_progress": "#f9a825", "labeled": "#2e7d32",
+                 "skipped": "#ef6c00", "needs_improvement": "#c62828", "reviewed": "#1565c0"}
+NOTHING = {"status": "unlabeled", "class": "no label", "labeler": "nobody", "dataset": "?"}
+NOTHING_COLOR = "#9e9e9e"
+MAX_FOOTPRINTS = 3000  # more in view than this, and the map shows counts per cell
+CHUNK = 250  # footprints per GeoJSON layer: what a recolour re-sends
+PAD = 0.5  # footprints are sent for the view grown by this much of its size each side
+ASSUMED_SIZE = (900, 520)  # the map's size in pixels until the browser says
+FOOTPRINT_STYLE = {"weight": 1, "opacity": 0.9, "fillOpacity": 0.45}
+EMPTY = {"type": "FeatureCollection", "features": []}
+LEGEND_ENTRIES = 12
+DEFAULT = "default"
+
+
+class ImageMap(w.VBox):
+    """Every image's footprint on a map, coloured by status, dataset, class or labeler.
+
+    Hover a footprint for its name and label; click it for a popup with a thumbnail,
+    its metadata and labels. Draw a rectangle or polygon (toolbar, left) to select
+    the images it meets: ``selection`` is a trait other widgets observe. ``current``
+    is the image being labeled: outlined and followed.
+
+    Parameters
+    ----------
+    store
+        The label store.
+    task, labeler
+        Whose labels colour the map (default: every task's, everyone's); with a
+        task, only the images it covers are shown.
+    color_by
+        "status", "dataset", "class" or "labeler".
+    basemap
+        An ipyleaflet basemap (``ipyleaflet.basemaps...``), a ``TileLayer``, a tile URL
+        template, or None for a plain background. Default: ``$GEOLABEL_BASEMAP`` (a
+        URL template, or "none"), else OpenStreetMap. Without a reachable tile server
+        the footprints still show, on the plain background.
+    max_footprints
+        Above this many images in view, counts per cell are shown instead.
+    """
+
+    selection = t.List(t.Unicode(), help="ids of the selected images, in store order")
+    current = t.Unicode(None, allow_none=True, help="the image being labeled")
+    color_by = t.Enum(COLOR_BY, default_value="status")
+
+    def __init__(self, store: LabelStore, *, task: str | None = None,
+                 labeler: str | None = None, color_by: str = "status", basemap=DEFAULT,
+                 height: str = "520px", max_footprints: int = MAX_FOOTPRINTS):
+        super().__init__()
+        self.store, self.task, self.labeler = store, task, labeler
+        self.max_footprints = max_footprints
+        self.index = FootprintIndex(store.footprints(task))
+        self._states = store.image_states(task, labeler)
+        self._click_callbacks = w.CallbackDispatcher()
+        self._chunks: list[list[dict]] = []  # the features each footprint layer holds
+        self._where: dict[str, tuple[int, int]] = {}  # image id -> (layer, feature)
+        self._rendered: tuple[Box, float] | None = None
+        self._popup: Popup | None = None
+        self._overlay: ImageOverlay | None = None
+        self.set_trait("color_by", color_by)
+        self.palette = self._palette()
+
+        center, zoom = fit_view(grow(self.index.extent(), 0.1), ASSUMED_SIZE)
+        self.map = Map(center=center, zoom=zoom, layers=_base_layers(basemap),
+                       prefer_canvas=True, scroll_wheel_zoom=True,
+                       layout={"height": height, "width": "100%"})
+        self.map.add_class("geolabel-map")
+        self._build_layers()
+        self._build_controls()
+        self.children = [self.map, self._footer]
+        self._render(view_box(center, zoom, ASSUMED_SIZE, PAD), zoom)
+        self.map.observe(self._on_view, "bounds")
+        self.observe(self._on_selection, "selection")
+        self.observe(self._on_current, "current")
+        self.observe(self._on_color_by, "color_by")
+        store.subscribe(self._on_labels_changed)
+
+    # -- what a user may call from Python too -----------------------------------------------
+    def select_area(self, area) -> list[str]:
+        """Select the images whose footprints meet ``area`` (shapely, lon/lat); returns them."""
+        positions = self.index.meeting(area)
+        self._area.data = {"type": "Feature", "geometry": shapely.geometry.mapping(area),
+                           "properties": {}}
+        self.selection = [str(i) for i in self.index.ids[positions]]
+        return self.selection
+
+    def clear_selection(self) -> None:
+        self._area.data = EMPTY
+        self.selection = []
+
+    def on_image_click(self, callback, remove: bool = False) -> None:
+        """Call ``callback(image_id)`` when a footprint is clicked."""
+        self._click_callbacks.register_callback(callback, remove=remove)
+
+    def open_popup(self, image_id: str, location=None) -> Popup:
+        """The popup of one image: thumbnail, metadata, labels, and what to do with it."""
+        k = int(self.index.position[image_id])
+        if location is None:
+            center = shapely.centroid(self.index.geometry[k])
+            location = (center.y, center.x)
+        select = w.ToggleButton(value=image_id in self.selection, description="selected",
+                                icon="check", layout={"width": "auto"})
+        select.observe(lambda change: self._toggle(image_id, change["new"]), "value")
+        show = w.Button(description="show on map", icon="image", layout={"width": "auto"})
+        show.on_click(lambda _: self._show_from_popup(image_id, popup))
+        child = w.VBox([self._thumbnail(image_id), w.HTML(self._details(image_id)),
+                        w.HBox([select, show])], layout={"width": "300px"})
+        child.add_class("geolabel-popup")
+        popup = Popup(location=list(location), child=child, min_width=300, max_width=320,
+                      name="image details")
+        self._close_popup()
+        self.map.add(popup)
+        self._popup = popup
+        return popup
+
+    def show_image(self, image_id: str, max_size: int = 768) -> ImageOverlay:
+        """Lay the image on the map where its georeference puts it (warped to Web Mercator)."""
+        row = self.store.image(image_id)
+        if not (row["crs"] and row["transform"] and row["width"]):
+            raise ValueError(f"{row['name']} is not georeferenced; it cannot be laid on the map")
+        path = path_of(row["uri"])
+        if path is None:
+            raise UnreadableImage(row["uri"], "is remote; download it first")
+        png, bounds = web_mercator_png(path, row["crs"], row["transform"], row["width"],
+                                       row["height"], max_size)
+        overlay = ImageOverlay(url="data:image/png;base64," + base64.b64encode(png).decode(),
+                               bounds=[list(bounds[0]), list(bounds[1])],
+                               name=f"image: {row['name']}")
+        if self._overlay is not None:
+            self.map.remove(self._overlay)
+            self._overlay.close()
+        self.map.add(overlay)
+        self._overlay = overlay
+        return overlay
+
+    def refresh(self) -> None:
+        """Read the store again (images added since, labels written by other processes)."""
+        self.index = FootprintIndex(self.store.footprints(self.task))
+        self._states = self.store.image_states(self.task, self.labeler)
+        self.palette = self._palette()
+        self._rerender()
+
+    def close(self) -> None:
+        self.store.unsubscribe(self._on_labels_changed)
+        self._close_popup()
+        self.map.close()
+        super().close()
+
+    # -- building ----------------------------------------------------------------------------
+    def _build_layers(self) -> None:
+        pieces = -(-self.max_footprints // CHUNK)
+        self._pieces = [GeoJSON(data=EMPTY, hover_style={"weight": 3, "fillOpacity": 0.7},
+                                point_style={"radius": 6}) for _ in range(pieces)]
+        for piece in self._pieces:
+            piece.on_hover(self._on_hover)
+            piece.on_click(self._on_click)
+        self._cells = GeoJSON(data=EMPTY, name="image counts",
+                              hover_style={"weight": 3, "fillOpacity": 0.85})
+        self._cells.on_hover(self._on_cell_hover)
+        self._cells.on_click(self._on_cell_click)
+        self._area = GeoJSON(data=EMPTY, name="selection area",
+                             style={"color": "#00838f", "weight": 2, "dashArray": "6 4",
+                                    "fill": False})
+        self._highlight = GeoJSON(data=EMPTY, name="current image",
+                                  style={"color": "#ff1744", "weight": 4, "fill": False},
+                                  point_style={"radius": 10})
+        self.map.add(self._cells)
+        self.map.add(LayerGroup(layers=self._pieces, name="footprints"))
+        self.map.add(self._area)
+        self.map.add(self._highlight)
+
+    def _build_controls(self) -> None:
+        self._draw = DrawControl(
+            rectangle={"shapeOptions": {"color": "#00838f", "fillOpacity": 0.1}},
+            polygon={"shapeOptions": {"color": "#00838f", "fillOpacity": 0.1}},
+            polyline={}, circlemarker={}, circle={}, marker={}, edit=False, remove=False)
+        self._draw.on_draw(self._on_draw)
+        self._legend = w.HTML(self._legend_html())
+        self._hover = w.HTML("<i>hover a footprint</i>", layout={"max_width": "320px"})
+        for control in (self._draw, LayersControl(position="topright"),
+                        WidgetControl(widget=self._legend, position="topright"),
+                        WidgetControl(widget=self._hover, position="bottomleft"),
+                        ScaleControl(position="bottomleft")):
+            self.map.add(control)
+        self._color_choice = w.Dropdown(options=COLOR_BY, value=self.color_by,
+                                        description="colour by", layout={"width": "210px"})
+        w.link((self._color_choice, "value"), (self, "color_by"))
+        clear = w.Button(description="clear selection", icon="times", layout={"width": "auto"})
+        clear.on_click(lambda _: self.clear_selection())
+        self._status = w.HTML()
+        self._footer = w.HBox([self._color_choice, clear, self._status],
+                              layout={"align_items": "center", "flex_flow": "row wrap"})
+
+    # -- what is drawn -----------------------------------------------------------------------
+    def _palette(self) -> Palette:
+        column = self.color_by
+        if column == "dataset":
+            values = pd.Series(self.index.datasets, index=self.index.ids)
+        else:
+            values = self._states[column].reindex(self.index.ids)
+        nothing = NOTHING[column]
+        values = values.fillna(nothing).astype(str)
+        present = set(values.unique())
+        if column == "status":
+            known = {**STATUS_COLORS}
+            order = [s for s in STATUSES if s in present]
+        elif column == "class":
+            known = self._class_colors()
+            order = [c for c in known if c in present]
+        else:
+            known = {}
+            order = []
+        order += sorted(present - set(order) - {nothing})
+        if nothing in present and nothing not in order:
+            order.append(nothing)
+        cycle = [to_hex(c) for c in colormaps["tab10"].colors]
+        colors = [known.get(v) or (NOTHING_COLOR if v == nothing else cycle[k % len(cycle)])
+                  for k, v in enumerate(order)]
+        codes = pd.Categorical(values, categories=order).codes.astype(np.int64)
+        return Palette(order, colors, codes)
+
+    def _class_colors(self) -> dict[str, str]:
+        tasks = [self.task] if self.task else list(self.store.tasks.index)
+        colors: dict[str, str] = {}
+        for task in tasks:
+            for name, color in self.store.class_colors(task).items():
+                colors.setdefault(name, color)
+        return colors
+
+    def _legend_html(self) -> str:
+        counts = self.palette.counts()
+        shown = [c for c in self.palette.categories if counts[c]]
+        if len(shown) > LEGEND_ENTRIES:  # the most common ones
+            shown.sort(key=lambda c: -counts[c])
+        rows = [f"<span style='display:inline-block;width:11px;height:11px;margin-right:5px;"
+                f"background:{self.palette.colors[self.palette.categories.index(c)]}'></span>"
+                f"{escape(c)} <span style='color:#666'>{counts[c]:,}</span>"
+                for c in shown[:LEGEND_ENTRIES]]
+        if len(shown) > LEGEND_ENTRIES:
+            rows.append(f"<i>{len(shown) - LEGEND_ENTRIES} more</i>")
+        return (f"<div class='geolabel-legend' style='font-size:12px;line-height:1.5;"
+                f"padding:2px 6px'><b>{escape(self.color_by)}</b><br>{'<br>'.join(rows)}</div>")
+
+    def _label_of(self, image_id: str) -> str:
+        if image_id not in self._states.index:
+            return "unlabeled"
+        state = self._states.loc[image_id]
+        parts = [state["status"]]
+        if isinstance(state["class"], str):
+            parts.append(state["class"])
+        if isinstance(state["labeler"], str):
+            parts.append(f"by {state['labeler']}")
+        return " · ".join(parts)
+
+    def _render(self, box: Box, zoom: float) -> None:
+        """Send what is in ``box``: its footprints in pieces, or its counts per cell."""
+        positions = self.index.in_box(box)
+        self._rendered = (box, zoom)
+        if len(positions) <= self.max_footprints:
+            self._cells.data = EMPTY
+            self._send_footprints(positions, zoom)
+            shown = f"{len(positions):,} in view"
+        else:
+            self._send_footprints(positions[:0], zoom)
+            self._cells.data = cell_features(self.index, positions, self.palette, zoom)
+            shown = (f"{len(positions):,} in view, as counts per cell (zoom in for "
+                     "footprints)")
+        self._say(shown)
+
+    def _send_footprints(self, positions: np.ndarray, zoom: float) -> None:
+        ids = self.index.ids[positions]
+        labels = [self._label_of(i) for i in ids]
+        collection = footprint_features(self.index, positions, self.palette, labels,
+                                        set(self.selection), zoom, FOOTPRINT_STYLE)
+        features = collection["features"]
+        self._chunks = [features[k:k + CHUNK] for k in range(0, len(features), CHUNK)]
+        self._where = {f["id"]: (k // CHUNK, k % CHUNK) for k, f in enumerate(features)}
+        for k, piece in enumerate(self._pieces):
+            piece.data = ({"type": "FeatureCollection", "features": self._chunks[k]}
+                          if k < len(self._chunks) else EMPTY)
+
+    def _rerender(self) -> None:
+        if self._rendered is not None:
+            self._render(*self._rendered)
+        self._legend.value = self._legend_html()
+
+    def _say(self, shown: str) -> None:
+        selected = f" · <b>{len(self.selection):,} selected</b>" if self.selection else ""
+        self._status.value = (f"{len(self.index):,} images · {shown}{selected}")
+
+    # -- events ------------------------------------------------------------------------------
+    def _on_view(self, _change=None) -> None:
+        (south, west), (north, east) = self.map.bounds
+        box = (max(west, -180.0), max(south, -85.0), min(east, 180.0), min(north, 85.0))
+        if self._rendered is not None:
+            rendered_box, rendered_zoom = self._rendered
+            if rendered_zoom == self.map.zoom and contains(rendered_box, box):
+                return
+        self._render(grow(box, PAD), self.map.zoom)
+
+    def _on_hover(self, properties=None, **_) -> None:
+        if properties:
+            self._hover.value = (f"<b>{escape(properties['name'])}</b><br>"
+                                 f"{escape(properties['label'])}")
+
+    def _on_cell_hover(self, properties=None, **_) -> None:
+        if properties:
+            self._hover.value = (f"<b>{properties['count']:,} images</b><br>"
+                                 f"{escape(properties['breakdown'])}")
+
+    def _on_click(self, properties=None, coordinates=None, **_) -> None:
+        if not properties:
+            return
+        image_id = properties["image_id"]
+        self.open_popup(image_id, coordinates)
+        self._click_callbacks(image_id)
+
+    def _on_cell_click(self, coordinates=None, **_) -> None:
+        if coordinates:  # into the cell, three zoom levels closer
+            self.map.center = list(coordinates)
+            self.map.zoom = min(self.map.zoom + 3, 18)
+
+    def _on_draw(self, _control, action: str, geo_json: dict) -> None:
+        if action == "created":
+            self._draw.clear()
+            self.select_area(shapely.geometry.shape(geo_json["geometry"]))
+
+    def _on_selection(self, _change) -> None:
+        self._rerender()
+
+    def _on_color_by(self, _change) -> None:
+        self.palette = self._palette()
+        self._rerender()
+
+    def _on_current(self, change) -> None:
+        image_id = change["new"]
+        if image_id is None or image_id not in self.index.position.index:
+            self._highlight.data = EMPTY
+            return
+        geometry = self.index.geometry[int(self.index.position[image_id])]
+        self._highlight.data = {"type": "Feature", "properties": {},
+                                "geometry": shapely.geometry.mapping(geometry)}
+        self._follow(geometry)
+
+    def _follow(self, geometry) -> None:
+        """Bring the image into view, close enough to see its footprint."""
+        west, south, east, north = shapely.bounds(geometry)
+        if self.map.bounds:
+            (s, w_), (n, e) = self.map.bounds
+            inside = w_ <= west and east <= e and s <= south and north <= n
+            big_enough = (east - west) / max(e - w_, 1e-12) > 0.01
+            if inside and big_enough and not self._cells.data["features"]:
+                return
+        span = max(east - west, north - south, 1e-4) * 4  # the image and its neighbours
+        mid_lon, mid_lat = (west + east) / 2, (south + north) / 2
+        center, zoom = fit_view((mid_lon - span, mid_lat - span, mid_lon + span, mid_lat + span),
+                                ASSUMED_SIZE)
+        self.map.center, self.map.zoom = list(center), zoom
+
+    def _on_labels_changed(self, changes) -> None:
+        ids = list(dict.fromkeys(i for task, i in changes
+                                 if self.task in (None, task) and i in self.index.position.index))
+        if not ids:
+            return
+        fresh = self.store.image_states(self.task, self.labeler, image_ids=ids)
+        self._states = pd.concat([self._states.drop(index=ids, errors="ignore"), fresh])
+        if self.color_by == "dataset":
+            return
+        values = fresh[self.color_by].reindex(ids).fillna(NOTHING[self.color_by]).astype(str)
+        if not set(values).issubset(self.palette.categories):  # a new class or labeler
+            self.palette = self._palette()
+            self._rerender()
+            return
+        for image_id, value in values.items():
+            self.palette.codes[int(self.index.position[image_id])] = \
+                self.palette.categories.index(value)
+        self._legend.value = self._legend_html()
+        if self._cells.data["features"]:
+            self._rerender()
+            return
+        for piece in sorted({self._recolour(i) for i in ids if i in self._where}):
+            self._pieces[piece].data = {"type": "FeatureCollection",
+                                        "features": list(self._chunks[piece])}
+
+    def _recolour(self, image_id: str) -> int:
+        piece, k = self._where[image_id]
+        old = self._chunks[piece][k]
+        self._chunks[piece][k] = footprint_feature(
+            self.index, int(self.index.position[image_id]), old["geometry"], self.palette,
+            self._label_of(image_id), image_id in self.selection, FOOTPRINT_STYLE)
+        return piece
+
+    # -- the popup ---------------------------------------------------------------------------
+    def _toggle(self, image_id: str, selected: bool) -> None:
+        chosen = set(self.selection) | {image_id} if selected else set(self.selection) - {image_id}
+        self.selection = [str(i) for i in self.index.ids if i in chosen]
+
+    def _show_from_popup(self, image_id: str, popup: Popup) -> None:
+        try:
+            self.show_image(image_id)
+        except (ValueError, UnreadableImage) as err:
+            popup.child.children[1].value += f"<p>⚠ {escape(str(err))}</p>"
+
+    def _thumbnail(self, image_id: str) -> w.Widget:
+        path = path_of(self.store.image(image_id)["uri"])
+        try:
+            if path is None:
+                raise UnreadableImage(image_id, "is remote")
+            return w.Image(value=encode_jpeg(read_display_array(path, 280)), format="jpeg",
+                           layout={"max_width": "280px"})
+        except UnreadableImage as err:
+            return w.HTML(f"<i>no thumbnail: {escape(err.reason)}</i>")
+
+    def _details(self, image_id: str) -> str:
+        row = self.store.image(image_id)
+        k = int(self.index.position[image_id])
+        lines = [f"<b>{escape(row['name'])}</b>", escape(str(self.index.datasets[k]))]
+        if row["width"]:
+            lines.append(f"{row['width']} × {row['height']} px, {row['bands']} band(s)")
+        if row["acquired_at"]:
+            lines.append(pd.Timestamp(row["acquired_at"], unit="s").strftime("%Y-%m-%d"))
+        if row["lat"] is not None:
+            lines.append(f"{row['lat']:.5f}°, {row['lon']:.5f}°")
+        statuses = self.store.get_annotations(image_ids=[image_id], task=self.task,
+                                              kinds=["status"])
+        status = {(r.task, r.labeler): r.value for r in statuses.itertuples()}
+        labels = self.store.get_annotations(image_ids=[image_id], task=self.task)
+        rows = []
+        for (task, labeler), group in labels.groupby(["task", "labeler"]):
+            kinds = group.groupby("kind")["value"].agg(
+                lambda v: sorted({x for x in v if isinstance(x, str)}))
+            said = "; ".join(f"{len(group[group['kind'] == kind])} {kind}"
+                             + (f" ({', '.join(values)})" if values else "")
+                             for kind, values in kinds.items())
+            state = status.pop((task, labeler), "")
+            rows.append(f"{escape(task)} · {escape(labeler)}: {escape(said)}"
+                        + (f" · <i>{escape(state)}</i>" if state else ""))
+        rows += [f"{escape(task)} · {escape(labeler)}: <i>{escape(state)}</i>"
+                 for (task, labeler), state in status.items()]
+        lines.append("<b>labels</b><br>" + ("<br>".join(rows) if rows else "none yet"))
+        return "<div style='line-height:1.35'>" + "<br>".join(lines) + "</div>"
+
+    def _close_popup(self) -> None:
+        if self._popup is not None:
+            if self._popup in self.map.layers:
+                self.map.remove(self._popup)
+            self._popup.child.close()
+            self._popup.close()
+            self._popup = None
+
+
+def _base_layers(basemap) -> tuple:
+    if basemap == DEFAULT:
+        basemap = os.environ.get("GEOLABEL_BASEMAP") or basemaps.OpenStreetMap.Mapnik
+    if basemap is None or (isinstance(basemap, str) and basemap.lower() in ("none", "")):
+        return ()
+    if isinstance(basemap, str):
+        layer = TileLayer(url=basemap, name="basemap", attribution="")
+    elif isinstance(basemap, TileLayer):
+        layer = basemap
+    else:
+        layer = basemap_to_tiles(basemap)
+    layer.base = True
+    return (layer,)
