@@ -28,7 +28,7 @@ def web_mercator_png(path: str | os.PathLike, crs: str, transform: Sequence[floa
     rgb = read_display_array(path, max_size, bands)
     shown_h, shown_w = rgb.shape[:2]
     # the display array is the whole image, downsampled: scale the transform to it
-    source = Affine(*transform[:6]) * Affine.scale(width / shown_w, height / shown_h)
+    source = Affine(*transform[:6]) @ Affine.scale(width / shown_w, height / shown_h)
     target, target_w, target_h = rasterio.warp.calculate_default_transform(
         crs, "EPSG:3857", shown_w, shown_h,
         *rasterio.transform.array_bounds(shown_h, shown_w, source))
@@ -39,7 +39,7 @@ def web_mercator_png(path: str | os.PathLike, crs: str, transform: Sequence[floa
                             dst_transform=target, dst_crs="EPSG:3857",
                             resampling=Resampling.bilinear)
     rgba[3] = np.where(rgba[3] > 127, 255, 0)  # no half-transparent seam at the edge
-    west, north = target * (0, 0)
-    east, south = target * (target_w, target_h)
+    west, north = target @ (0, 0)
+    east, south = target @ (target_w, target_h)
     (lon0, lon1), (lat0, lat1) = _LONLAT.transform([west, east], [south, north])
     return encode_png(np.moveaxis(rgba, 0, -1)), ((lat0, lon0), (lat1, lon1))

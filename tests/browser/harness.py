@@ -146,6 +146,21 @@ class NotebookPage:
                 && cells.every(c => c.model.executionCount !== null);
         }""", timeout=timeout * 1000, polling=200)
 
+    def wait_idle_cell(self, index: int, timeout: float = 300) -> None:
+        """Until the cell at ``index`` has run and the kernel is idle."""
+        self.page.wait_for_function("""(index) => {
+            const panel = window.jupyterapp.shell.currentWidget;
+            const cell = panel.content.widgets[index];
+            const prompt = cell.node.querySelector('.jp-InputPrompt');
+            return panel.sessionContext.session.kernel.status === 'idle'
+                && cell.model.executionCount !== null && !prompt.textContent.includes('*');
+        }""", arg=index, timeout=timeout * 1000, polling=100)
+
+    def wait_kernel_idle(self, timeout: float = 300) -> None:
+        self.page.wait_for_function(
+            "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+            " === 'idle'", timeout=timeout * 1000, polling=50)
+
     def errors(self) -> list[str]:
         """Text of every error output in the notebook."""
         return self.page.evaluate("""() => [...document.querySelectorAll(
