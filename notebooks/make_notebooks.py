@@ -142,6 +142,50 @@ notebook("02_draw_labels", [
              "    ax.set_title(title)\n    ax.axis('off')\nfig"),
 ])
 
+notebook("03_map_images", [
+    ("md", "# Where the images lie\n\n"
+           "`ImageMap` draws every image's footprint from the store, coloured by its status, "
+           "dataset, class or labeler. It stays quick with 100,000 images: with many in view it "
+           "shows counts per cell, and footprints once you zoom in. Without a tile server (an "
+           "air-gapped cluster) the footprints show on a plain background. This notebook uses "
+           "the **synthetic demo dataset**: scenes drawn along real coastlines, not real "
+           "imagery."),
+    ("code", "from geolabel_widgets import ImageMap, LabelingApp, demo_store\n"
+             "from geolabel_widgets.demo import EVENT_TASK, SEGMENTATION_TASK\n\n"
+             "store = demo_store()\n"
+             "m = ImageMap(store, task=SEGMENTATION_TASK, color_by='class')\n"
+             "m"),
+    ("md", "Hover a footprint for its name and label; click it for its thumbnail, metadata and "
+           "labels, and **show on map** to lay the image over its footprint. Small footprints "
+           "show as points until you zoom in. The **colour by** menu switches the colouring; "
+           "so does the trait:"),
+    ("code", "m.color_by = 'dataset'"),
+    ("md", "## Choose what to label by drawing on the map\n\n"
+           "Draw a rectangle or polygon with the tools on the left: the images it meets become "
+           "`m.selection`, a trait any widget can observe. The same from Python:"),
+    ("code", "from shapely.geometry import box\n\n"
+             "selected = m.select_area(box(-80.72, 28.6, -80.5, 28.9))  # part of Cape Canaveral\n"
+             "len(selected), store.images.loc[selected[:3], ['name', 'dataset']]"),
+    ("md", "## Label beside the map\n\n"
+           "`LabelingApp` puts the map beside the tagger (`mode='tag'`) or the canvas "
+           "(`mode='draw'`). The image being labeled is outlined in red and followed; a "
+           "selection drawn on the map becomes the queue (clear it to go back); a click on a "
+           "footprint opens that image; each label recolours its footprint as it is saved."),
+    ("code", "app = LabelingApp(store, task=EVENT_TASK, labeler='you', mode='tag',\n"
+             "                  display_size=384)\n"
+             "app"),
+    ("md", "Labels written anywhere in this kernel recolour the map, not only the app's own. "
+           "Here a script tags the app's current image:"),
+    ("code", "current = app.labeler_widget.current\n"
+             "store.tag(current, 'present', task=EVENT_TASK, labeler='you')\n"
+             "app.map.palette.counts()"),
+    ("md", "## The image itself on the map\n\n"
+           "A georeferenced image is warped to Web Mercator and laid where its CRS and "
+           "transform put it:"),
+    ("code", "overlay = app.map.show_image(current)\n"
+             "overlay.bounds"),
+])
+
 notebook("04_distributions", [
     ("md", "# Distribution figures\n\nThe figures of the Coast Train data release "
            "(CoastTrainMetaPlots), for any store: classes, super-classes, labelers, pixels, "

@@ -32,7 +32,8 @@ from ..store import LabelStore
 from ..store.ingest import path_of
 from ..store.schema import STATUSES
 from .footprints import (Box, FootprintIndex, Palette, cell_features, contains,
-                         footprint_feature, footprint_features, fit_view, grow, view_box)
+                         footprint_feature, footprint_features, fit_view, from_unit, grow,
+                         to_unit, view_box)
 
 COLOR_BY = ("status", "dataset", "class", "labeler")
 STATUS_COLORS = {"unlabeled": "#9e9e9e", "in_progress": "#f9a825", "labeled": "#2e7d32",
@@ -45,7 +46,11 @@ PAD = 0.5  # footprints are sent for the view grown by this much of its size eac
 ASSUMED_SIZE = (900, 520)  # the map's size in pixels until the browser says
 FOOTPRINT_STYLE = {"weight": 1, "opacity": 0.9, "fillOpacity": 0.45}
 EMPTY = {"type": "FeatureCollection", "features": []}
+TOP_PANE = "geolabel-top"  # over the footprints (z 400); clicks pass through it to them
+PANES = {TOP_PANE: {"zIndex": 450, "pointerEvents": "none"}}
 LEGEND_ENTRIES = 12
+THUMBNAIL_PX = 200
+POPUP_PX = 380  # a popup's height with its thumbnail, details and buttons
 DEFAULT = "default"
 
 
@@ -98,7 +103,7 @@ class ImageMap(w.VBox):
 
         center, zoom = fit_view(grow(self.index.extent(), 0.1), ASSUMED_SIZE)
         self.map = Map(center=center, zoom=zoom, layers=_base_layers(basemap),
-                       prefer_canvas=True, scroll_wheel_zoom=True,
+                       prefer_canvas=True, scroll_wheel_zoom=True, panes=PANES,
                        layout={"height": height, "width": "100%"})
         self.map.add_class("geolabel-map")
         self._build_layers()
@@ -134,17 +139,24 @@ class ImageMap(w.VBox):
         if location is None:
             center = shapely.centroid(self.index.geometry[k])
             location = (center.y, center.x)
-        select = w.ToggleButton(value=image_id in self.selection, description="selected",
-                                icon="check", layout={"width": "auto"})
-        select.observe(lambda change: self._toggle(image_id, change["new"]), "value")
+        select = w.ToggleButton(value=image_id in self.selection, layout={"width": "auto"})
+
+        def toggled(_change=None):
+            select.description, select.icon = (("selected", "check") if select.value
+                                               else ("select", "plus"))
+            self._toggle(image_id, select.value)
+
+        toggled()
+        select.observe(toggled, "value")
         show = w.Button(description="show on map", icon="image", layout={"width": "auto"})
         show.on_click(lambda _: self._show_from_popup(image_id, popup))
         child = w.VBox([self._thumbnail(image_id), w.HTML(self._details(image_id)),
-                        w.HBox([select, show])], layout={"width": "300px"})
+                        w.HBox([select, show])], layout={"width": "280px"})
         child.add_class("geolabel-popup")
-        popup = Popup(location=list(location), child=child, min_width=300, max_width=320,
-                      name="image details")
+        popup = Popup(location=list(location), child=child, min_width=280, max_width=300,
+                      auto_pan=False, name="image details")
         self._close_popup()
+        self._make_room(location)
         self.map.add(popup)
         self._popup = popup
         return popup
@@ -194,10 +206,11 @@ class ImageMap(w.VBox):
                               hover_style={"weight": 3, "fillOpacity": 0.85})
         self._cells.on_hover(self._on_cell_hover)
         self._cells.on_click(self._on_cell_click)
-        self._area = GeoJSON(data=EMPTY, name="selection area",
+        # on a pane (a canvas) of their own: footprints re-sent later never cover them
+        self._area = GeoJSON(data=EMPTY, name="selection area", pane=TOP_PANE,
                              style={"color": "#00838f", "weight": 2, "dashArray": "6 4",
                                     "fill": False})
-        self._highlight = GeoJSON(data=EMPTY, name="current image",
+        self._highlight = GeoJSON(data=EMPTY, name="current image", pane=TOP_PANE,
                                   style={"color": "#ff1744", "weight": 4, "fill": False},
                                   point_style={"radius": 10})
         self.map.add(self._cells)
@@ -442,8 +455,9 @@ class ImageMap(w.VBox):
         try:
             if path is None:
                 raise UnreadableImage(image_id, "is remote")
-            return w.Image(value=encode_jpeg(read_display_array(path, 280)), format="jpeg",
-                           layout={"max_width": "280px"})
+            return w.Image(value=encode_jpeg(read_display_array(path, THUMBNAIL_PX)),
+                           format="jpeg", layout={"max_width": f"{THUMBNAIL_PX}px",
+                                                  "max_height": f"{THUMBNAIL_PX}px"})
         except UnreadableImage as err:
             return w.HTML(f"<i>no thumbnail: {escape(err.reason)}</i>")
 
@@ -476,6 +490,20 @@ class ImageMap(w.VBox):
         lines.append("<b>labels</b><br>" + ("<br>".join(rows) if rows else "none yet"))
         return "<div style='line-height:1.35'>" + "<br>".join(lines) + "</div>"
 
+    def _make_room(self, location) -> None:
+        """Pan so that a popup opening above ``location`` fits in the map. (Leaflet's own
+        auto-pan measures the popup before its widgets have drawn, so it never pans.)"""
+        if not self.map.bounds:
+            return
+        (south, west), (north, east) = self.map.bounds
+        _, (y, top, bottom) = to_unit([location[1]] * 3, [location[0], north, south])
+        room = POPUP_PX / _pixels(self.map.layout.height, ASSUMED_SIZE[1])
+        below_top = (y - top) / (bottom - top)
+        if below_top < room:
+            x, center_y = to_unit(self.map.center[1], self.map.center[0])
+            lon, lat = from_unit(x, center_y - (room - below_top + 0.05) * (bottom - top))
+            self.map.center = [float(lat), float(lon)]
+
     def _close_popup(self) -> None:
         if self._popup is not None:
             if self._popup in self.map.layers:
@@ -483,6 +511,12 @@ class ImageMap(w.VBox):
             self._popup.child.close()
             self._popup.close()
             self._popup = None
+
+
+def _pixels(css: str | None, default: int) -> int:
+    """A CSS length in pixels ("520px"), or ``default`` for any other unit."""
+    text = (css or "").strip()
+    return int(float(text[:-2])) if text.endswith("px") else default
 
 
 def _base_layers(basemap) -> tuple:
