@@ -413,17 +413,16 @@ class ImageMap(w.VBox):
             return
         fresh = self.store.image_states(self.task, self.labeler, image_ids=ids)
         self._states = pd.concat([self._states.drop(index=ids, errors="ignore"), fresh])
-        if self.color_by == "dataset":
-            return
-        values = fresh[self.color_by].reindex(ids).fillna(NOTHING[self.color_by]).astype(str)
-        if not set(values).issubset(self.palette.categories):  # a new class or labeler
-            self.palette = self._palette()
-            self._rerender()
-            return
-        for image_id, value in values.items():
-            self.palette.codes[int(self.index.position[image_id])] = \
-                self.palette.categories.index(value)
-        self._legend.value = self._legend_html()
+        if self.color_by != "dataset":  # a dataset does not change with a label
+            values = fresh[self.color_by].reindex(ids).fillna(NOTHING[self.color_by])
+            if not set(values).issubset(self.palette.categories):  # a new class or labeler
+                self.palette = self._palette()
+                self._rerender()
+                return
+            for image_id, value in values.items():
+                position = int(self.index.position[image_id])
+                self.palette.codes[position] = self.palette.categories.index(value)
+            self._legend.value = self._legend_html()
         if self._cells.data["features"]:
             self._rerender()
             return
