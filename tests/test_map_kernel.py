@@ -254,4 +254,22 @@ def test_app_in_draw_mode_follows_the_canvas(demo_store):
     canvas = app.labeler_widget
     canvas.next()
     assert app.map.current == canvas.current == canvas.queue[1]
+    chosen = app.map.select_area(app.map.index.geometry[7].buffer(0.001))
+    assert canvas.queue == chosen and canvas.current in chosen
+    assert app.map.current == canvas.current
     app.close()
+
+
+def test_the_basemap_is_configurable_and_optional(store, monkeypatch):
+    from ipyleaflet import TileLayer
+
+    plain = ImageMap(store, basemap=None)
+    assert not [layer for layer in plain.map.layers if isinstance(layer, TileLayer)]
+    own = ImageMap(store, basemap="https://tiles.example.org/{z}/{x}/{y}.png")
+    (tiles,) = [layer for layer in own.map.layers if isinstance(layer, TileLayer)]
+    assert tiles.url == "https://tiles.example.org/{z}/{x}/{y}.png" and tiles.base
+    monkeypatch.setenv("GEOLABEL_BASEMAP", "none")  # an air-gapped site says so once
+    assert not [layer for layer in ImageMap(store).map.layers if isinstance(layer, TileLayer)]
+    monkeypatch.delenv("GEOLABEL_BASEMAP")
+    (osm,) = [layer for layer in ImageMap(store).map.layers if isinstance(layer, TileLayer)]
+    assert "openstreetmap" in osm.url
