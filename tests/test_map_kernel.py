@@ -151,10 +151,10 @@ def test_a_tag_recolours_one_piece_not_the_layer(chips):
     feature = next(f for f in features(widget) if f["id"] == target)
     assert feature["properties"]["style"]["fillColor"] == STATUS_COLORS["labeled"]
     assert "flooded" in feature["properties"]["label"]
-    assert "labeled</span>" not in widget._legend.value  # the legend counts it
-    assert "labeled <span style='color:#666'>1</span>" in widget._legend.value
+    assert "labeled</span>" not in widget._info.value  # the legend counts it
+    assert "labeled <span style='color:#666'>1</span>" in widget._info.value
     widget.color_by = "class"
-    assert "flooded <span style='color:#666'>1</span>" in widget._legend.value
+    assert "flooded <span style='color:#666'>1</span>" in widget._info.value
     widget.close()
 
 
@@ -216,6 +216,16 @@ def test_an_image_without_georeference_cannot_be_overlaid(store, tmp_path):
     widget = ImageMap(store, basemap=None)
     with pytest.raises(ValueError, match="not georeferenced"):
         widget.show_image(image_id)
+    widget.close()
+
+
+def test_refresh_reads_images_added_since(store):
+    widget = ImageMap(store, basemap=None)
+    store.add_images(catalogue(5), dataset="later", progress=False)
+    assert len(widget.index) == 0
+    widget.refresh()
+    assert len(widget.index) == 5 and len(features(widget)) == 5
+    assert "5 images" in widget._status.value
     widget.close()
 
 

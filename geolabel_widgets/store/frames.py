@@ -63,8 +63,9 @@ def footprints_frame(conn: sa.Connection, where=None) -> gpd.GeoDataFrame:
                               sa.true() if where is None else where)
                        .order_by(i.c.seq))
     geometry = _geometries(frame.pop("footprint"))
-    points = shapely.points(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float))
-    geometry = np.where(shapely.is_missing(geometry), points, geometry)
+    missing = shapely.is_missing(geometry)
+    geometry[missing] = shapely.points(frame["lon"].to_numpy(float)[missing],
+                                       frame["lat"].to_numpy(float)[missing])
     return gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]), geometry=geometry,
                             crs="EPSG:4326").set_index("image_id")
 

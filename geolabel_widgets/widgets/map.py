@@ -196,12 +196,8 @@ class ImageMap(w.VBox):
 
     # -- building ----------------------------------------------------------------------------
     def _build_layers(self) -> None:
-        pieces = -(-self.max_footprints // CHUNK)
-        self._pieces = [GeoJSON(data=EMPTY, hover_style={"weight": 3, "fillOpacity": 0.7},
-                                point_style={"radius": 6}) for _ in range(pieces)]
-        for piece in self._pieces:
-            piece.on_hover(self._on_hover)
-            piece.on_click(self._on_click)
+        self._pieces: list[GeoJSON] = []  # made as they are needed (see _piece)
+        self._footprints = LayerGroup(name="footprints")
         self._cells = GeoJSON(data=EMPTY, name="image counts",
                               hover_style={"weight": 3, "fillOpacity": 0.85})
         self._cells.on_hover(self._on_cell_hover)
@@ -214,7 +210,7 @@ class ImageMap(w.VBox):
                                   style={"color": "#ff1744", "weight": 4, "fill": False},
                                   point_style={"radius": 10})
         self.map.add(self._cells)
-        self.map.add(LayerGroup(layers=self._pieces, name="footprints"))
+        self.map.add(self._footprints)
         self.map.add(self._area)
         self.map.add(self._highlight)
 
@@ -224,16 +220,18 @@ class ImageMap(w.VBox):
             polygon={"shapeOptions": {"color": "#00838f", "fillOpacity": 0.1}},
             polyline={}, circlemarker={}, circle={}, marker={}, edit=False, remove=False)
         self._draw.on_draw(self._on_draw)
-        self._legend = w.HTML(self._legend_html())
-        self._hover = w.HTML("<i>hover a footprint</i>", layout={"max_width": "320px"})
+        # one panel for the legend and what the mouse is over: fewer widgets, a faster start
+        self._hovered = "<i>hover a footprint</i>"
+        self._info = w.HTML(layout={"max_width": "320px"})
+        self._show_info()
         for control in (self._draw, LayersControl(position="topright"),
-                        WidgetControl(widget=self._legend, position="topright"),
-                        WidgetControl(widget=self._hover, position="bottomleft"),
+                        WidgetControl(widget=self._info, position="topright"),
                         ScaleControl(position="bottomleft")):
             self.map.add(control)
         self._color_choice = w.Dropdown(options=COLOR_BY, value=self.color_by,
                                         description="colour by", layout={"width": "210px"})
-        w.link((self._color_choice, "value"), (self, "color_by"))
+        self._color_choice.observe(lambda change: setattr(self, "color_by", change["new"]),
+                                   "value")
         clear = w.Button(description="clear selection", icon="times", layout={"width": "auto"})
         clear.on_click(lambda _: self.clear_selection())
         self._status = w.HTML()
@@ -275,6 +273,11 @@ class ImageMap(w.VBox):
             for name, color in self.store.class_colors(task).items():
                 colors.setdefault(name, color)
         return colors
+
+    def _show_info(self) -> None:
+        self._info.value = (self._legend_html()
+                            + f"<div style='font-size:12px;padding:2px 6px;border-top:1px "
+                              f"solid #ccc;margin-top:3px'>{self._hovered}</div>")
 
     def _legend_html(self) -> str:
         counts = self.palette.counts()
@@ -324,14 +327,25 @@ class ImageMap(w.VBox):
         features = collection["features"]
         self._chunks = [features[k:k + CHUNK] for k in range(0, len(features), CHUNK)]
         self._where = {f["id"]: (k // CHUNK, k % CHUNK) for k, f in enumerate(features)}
-        for k, piece in enumerate(self._pieces):
-            piece.data = ({"type": "FeatureCollection", "features": self._chunks[k]}
-                          if k < len(self._chunks) else EMPTY)
+        for k in range(max(len(self._chunks), len(self._pieces))):
+            self._piece(k).data = ({"type": "FeatureCollection", "features": self._chunks[k]}
+                                   if k < len(self._chunks) else EMPTY)
+
+    def _piece(self, k: int) -> GeoJSON:
+        """The k-th footprint layer, made on first use (a map of few images needs few)."""
+        while len(self._pieces) <= k:
+            piece = GeoJSON(data=EMPTY, hover_style={"weight": 3, "fillOpacity": 0.7},
+                            point_style={"radius": 6})
+            piece.on_hover(self._on_hover)
+            piece.on_click(self._on_click)
+            self._footprints.add(piece)
+            self._pieces.append(piece)
+        return self._pieces[k]
 
     def _rerender(self) -> None:
         if self._rendered is not None:
             self._render(*self._rendered)
-        self._legend.value = self._legend_html()
+        self._show_info()
 
     def _say(self, shown: str) -> None:
         selected = f" · <b>{len(self.selection):,} selected</b>" if self.selection else ""
@@ -349,13 +363,15 @@ class ImageMap(w.VBox):
 
     def _on_hover(self, properties=None, **_) -> None:
         if properties:
-            self._hover.value = (f"<b>{escape(properties['name'])}</b><br>"
-                                 f"{escape(properties['label'])}")
+            self._hovered = (f"<b>{escape(properties['name'])}</b><br>"
+                             f"{escape(properties['label'])}")
+            self._show_info()
 
     def _on_cell_hover(self, properties=None, **_) -> None:
         if properties:
-            self._hover.value = (f"<b>{properties['count']:,} images</b><br>"
-                                 f"{escape(properties['breakdown'])}")
+            self._hovered = (f"<b>{properties['count']:,} images</b><br>"
+                             f"{escape(properties['breakdown'])}")
+            self._show_info()
 
     def _on_click(self, properties=None, coordinates=None, **_) -> None:
         if not properties:
@@ -378,6 +394,7 @@ class ImageMap(w.VBox):
         self._rerender()
 
     def _on_color_by(self, _change) -> None:
+        self._color_choice.value = self.color_by
         self.palette = self._palette()
         self._rerender()
 
@@ -422,7 +439,7 @@ class ImageMap(w.VBox):
             for image_id, value in values.items():
                 position = int(self.index.position[image_id])
                 self.palette.codes[position] = self.palette.categories.index(value)
-            self._legend.value = self._legend_html()
+            self._show_info()
         if self._cells.data["features"]:
             self._rerender()
             return
