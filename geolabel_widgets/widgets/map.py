@@ -46,8 +46,11 @@ PAD = 0.5  # footprints are sent for the view grown by this much of its size eac
 ASSUMED_SIZE = (900, 520)  # the map's size in pixels until the browser says
 FOOTPRINT_STYLE = {"weight": 1, "opacity": 0.9, "fillOpacity": 0.45}
 EMPTY = {"type": "FeatureCollection", "features": []}
-TOP_PANE = "geolabel-top"  # over the footprints (z 400); clicks pass through it to them
-PANES = {TOP_PANE: {"zIndex": 450, "pointerEvents": "none"}}
+# panes over the footprints (Leaflet's overlay pane, z 400): the image laid on the map,
+# then the outline of the current image and the drawn area; clicks pass through both
+IMAGE_PANE, TOP_PANE = "geolabel-image", "geolabel-top"
+PANES = {IMAGE_PANE: {"zIndex": 420, "pointerEvents": "none"},
+         TOP_PANE: {"zIndex": 450, "pointerEvents": "none"}}
 LEGEND_ENTRIES = 12
 THUMBNAIL_PX = 200
 POPUP_PX = 380  # a popup's height with its thumbnail, details and buttons
@@ -173,7 +176,7 @@ class ImageMap(w.VBox):
                                        row["height"], max_size)
         overlay = ImageOverlay(url="data:image/png;base64," + base64.b64encode(png).decode(),
                                bounds=[list(bounds[0]), list(bounds[1])],
-                               name=f"image: {row['name']}")
+                               name=f"image: {row['name']}", pane=IMAGE_PANE)
         if self._overlay is not None:
             self.map.remove(self._overlay)
             self._overlay.close()
