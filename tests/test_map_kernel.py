@@ -7,6 +7,7 @@ import json
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 import shapely
@@ -244,6 +245,8 @@ def test_app_links_selection_clicks_and_the_current_image(demo_store):
     first_queue = tagger.queue
     widget.select_area(widget.index.geometry[5].buffer(0.01))
     assert tagger.queue == widget.selection and 1 <= len(tagger.queue) < len(first_queue)
+    # only the selection's rows were read, and they are the store's rows
+    pd.testing.assert_frame_equal(tagger._images, store.images.reindex(tagger.queue))
     assert widget.current == tagger.current
     # a click on a footprint outside the queue puts it next in the queue and shows it
     outside = next(i for i in widget.index.ids if i not in set(tagger.queue))

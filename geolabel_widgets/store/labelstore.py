@@ -555,6 +555,19 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         with self.engine.connect() as conn:
             return frames.image_states(conn, task_id, labeler, image_ids)
 
+    def images_of(self, image_ids: Sequence[str]) -> gpd.GeoDataFrame:
+        """The rows of these images, in this order: what a queue of a few hundred needs,
+        without reading every image's row."""
+        ids = list(image_ids)
+        if len(ids) > 20 * 900:  # most of the store: one read is quicker
+            return self.images.reindex(ids)
+        with self.engine.connect() as conn:
+            parts = [frames.images_frame(conn, where=s.images.c.image_id.in_(chunk))
+                     for chunk in _chunks(ids, 900)]
+        if not parts:
+            return self.images.iloc[:0]
+        return pd.concat(parts).reindex(ids)
+
     @property
     def annotations(self) -> pd.DataFrame:
         """Current labels (tags, shapes, masks) of every task and labeler."""

@@ -31,7 +31,7 @@ class QueueWalker:
     def set_queue(self, image_ids, position: int | None = None) -> None:
         """Work through these images instead (from the first this labeler has not labeled)."""
         self._queue = list(dict.fromkeys(image_ids))
-        self._images = self.store.images.reindex(self._queue)
+        self._images = self.store.images_of(self._queue)
         self._restart(self.first_unlabeled() if position is None else position)
 
     def open_image(self, image_id: str) -> None:
