@@ -24,7 +24,6 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import geopandas as gpd
