@@ -175,6 +175,7 @@ def cell_features(index: FootprintIndex, positions: np.ndarray, palette: Palette
     columns = per_cell.index.get_level_values(1).to_numpy()
     west, north = from_unit(columns * size, rows * size)
     east, south = from_unit((columns + 1) * size, (rows + 1) * size)
+    west, south, east, north = (np.round(a, 6).tolist() for a in (west, south, east, north))
     strength = np.log1p(counts) / np.log1p(counts.max())
     names = np.asarray(palette.categories, dtype=object)[per_cell.columns.to_numpy()]
     features = []
@@ -183,12 +184,11 @@ def cell_features(index: FootprintIndex, positions: np.ndarray, palette: Palette
                               sorted(zip(names, table[k]), key=lambda p: -p[1])
                               if n)
         color = palette.colors[majority[k]]
+        w, s, e, n = west[k], south[k], east[k], north[k]
         features.append({
             "type": "Feature",
-            "geometry": {"type": "Polygon", "coordinates": [[
-                [round(west[k], 6), round(south[k], 6)], [round(east[k], 6), round(south[k], 6)],
-                [round(east[k], 6), round(north[k], 6)], [round(west[k], 6), round(north[k], 6)],
-                [round(west[k], 6), round(south[k], 6)]]]},
+            "geometry": {"type": "Polygon",
+                         "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
             "properties": {"count": int(counts[k]), "breakdown": breakdown,
                            "style": {"color": color, "weight": 1, "fillColor": color,
                                      "fillOpacity": round(0.25 + 0.5 * float(strength[k]), 3),
