@@ -252,7 +252,7 @@ class ImageMap(w.VBox):
         values = values.fillna(nothing).astype(str)
         present = set(values.unique())
         if column == "status":
-            known = {**STATUS_COLORS}
+            known = STATUS_COLORS
             order = [s for s in STATUSES if s in present]
         elif column == "class":
             known = self._class_colors()
@@ -296,16 +296,14 @@ class ImageMap(w.VBox):
         return (f"<div class='geolabel-legend' style='font-size:12px;line-height:1.5;"
                 f"padding:2px 6px'><b>{escape(self.color_by)}</b><br>{'<br>'.join(rows)}</div>")
 
-    def _label_of(self, image_id: str) -> str:
-        if image_id not in self._states.index:
-            return "unlabeled"
-        state = self._states.loc[image_id]
-        parts = [state["status"]]
-        if isinstance(state["class"], str):
-            parts.append(state["class"])
-        if isinstance(state["labeler"], str):
-            parts.append(f"by {state['labeler']}")
-        return " · ".join(parts)
+    def _labels(self, ids) -> list[str]:
+        """Hover text of these images: status · main class · by whom (one frame lookup)."""
+        states = self._states.reindex(ids)
+        text = states["status"].fillna("unlabeled")
+        for column, prefix in (("class", ""), ("labeler", "by ")):
+            given = states[column].notna()
+            text[given] = text[given] + " · " + prefix + states[column][given].astype(str)
+        return text.tolist()
 
     def _render(self, box: Box, zoom: float) -> None:
         """Send what is in ``box``: its footprints in pieces, or its counts per cell."""
@@ -323,8 +321,7 @@ class ImageMap(w.VBox):
         self._say(shown)
 
     def _send_footprints(self, positions: np.ndarray, zoom: float) -> None:
-        ids = self.index.ids[positions]
-        labels = [self._label_of(i) for i in ids]
+        labels = self._labels(self.index.ids[positions])
         collection = footprint_features(self.index, positions, self.palette, labels,
                                         set(self.selection), zoom, FOOTPRINT_STYLE)
         features = collection["features"]
@@ -455,7 +452,7 @@ class ImageMap(w.VBox):
         old = self._chunks[piece][k]
         self._chunks[piece][k] = footprint_feature(
             self.index, int(self.index.position[image_id]), old["geometry"], self.palette,
-            self._label_of(image_id), image_id in self.selection, FOOTPRINT_STYLE)
+            self._labels([image_id])[0], image_id in self.selection, FOOTPRINT_STYLE)
         return piece
 
     # -- the popup ---------------------------------------------------------------------------
