@@ -4,6 +4,7 @@ the store. The browser tests (tests/browser/test_map.py) check what is drawn."""
 import gc
 import io
 import json
+import sys
 
 import geopandas as gpd
 import numpy as np
@@ -286,3 +287,18 @@ def test_the_basemap_is_configurable_and_optional(store, monkeypatch):
     monkeypatch.delenv("GEOLABEL_BASEMAP")
     (osm,) = [layer for layer in ImageMap(store).map.layers if isinstance(layer, TileLayer)]
     assert "openstreetmap" in osm.url
+
+
+def test_bad_arguments_are_clear_errors_and_leave_nothing_behind(store, monkeypatch):
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    with pytest.raises(ValueError, match="no task named 'missing'"):
+        ImageMap(store, task="missing", basemap=None)
+    with pytest.raises(ValueError, match="color_by is one of status"):
+        ImageMap(store, color_by="colour", basemap=None)
+    with pytest.raises(ValueError, match="mode is one of"):
+        LabelingApp(store, task="flood", labeler="ann", mode="paint")
+    with pytest.raises(ValueError, match="color_by is one of status"):
+        LabelingApp(store, task="flood", labeler="ann", color_by="colour", basemap=None)
+    gc.collect()
+    assert unraisable == []  # a half-made map closes quietly when collected

@@ -40,8 +40,12 @@ class LabelingApp(w.HBox):
             raise ValueError(f"mode is one of {sorted(MODES)}, not {mode!r}")
         self.store, self.task, self.labeler = store, task, labeler
         self.labeler_widget = MODES[mode](store, task=task, labeler=labeler, **options)
-        self.map = ImageMap(store, task=task, labeler=labeler, color_by=color_by,
-                            basemap=basemap, height=map_height)
+        try:
+            self.map = ImageMap(store, task=task, labeler=labeler, color_by=color_by,
+                                basemap=basemap, height=map_height)
+        except Exception:
+            self.labeler_widget.close()  # its prefetch thread and views go with it
+            raise
         self.map.layout = w.Layout(flex="1 1 400px", min_width="360px")
         self.labeler_widget.layout.flex = "1 1 400px" if mode == "tag" else "0 0 auto"
         self._first_queue = self.labeler_widget.queue
@@ -67,6 +71,7 @@ class LabelingApp(w.HBox):
         self._follow()
 
     def close(self) -> None:
-        self.labeler_widget.close()
-        self.map.close()
+        if "map" in self.__dict__:  # not when its construction failed
+            self.labeler_widget.close()
+            self.map.close()
         super().close()

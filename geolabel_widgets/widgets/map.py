@@ -90,11 +90,14 @@ class ImageMap(w.VBox):
     def __init__(self, store: LabelStore, *, task: str | None = None,
                  labeler: str | None = None, color_by: str = "status", basemap=DEFAULT,
                  height: str = "520px", max_footprints: int = MAX_FOOTPRINTS):
+        if color_by not in COLOR_BY:
+            raise ValueError(f"color_by is one of {', '.join(COLOR_BY)}, not {color_by!r}")
+        # read before any widget exists: a bad task or store leaves nothing half made
+        index, states = FootprintIndex(store.footprints(task)), store.image_states(task, labeler)
         super().__init__()
         self.store, self.task, self.labeler = store, task, labeler
         self.max_footprints = max_footprints
-        self.index = FootprintIndex(store.footprints(task))
-        self._states = store.image_states(task, labeler)
+        self.index, self._states = index, states
         self._click_callbacks = w.CallbackDispatcher()
         self._chunks: list[list[dict]] = []  # the features each footprint layer holds
         self._where: dict[str, tuple[int, int]] = {}  # image id -> (layer, feature)
@@ -192,9 +195,10 @@ class ImageMap(w.VBox):
         self._rerender()
 
     def close(self) -> None:
-        self.store.unsubscribe(self._on_labels_changed)
-        self._close_popup()
-        self.map.close()
+        if "map" in self.__dict__:  # not when its construction failed
+            self.store.unsubscribe(self._on_labels_changed)
+            self._close_popup()
+            self.map.close()
         super().close()
 
     # -- building ----------------------------------------------------------------------------
