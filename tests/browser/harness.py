@@ -156,11 +156,6 @@ class NotebookPage:
                 && cell.model.executionCount !== null && !prompt.textContent.includes('*');
         }""", arg=index, timeout=timeout * 1000, polling=100)
 
-    def wait_kernel_idle(self, timeout: float = 300) -> None:
-        self.page.wait_for_function(
-            "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
-            " === 'idle'", timeout=timeout * 1000, polling=50)
-
     def errors(self) -> list[str]:
         """Text of every error output in the notebook."""
         return self.page.evaluate("""() => [...document.querySelectorAll(
