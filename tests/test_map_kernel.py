@@ -302,3 +302,10 @@ def test_bad_arguments_are_clear_errors_and_leave_nothing_behind(store, monkeypa
         LabelingApp(store, task="flood", labeler="ann", color_by="colour", basemap=None)
     gc.collect()
     assert unraisable == []  # a half-made map closes quietly when collected
+
+
+def test_a_view_wider_than_the_world_is_the_whole_world():
+    west, south, east, north = view_box((0.0, 0.0), 1, (900, 520), 0.5)
+    assert (west, east) == (-180.0, 180.0) and south < -85 and north > 85
+    assert view_box((35.0, -76.0), 11, (900, 520))[0] < -76.0 < view_box(
+        (35.0, -76.0), 11, (900, 520))[2]

@@ -59,10 +59,10 @@ def view_box(center: tuple[float, float], zoom: float, size: tuple[int, int],
     """The lon/lat box a map of ``size`` pixels shows, grown by ``pad`` of its size each side."""
     x, y = to_unit(center[1], center[0])
     world = TILE_PX * 2.0 ** zoom
-    half_x, half_y = (0.5 + pad) * size[0] / world, (0.5 + pad) * size[1] / world
-    lon, lat = from_unit([max(x - half_x, 0), min(x + half_x, 1)],
-                         [min(y + half_y, 1), max(y - half_y, 0)])
-    return float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1])
+    half_x, half_y = size[0] / 2 / world, size[1] / 2 / world
+    lon, lat = from_unit(np.clip([x - half_x, x + half_x], 0, 1),
+                         np.clip([y + half_y, y - half_y], 0, 1))
+    return grow((float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1])), pad)
 
 
 def grow(box: Box, pad: float) -> Box:
