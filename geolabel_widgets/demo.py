@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import rasterio
+from rasterio.enums import ColorInterp
 from affine import Affine
 from PIL import Image
 from pyproj import CRS, Transformer
@@ -94,6 +95,20 @@ def demo_store(path: str | os.PathLike | None = None, progress: bool = True) -> 
     return LabelStore.open(path)
 
 
+def demo_images(dataset: str = "Sentinel-2 Outer Banks NC (synthetic)") -> Path:
+    """The folder of one demo dataset's image files, drawn with the demo store if need be.
+
+    The default dataset is the georeferenced one: 4-band GeoTIFFs with their CRS.
+    """
+    names = [d.name for d in (*DATASETS, EVENT)]
+    if dataset not in names:
+        raise ValueError(f"no demo dataset {dataset!r}; there are {names}")
+    path = default_store_path().absolute()
+    if not path.exists():
+        build_demo(path)
+    return path.with_name(path.stem + "_images") / _slug(dataset)
+
+
 def build_demo(path: str | os.PathLike, progress: bool = True) -> Path:
     """Draw the demo images beside ``path`` and write the demo store there.
 
@@ -165,6 +180,8 @@ def _write_geotiff(path: Path, rgb: np.ndarray, crs: CRS, transform: Affine, rng
                        count=4, dtype="uint16", crs=crs, transform=transform,
                        compress="deflate", tiled=True, blockxsize=128, blockysize=128) as dst:
         dst.write(bands.astype(np.uint16))
+        dst.colorinterp = [ColorInterp.blue, ColorInterp.green, ColorInterp.red,
+                           ColorInterp.undefined]
 
 
 def coastal_scene(rng: np.random.Generator, size: int = SIZE, plume: bool = False

@@ -25,37 +25,44 @@ def notebook(name: str, cells: list[tuple[str, str]]) -> None:
 
 notebook("00_quickstart", [
     ("md", "# geolabel_widgets quickstart\n\n"
-           "Label Earth-science imagery without leaving the notebook. This notebook uses the "
-           "**synthetic demo dataset** that the package draws itself: coastal-looking scenes "
-           "placed along real coastlines. None of it is real imagery."),
-    ("code", "from geolabel_widgets import ImageTagger, demo_store\n"
-             "from geolabel_widgets.demo import EVENT_TASK, SEGMENTATION_TASK\n\n"
-             "store = demo_store()  # built once, then reused\n"
-             "store"),
-    ("md", "## The store hands out frames\n\n`store.images` is a GeoDataFrame of every image "
-           "(footprints in EPSG:4326); `store.annotations` holds the current labels."),
-    ("code", "store.images[['name', 'dataset', 'width', 'height', 'bands', 'dtype', 'lon', 'lat']]"
-             ".head()"),
-    ("code", "store.annotations.groupby(['task', 'kind', 'labeler']).size().unstack(fill_value=0)"),
-    ("md", "## Tag images with the keyboard\n\nClick the widget, then press **1** for *present*, "
-           "**2** for *not present*, **s** to skip, **z** to undo, **←/→** to move. Every tag is "
-           "in the store the moment the kernel receives it."),
-    ("code", "tagger = ImageTagger(store, task=EVENT_TASK, labeler='you')\ntagger"),
-    ("md", "## Labels are rows, and nothing is overwritten\n\nThe same thing from Python: tag, "
-           "change your mind, undo. History keeps every step."),
-    ("code", "first = tagger.queue[0]\n"
-             "store.tag(first, 'present', task=EVENT_TASK, labeler='you')\n"
-             "store.tag(first, 'not present', task=EVENT_TASK, labeler='you')\n"
-             "store.undo(task=EVENT_TASK, labeler='you')\n"
-             "history = store.get_annotations(task=EVENT_TASK, labeler='you', kinds=['tag'], "
-             "history=True)\n"
-             "history[['image_id', 'value', 'supersedes', 'is_current', 'created_at']].tail(3)"),
-    ("md", "## What has been labeled\n\nThe Coast Train distribution figures come from counts "
-           "the store keeps current as labels are written: images containing each class, and "
-           "where the images lie (see `04_distributions` for all of them)."),
-    ("code", "from geolabel_widgets import plots\n\n"
-             "plots.figures.images_per_class(store)"),
-    ("code", "plots.figures.location_map(store)"),
+           "From nothing to a labeled dataset in five cells. The images are the package's "
+           "**synthetic demo scenes**: 4-band GeoTIFFs drawn along the real coast of the Outer "
+           "Banks, NC, with their CRS. None of it is real imagery."),
+    ("md", "**1. Open a store and add images.** A store is one SQLite file (or a PostgreSQL URL); "
+           "images are added by reference, their headers and footprints read, nothing copied."),
+    ("code", "from shapely.geometry import Polygon\n\n"
+             "from geolabel_widgets import CanvasLabeler, ImageMap, ImageTagger, LabelStore, "
+             "plots\n"
+             "from geolabel_widgets.demo import demo_images\n\n"
+             "store = LabelStore.open('quickstart.sqlite')\n"
+             "images = store.add_images(demo_images(), dataset='Outer Banks (synthetic)')\n"
+             "store.images[['name', 'width', 'height', 'bands', 'dtype', 'lon', 'lat']].head(3)"),
+    ("md", "**2. Tag a few.** Click the image, then press **1** for *present*, **2** for "
+           "*not present*, **s** to skip, **z** to undo, **←/→** to move. A script can tag "
+           "too; here it tags the first three images, as pressing 1, 2, 1 would."),
+    ("code", "TAGS = store.add_task('Buildings present?', classes=['present', 'not present'])\n"
+             "for image_id, value in zip(images, ['present', 'not present', 'present']):\n"
+             "    store.tag(image_id, value, task=TAGS, labeler='you')\n"
+             "ImageTagger(store, task=TAGS, labeler='you')"),
+    ("md", "**3. Draw a polygon.** With the mouse over the image press **p**, click the "
+           "vertices and press **Enter**; **1-5** pick the class, **b** draws boxes, **d** "
+           "doodles. One water polygon is drawn from code first, in full-resolution pixels; the "
+           "store keeps its longitude and latitude too."),
+    ("code", "SHAPES = store.add_task('Land cover', type='semantic_segmentation',\n"
+             "                        classes=['water', 'surf', 'sand', 'vegetation', "
+             "'buildings'])\n"
+             "water = Polygon([(0, 0), (120, 0), (60, 255), (0, 255)])\n"
+             "store.annotate(images[0], water, 'water', task=SHAPES, labeler='you')\n"
+             "canvas = CanvasLabeler(store, task=SHAPES, labeler='you')\n"
+             "canvas.open_image(images[0])  # the image with the polygon\n"
+             "canvas"),
+    ("md", "**4. See where they lie.** Footprints coloured by status; hover for a name, click "
+           "for a thumbnail and the labels."),
+    ("code", "ImageMap(store, task=TAGS, color_by='status')"),
+    ("md", "**5. What has been labeled.** Two of the Coast Train distribution figures, from "
+           "counts the store keeps current (`04_distributions` has all of them)."),
+    ("code", "display(plots.figures.images_per_class(store))\n"
+             "plots.figures.location_map(store)"),
 ])
 
 notebook("01_tag_images", [
@@ -139,7 +146,22 @@ notebook("02_draw_labels", [
              "'truth']):\n"
              "    ax.imshow(data, cmap=None if data is image else 'tab10', vmin=0, "
              "vmax=9, interpolation='nearest')\n"
-             "    ax.set_title(title)\n    ax.axis('off')\nfig"),
+             "    ax.set_title(title)\n    ax.axis('off')"),
+    ("md", "## Real images\n\nWhere `../shared/data` is present: real aerial orthomosaics and "
+           "a 3-band GeoTIFF (from the holodoodler examples), to draw on."),
+    ("code", "import os\nfrom pathlib import Path\n\n"
+             "from geolabel_widgets import LabelStore\n\n"
+             "real = Path(os.environ.get('GEOLABEL_SHARED_DATA', '../../shared/data')) / "
+             "'imagery'\n"
+             "if real.is_dir():\n"
+             "    real_store = LabelStore.open(Path.home() / '.cache' / 'geolabel_widgets' / "
+             "'real.sqlite')\n"
+             "    real_store.add_images(real, dataset='holodoodler examples', progress=False)\n"
+             "    display(CanvasLabeler(real_store, task='Land cover (real images)', "
+             "labeler='you',\n"
+             "                          classes=['water', 'whitewater', 'sand', 'vegetation']))\n"
+             "else:\n"
+             "    print(f'no reference data at {real}; the demo scenes above are enough')"),
 ])
 
 notebook("03_map_images", [
@@ -184,6 +206,23 @@ notebook("03_map_images", [
            "transform put it:"),
     ("code", "overlay = app.map.show_image(current)\n"
              "overlay.bounds"),
+    ("md", "## A real GeoTIFF\n\nWhere `../shared/data` is present: a real 3-band aerial "
+           "GeoTIFF (EPSG:6347, from the holodoodler examples) laid on the map where its "
+           "georeference puts it."),
+    ("code", "import os\nfrom pathlib import Path\n\n"
+             "from geolabel_widgets import LabelStore\n\n"
+             "geotiff = Path(os.environ.get('GEOLABEL_SHARED_DATA', '../../shared/data')) / "
+             "'imagery' / 'examplegeotiff.tif'\n"
+             "if geotiff.exists():\n"
+             "    real_store = LabelStore.open(Path.home() / '.cache' / 'geolabel_widgets' / "
+             "'real.sqlite')\n"
+             "    [real_id] = real_store.add_images(geotiff, dataset='holodoodler examples', "
+             "progress=False)\n"
+             "    real_map = ImageMap(real_store, basemap=None)\n"
+             "    real_map.show_image(real_id)\n"
+             "    display(real_map)\n"
+             "else:\n"
+             "    print(f'no reference data at {geotiff}')"),
 ])
 
 notebook("04_distributions", [

@@ -33,6 +33,25 @@ def test_a_16_bit_multiband_geotiff_is_stretched_and_bands_can_be_chosen(tmp_pat
     assert np.array_equal(nir[..., 0], nir[..., 1])
 
 
+
+def test_bands_marked_blue_green_red_are_shown_as_red_green_blue(tmp_path):
+    from rasterio.enums import ColorInterp
+
+    path = tmp_path / "bgrn.tif"
+    bands = np.zeros((4, 20, 30), np.uint16)
+    bands[2, :, :10] = bands[1, :, 10:20] = bands[0, :, 20:] = 1000  # red, green, blue thirds
+    bands[3] = 700
+    with rasterio.open(path, "w", driver="GTiff", width=30, height=20, count=4,
+                       dtype="uint16", crs="EPSG:32617",
+                       transform=from_origin(500000, 3000000, 10, 10)) as dst:
+        dst.write(bands)
+        dst.colorinterp = [ColorInterp.blue, ColorInterp.green, ColorInterp.red,
+                           ColorInterp.undefined]
+    shown = read_display_array(path, max_size=30, percentiles=(0, 100))
+    assert [shown[0, x].tolist() for x in (5, 15, 25)] == [[255, 0, 0], [0, 255, 0], [0, 0, 255]]
+    assert read_display_array(path, max_size=30, bands=(3, 2, 1)).tolist() == shown.tolist()
+
+
 def test_one_band_is_grey_and_flat_data_does_not_divide_by_zero():
     grey = to_rgb8(np.full((4, 4), 7.0, np.float32))
     assert grey.shape == (4, 4, 3) and np.all(grey == grey[0, 0, 0])

@@ -61,7 +61,7 @@ def read_display_region(path: str | os.PathLike, box: tuple[int, int, int, int],
             from rasterio.windows import Window
 
             with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(path) as src:
-                indexes = list(bands) if bands else list(range(1, min(src.count, 3) + 1))
+                indexes = _rgb_bands(src, bands)
                 data = src.read(indexes, window=Window(left, top, right - left, bottom - top),
                                 out_shape=(len(indexes), size[1], size[0]),
                                 resampling=Resampling.average)
@@ -138,10 +138,21 @@ def _read_raster(path: Path, max_size: int, bands) -> np.ndarray:
     with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(path) as src:
         scale = min(1.0, max_size / max(src.width, src.height))
         shape = (max(1, round(src.height * scale)), max(1, round(src.width * scale)))
-        indexes = list(bands) if bands else list(range(1, min(src.count, 3) + 1))
+        indexes = _rgb_bands(src, bands)
         data = src.read(indexes, out_shape=(len(indexes), *shape),
                         resampling=Resampling.average, masked=True)
         return np.moveaxis(data.filled(np.nan) if data.dtype.kind == "f" else data.data, 0, -1)
+
+
+def _rgb_bands(src, bands) -> list[int]:
+    """The bands asked for; else those the file marks red, green, blue; else the first three."""
+    if bands:
+        return list(bands)
+    from rasterio.enums import ColorInterp
+
+    marked = {c: k for k, c in enumerate(src.colorinterp, start=1)}
+    rgb = [marked.get(c) for c in (ColorInterp.red, ColorInterp.green, ColorInterp.blue)]
+    return rgb if all(rgb) else list(range(1, min(src.count, 3) + 1))
 
 
 def _read_npz(path: Path) -> np.ndarray:

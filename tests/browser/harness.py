@@ -55,6 +55,8 @@ class JupyterLab:
                    f"--port={self.port}", f"--IdentityProvider.token={self.token}",
                    f"--ServerApp.root_dir={self.root}", "--allow-root",
                    "--LabApp.expose_app_in_browser=True",
+                   "--JupyterNotebookApp.expose_app_in_browser=True",
+                   "--VoilaConfiguration.show_tracebacks=True",
                    "--LabApp.news_url=", "--LabApp.check_for_updates_class="
                    "jupyterlab.NeverCheckForUpdate"]
         self.process = subprocess.Popen(command, env=env, stdout=open(self.log, "w"),
@@ -106,18 +108,57 @@ def copy_notebook(source: Path, folder: Path) -> Path:
     return Path(shutil.copy(source, folder / source.name))
 
 
-class NotebookPage:
-    """A notebook open in JupyterLab, with its cells run."""
+class RenderedNotebook:
+    """What every front end shows the same way: outputs, errors and widget views."""
 
     def __init__(self, page, lab: JupyterLab, name: str):
         self.page = page
         self.lab = lab
         self.name = name
 
-    def open(self, timeout: float = 120) -> "NotebookPage":
-        # a workspace of its own, so that no earlier notebook is reopened beside it
-        workspace = Path(self.name).stem.replace(" ", "_")
-        self.page.goto(self.lab.url(f"lab/workspaces/{workspace}/tree/{self.name}"))
+    def errors(self) -> list[str]:
+        """Text of every error output in the notebook."""
+        return self.page.evaluate("""() => [...document.querySelectorAll(
+            '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"],'
+            + ' .jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]')]
+            .map(n => n.textContent)
+            .filter(t => /Error|Traceback/.test(t))""")
+
+    def widget_problems(self) -> list[str]:
+        return self.page.evaluate("""() => [...document.querySelectorAll('.jp-OutputArea-output')]
+            .map(n => n.textContent)
+            .filter(t => t.includes('Error displaying widget') || t.includes('Loading widget'))""")
+
+    def wait_widgets(self, timeout: float = 60) -> list[str]:
+        """Until every widget view has rendered or ``timeout`` passed; what is still wrong."""
+        deadline = time.monotonic() + timeout
+        while (problems := self.widget_problems()) and time.monotonic() < deadline:
+            self.page.wait_for_timeout(500)
+        return problems
+
+    def screenshot(self, path: Path) -> Path:
+        """The whole notebook: the viewport grown to the height of what scrolls."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        size = self.page.viewport_size
+        height = self.page.evaluate(
+            "() => Math.max(...[...document.querySelectorAll('*')].map(e => e.scrollHeight))")
+        self.page.set_viewport_size({"width": size["width"], "height": min(height + 40, 12000)})
+        self.page.wait_for_timeout(800)  # maps and canvases redraw at the new size
+        self.page.screenshot(path=str(path))
+        self.page.set_viewport_size(size)
+        return path
+
+
+class NotebookPage(RenderedNotebook):
+    """A notebook open in JupyterLab (or Notebook 7, the same application shell)."""
+
+    def open(self, timeout: float = 120, frontend: str = "lab") -> "NotebookPage":
+        if frontend == "lab":
+            # a workspace of its own, so that no earlier notebook is reopened beside it
+            workspace = Path(self.name).stem.replace(" ", "_")
+            self.page.goto(self.lab.url(f"lab/workspaces/{workspace}/tree/{self.name}"))
+        else:
+            self.page.goto(self.lab.url(f"notebooks/{self.name}"))
         self.page.wait_for_function(
             "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
             " && window.jupyterapp.shell.currentWidget.sessionContext"
@@ -156,19 +197,6 @@ class NotebookPage:
                 && cell.model.executionCount !== null && !prompt.textContent.includes('*');
         }""", arg=index, timeout=timeout * 1000, polling=100)
 
-    def errors(self) -> list[str]:
-        """Text of every error output in the notebook."""
-        return self.page.evaluate("""() => [...document.querySelectorAll(
-            '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"],'
-            + ' .jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]')]
-            .map(n => n.textContent)
-            .filter(t => /Error|Traceback/.test(t))""")
-
-    def widget_problems(self) -> list[str]:
-        return self.page.evaluate("""() => [...document.querySelectorAll('.jp-OutputArea-output')]
-            .map(n => n.textContent)
-            .filter(t => t.includes('Error displaying widget') || t.includes('Loading widget'))""")
-
     def kernel_restart(self) -> None:
         self.page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext"
                            ".session.kernel.restart()")
@@ -176,7 +204,12 @@ class NotebookPage:
             "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
             " === 'idle'", timeout=60_000)
 
-    def screenshot(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(path), full_page=True)
-        return path
+
+class VoilaPage(RenderedNotebook):
+    """A notebook rendered by Voila: run on the server, outputs and widgets only."""
+
+    def open(self, timeout: float = 600) -> "VoilaPage":
+        # Voila answers once every cell has run; widget views render after that
+        self.page.goto(self.lab.url(f"voila/render/{self.name}"), timeout=timeout * 1000)
+        self.page.locator(".jp-OutputArea").first.wait_for(timeout=60_000)
+        return self
