@@ -342,3 +342,38 @@ def test_imports_keep_or_replace_what_is_there_and_history_keeps_it(store, image
     assert (replaced.replaced, replaced.unchanged) == (2, 2)
     current = store.get_annotations(task="has", kinds=["tag"])
     assert sorted(current[current["image_id"] == ids[0]]["value"]) == ["water"]
+
+
+def test_a_transaction_keeps_everything_or_nothing(tmp_path):
+    from conftest import write_images
+
+    path = tmp_path / "labels.sqlite"
+    heard = []
+    with LabelStore.open(path) as store:
+        store.subscribe(heard.append)
+        ids = store.add_images(write_images(tmp_path / "a", 2), dataset="a", progress=False)
+        before = (store.datasets.index.tolist(), store.tasks.index.tolist(),
+                  len(store.images), len(store.get_annotations(history=True)))
+        with pytest.raises(ValueError, match="halfway"):
+            with store.transaction():
+                store.add_task("cover", type="semantic_segmentation", classes=["water"])
+                store.add_images(write_images(tmp_path / "b", 3, seed=1), dataset="b",
+                                 progress=False)
+                store.annotate(ids[0], box(0, 0, 5, 5), "water", task="cover", labeler="ann")
+                assert len(store.images) == 5  # reads inside see the writes
+                raise ValueError("halfway")
+        after = (store.datasets.index.tolist(), store.tasks.index.tolist(),
+                 len(store.images), len(store.get_annotations(history=True)))
+        assert after == before and heard == []
+        with pytest.raises(StoreError, match="no task named 'cover'"):
+            store.annotate(ids[0], box(0, 0, 5, 5), "water", task="cover", labeler="ann")
+
+        with store.transaction():
+            store.add_task("cover", type="semantic_segmentation", classes=["water"])
+            store.annotate(ids[0], box(0, 0, 5, 5), "water", task="cover", labeler="ann")
+            with pytest.raises(StoreError):  # a failed write inside rolls back alone
+                store.annotate(ids[1], box(0, 0, 5, 5), "lava", task="cover", labeler="ann")
+            store.annotate(ids[1], box(1, 1, 5, 5), "water", task="cover", labeler="ann")
+        assert heard == [[("cover", ids[0]), ("cover", ids[1])]]
+    with LabelStore.open(path) as reopened:
+        assert sorted(reopened.annotations["image_id"]) == sorted(ids)

@@ -1,13 +1,22 @@
 """One module per outside format, each with a reader into the store and a writer out.
 
 ``READERS`` and ``WRITERS`` map a format's name to its functions; the CLI
-dispatches through them.
+dispatches through them. Every reader writes in one transaction: a bad file
+stops it with a ``FormatError`` naming what is wrong, and the store is as it was.
 """
 
 from .coasttrain import read_coasttrain
+from .coco import read_coco, write_coco
 from .folder import read_folder, write_folder
+from .geojson import read_geojson, write_geojson
+from .geoparquet import read_geoparquet, write_geoparquet
+from .safety import FormatError
 
-READERS = {"coasttrain": read_coasttrain, "folder": read_folder}
-WRITERS = {"folder": write_folder}
+READERS = {"coasttrain": read_coasttrain, "coco": read_coco, "folder": read_folder,
+           "geojson": read_geojson, "geoparquet": read_geoparquet}
+WRITERS = {"coco": write_coco, "folder": write_folder, "geojson": write_geojson,
+           "geoparquet": write_geoparquet}
 
-__all__ = ["READERS", "WRITERS", "read_coasttrain", "read_folder", "write_folder"]
+__all__ = ["READERS", "WRITERS", "FormatError", "read_coasttrain", "read_coco", "read_folder",
+           "read_geojson", "read_geoparquet", "write_folder", "write_geojson",
+           "write_coco", "write_geoparquet"]

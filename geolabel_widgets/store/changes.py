@@ -8,6 +8,7 @@ gone stops listening by itself.
 from __future__ import annotations
 
 import threading
+import types
 import warnings
 import weakref
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ class ChangeFeed:
         self._lock = threading.Lock()
 
     def subscribe(self, listener: Listener) -> None:
-        ref = (weakref.WeakMethod(listener) if hasattr(listener, "__self__")
+        ref = (weakref.WeakMethod(listener) if isinstance(listener, types.MethodType)
                else lambda: listener)
         with self._lock:
             self._listeners.append(ref)

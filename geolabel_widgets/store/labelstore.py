@@ -7,6 +7,7 @@ returns, so a label made is a label kept even if the kernel dies next.
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections import Counter
@@ -50,6 +51,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         self.mask_dir = Path(mask_dir)
         self.location = location
         self._writer = writer(engine)
+        self._local = threading.local()  # the connection of a transaction() in this thread
         self._changes = ChangeFeed()
         self._tasks: dict[str, TaskInfo] = {}
         self._labelers: set[str] = set()
@@ -102,9 +104,51 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         self._changes.unsubscribe(listener)
 
     @contextmanager
+    def transaction(self):
+        """Every write inside is one transaction: all kept when the block ends, none if
+        it raises. Reads inside see those writes; listeners hear once, after the commit.
+        Imports run in one, so that a bad file leaves the store as it was."""
+        if getattr(self._local, "conn", None) is not None:  # nested: a savepoint
+            with self._write():
+                yield self
+            return
+        try:
+            with self._changes.collecting(), self._writer.begin() as conn:
+                self._local.conn = conn
+                try:
+                    yield self
+                finally:
+                    self._local.conn = None
+        except BaseException:
+            self._tasks.clear()  # what they cached may have been rolled back
+            self._labelers.clear()
+            raise
+
+    @contextmanager
+    def _write(self):
+        """A write transaction of its own, or a savepoint inside ``transaction()``."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            with self._writer.begin() as conn:
+                yield conn
+        else:
+            with conn.begin_nested():
+                yield conn
+
+    @contextmanager
+    def _read(self):
+        """A connection to read with; inside ``transaction()``, its own."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            with self.engine.connect() as conn:
+                yield conn
+        else:
+            yield conn
+
+    @contextmanager
     def _transaction(self):
         """A write transaction whose changed images listeners hear of once committed."""
-        with self._changes.collecting(), self._writer.begin() as conn:
+        with self._changes.collecting(), self._write() as conn:
             yield conn
 
     # -- datasets, tasks, labelers ---------------------------------------------------------
@@ -117,7 +161,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         """
         details = dict(site=site, sensor=sensor, description=description, source=source,
                        props=props)
-        with self._writer.begin() as conn:
+        with self._write() as conn:
             dataset_id = self._dataset_id(conn, name, create={**details, "synthetic": synthetic})
             given = {k: v for k, v in details.items() if v is not None}
             if given or synthetic:
@@ -129,7 +173,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                   ) -> str:
         """A dataset group, as S3Label has them: a task can label a whole group."""
         g, m = s.dataset_groups, s.dataset_group_members
-        with self._writer.begin() as conn:
+        with self._write() as conn:
             group_id = conn.execute(sa.select(g.c.group_id).where(g.c.name == name)).scalar()
             if group_id is None:
                 group_id = conn.execute(sa.insert(g).values(name=name, description=description)
@@ -154,7 +198,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
             raise StoreError("classes is a list of class names, not one string")
         t, c = s.tasks, s.label_classes
         colors, geometry_types = colors or {}, geometry_types or {}
-        with self._writer.begin() as conn:
+        with self._write() as conn:
             row = conn.execute(sa.select(t.c.task_id, t.c.type).where(t.c.title == title)).first()
             if row is None:
                 group_id = None
@@ -184,7 +228,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
 
     def add_labeler(self, labeler_id: str, *, display_name: str | None = None,
                     anonymized_id: str | None = None, email: str | None = None) -> str:
-        with self._writer.begin() as conn:
+        with self._write() as conn:
             self._ensure_labeler(conn, labeler_id, display_name=display_name,
                                  anonymized_id=anonymized_id, email=email)
         return labeler_id
@@ -199,7 +243,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         """
         aliases = _view_aliases(aliases)
         v = s.class_views
-        with self._writer.begin() as conn:
+        with self._write() as conn:
             view_id = conn.execute(sa.select(v.c.view_id).where(v.c.name == name)).scalar()
             if view_id is None:
                 view_id = conn.execute(sa.insert(v).values(
@@ -256,7 +300,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         """Insert the rows not yet in the store, and record every new (image, uri) source."""
         ids = list(dict.fromkeys(row["image_id"] for row in rows))
         src = s.image_sources
-        with self._writer.begin() as conn:
+        with self._write() as conn:
             dataset_id = self._dataset_id(conn, dataset, create={})
             known: set[str] = set()
             sources: set[tuple[str, str]] = set()
@@ -284,7 +328,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
 
     def image(self, image_id: str) -> dict:
         """One image's row as a dict (uri, size, georeference ...)."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(sa.select(s.images).where(s.images.c.image_id == image_id)).first()
         if row is None:
             raise StoreError(f"no image with id {image_id!r} in this store")
@@ -297,7 +341,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         An image added again from another path (the same bytes) has several rows.
         """
         src, d = s.image_sources, s.datasets
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             frame = frames.read_query(conn, sa.select(
                 src.c.image_id, src.c.uri, d.c.name.label("dataset"), src.c.added_at)
                 .join(d, d.c.dataset_id == src.c.dataset_id)
@@ -441,7 +485,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
 
     def delete_label(self, label_id: str, *, labeler: str) -> None:
         """Delete a label (a tombstone row supersedes it; history keeps it)."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = self._current(conn, label_id)
         if row is None:
             raise StoreError(f"no current label {label_id!r}")
@@ -480,7 +524,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
 
     def mask(self, annotation_id: int) -> tuple[np.ndarray, list[str]]:
         """The raster of a mask row and its class names."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(sa.select(s.masks).where(
                 s.masks.c.annotation_id == int(annotation_id))).first()
         if row is None:
@@ -537,13 +581,13 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
     @property
     def images(self) -> gpd.GeoDataFrame:
         """Every image, indexed by image_id; geometry is the footprint in EPSG:4326."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return frames.images_frame(conn)
 
     def footprints(self, task: str | None = None) -> gpd.GeoDataFrame:
         """Name, dataset and footprint (or centroid point) of every located image (of
         those ``task`` covers): what a map needs, without the rest of each image's row."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             scope = self._in_scope(conn, self._task(task)) if task is not None else None
             return frames.footprints_frame(conn, scope)
 
@@ -552,7 +596,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         """Status, main class and last labeler of each image with labels (of ``task``
         and ``labeler`` if given); images absent from it are unlabeled."""
         task_id = self._task(task).task_id if task is not None else None
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return frames.image_states(conn, task_id, labeler, image_ids)
 
     def images_of(self, image_ids: Sequence[str]) -> gpd.GeoDataFrame:
@@ -561,7 +605,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         ids = list(image_ids)
         if len(ids) > 20 * 900:  # most of the store: one read is quicker
             return self.images.reindex(ids)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             parts = [frames.images_frame(conn, where=s.images.c.image_id.in_(chunk))
                      for chunk in _chunks(ids, 900)]
         if not parts:
@@ -586,7 +630,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
             where.append(a.c.task_id == self._task(task).task_id)
         if labeler is not None:
             where.append(a.c.labeler_id == labeler)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return frames.annotations_frame(
                 conn, history=history, kinds=kinds,
                 where=sa.and_(*where) if where else None)
@@ -599,7 +643,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         query = sa.select(a.c.image_id, a.c.labeler_id, a.c.kind, a.c.value).where(
             a.c.task_id == self._task(task).task_id, a.c.image_id.in_(list(image_ids)),
             a.c.kind.in_(list(kinds)), a.c.is_current, sa.not_(a.c.deleted))
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return [tuple(row) for row in conn.execute(query)]
 
     def statuses(self, task: str | None = None) -> pd.DataFrame:
@@ -614,17 +658,17 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
 
     @property
     def labelers(self) -> pd.DataFrame:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return frames.table_frame(conn, s.labelers, index="labeler_id")
 
     @property
     def datasets(self) -> pd.DataFrame:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return frames.table_frame(conn, s.datasets, index="name")
 
     @property
     def tasks(self) -> pd.DataFrame:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return frames.tasks_frame(conn)
 
     def classes(self, task: str) -> list[str]:
@@ -633,20 +677,20 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
     def class_colors(self, task: str) -> dict[str, str]:
         """Class -> colour (CSS hex), in the task's class order."""
         c = s.label_classes
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return dict(conn.execute(sa.select(c.c.name, c.c.color).where(
                 c.c.task_id == self._task(task).task_id).order_by(c.c.position)).all())
 
     def stats(self) -> dict:
         """Counts of current labels per dataset, labeler and class (``geolabel stats``)."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return frames.stats(conn)
 
     # -- internals -------------------------------------------------------------------------
     def _task(self, title: str, refresh: bool = False) -> TaskInfo:
         info = None if refresh else self._tasks.get(title)
         if info is None:
-            with self.engine.connect() as conn:
+            with self._read() as conn:
                 row = conn.execute(sa.select(s.tasks.c.task_id, s.tasks.c.type)
                                    .where(s.tasks.c.title == title)).first()
                 if row is None:
@@ -659,7 +703,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         return info
 
     def _task_by_id(self, task_id: int) -> TaskInfo:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             title = conn.execute(sa.select(s.tasks.c.title)
                                  .where(s.tasks.c.task_id == task_id)).scalar_one()
         return self._task(title)

@@ -45,7 +45,7 @@ class QueueMixin:
         if status is not None:
             query = query.where(current_status.in_([status] if isinstance(status, str)
                                                    else list(status)))
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             query = query.where(self._in_scope(conn, info))
             if dataset is not None:
                 names = [dataset] if isinstance(dataset, str) else list(dataset)
@@ -82,5 +82,5 @@ class QueueMixin:
         return s.images.c.dataset_id.in_(members)
 
     def status_of(self, image_id: str, *, task: str, labeler: str) -> str:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return self._status_of(conn, image_id, self._task(task), labeler)

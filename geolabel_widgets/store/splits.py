@@ -50,7 +50,7 @@ class SplitMixin:
     def splits(self, task: str) -> pd.Series:
         """The current split of each image of the task that has one (train, val, test)."""
         a = s.annotations
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(sa.select(a.c.image_id, a.c.value).where(
                 a.c.task_id == self._task(task).task_id, a.c.kind == "split", a.c.is_current,
                 sa.not_(a.c.deleted))).all()

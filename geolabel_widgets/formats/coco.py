@@ -1,0 +1,185 @@
+"""COCO detection and segmentation JSON, in image pixels.
+
+Boxes become ``bbox`` ([x, y, width, height]); polygons become ``segmentation`` (one
+flat ring per part). COCO polygons have no holes, so a polygon's holes also go in
+``geolabel_holes`` (other tools ignore the key; the ``area`` counts them out), with
+the task, labeler and kind, so that our own files come back whole. Points and lines
+are not COCO objects and stay out; the writer says how many.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry import MultiPolygon, Polygon, box
+
+from ..store import LabelStore
+from .records import Parsed, current_labels, write_records
+from .safety import FormatError, read_json
+
+KINDS = ("box", "polygon")
+
+
+def write_coco(store: LabelStore, dest: str | os.PathLike, *, task: str) -> dict:
+    """One task's boxes and polygons as a COCO JSON file; returns the document."""
+    labels = current_labels(store, task, kinds=("box", "polygon", "point", "line"))
+    left_out = labels[~labels["kind"].isin(KINDS)]
+    if len(left_out):
+        warnings.warn(f"{len(left_out)} point(s) and line(s) are not COCO objects and were "
+                      "left out", stacklevel=2)
+    labels = labels[labels["kind"].isin(KINDS)]
+    classes = store.classes(task)
+    images = store.images.loc[labels["image_id"].unique()] if len(labels) else \
+        store.images.iloc[:0]
+    image_numbers = {image_id: k for k, image_id in enumerate(images.index, start=1)}
+    document = {
+        "info": {"description": f"{task} (geolabel_widgets export)",
+                 "geolabel_task": task, "geolabel_task_type": store.tasks.loc[task, "type"]},
+        "images": [{"id": image_numbers[i], "file_name": row["name"],
+                    "width": int(row["width"]), "height": int(row["height"]),
+                    "geolabel_uri": row["uri"], "geolabel_dataset": row["dataset"]}
+                   for i, row in images.iterrows()],
+        "categories": [{"id": k, "name": name, "supercategory": ""}
+                       for k, name in enumerate(classes, start=1)],
+        "annotations": [_annotation(k, row, image_numbers, classes)
+                        for k, row in enumerate(labels.itertuples(), start=1)],
+    }
+    Path(dest).write_text(json.dumps(document))
+    return document
+
+
+def _annotation(k: int, row, image_numbers: dict, classes: list[str]) -> dict:
+    geometry = row.geometry
+    minx, miny, maxx, maxy = geometry.bounds
+    item = {"id": k, "image_id": image_numbers[row.image_id],
+            "category_id": classes.index(row.value) + 1,
+            "bbox": [minx, miny, maxx - minx, maxy - miny], "area": geometry.area,
+            "iscrowd": 0, "geolabel_kind": row.kind, "geolabel_labeler": row.labeler}
+    if row.kind == "polygon":
+        parts = list(getattr(geometry, "geoms", [geometry]))
+        item["segmentation"] = [_flat(p.exterior.coords) for p in parts]
+        holes = [[_flat(ring.coords) for ring in p.interiors] for p in parts]
+        if any(holes):
+            item["geolabel_holes"] = holes
+    return item
+
+
+def _flat(coords) -> list[float]:
+    return [float(v) for xy in list(coords)[:-1] for v in xy]
+
+
+def read_coco(store: LabelStore, source: str | os.PathLike, *, dataset: str | None = None,
+              task: str | None = None, labeler: str = "coco", images_dir=None,
+              progress: bool = True) -> list[str]:
+    """Import a COCO file: images (their files looked for in ``images_dir``, default
+    the file's folder), categories as classes of ``task``, boxes and polygons."""
+    source = Path(source)
+    document = read_json(source)
+    return write_records(store, parse_coco(document, source, task=task, labeler=labeler,
+                                           images_dir=Path(images_dir or source.parent)),
+                         dataset=dataset, progress=progress)
+
+
+def parse_coco(document, source: Path, *, task: str | None, labeler: str,
+               images_dir: Path) -> Parsed:
+    if not isinstance(document, dict):
+        raise FormatError(f"{source}: not a COCO document (a JSON object)")
+    for key in ("images", "categories", "annotations"):
+        if not isinstance(document.get(key), list):
+            raise FormatError(f"{source}: no {key!r} list")
+    info = document.get("info") if isinstance(document.get("info"), dict) else {}
+    task = task or info.get("geolabel_task") or f"{source.stem} objects"
+    categories = {}
+    for k, category in enumerate(document["categories"]):
+        _need(category, {"id": int, "name": str}, f"category {k}", source)
+        categories[category["id"]] = category["name"]
+    images = {}
+    for k, image in enumerate(document["images"]):
+        _need(image, {"id": int, "file_name": str, "width": int, "height": int},
+              f"image {k}", source)
+        if image["width"] <= 0 or image["height"] <= 0:
+            raise FormatError(f"{source}: image {k} has size {image['width']} x "
+                              f"{image['height']}")
+        uri = image.get("geolabel_uri")
+        if not isinstance(uri, str) or not Path(uri).is_file():
+            uri = str(images_dir / image["file_name"])
+        images[image["id"]] = {"uri": uri, "name": Path(image["file_name"]).name,
+                               "width": image["width"], "height": image["height"],
+                               "dataset": image.get("geolabel_dataset") or source.stem}
+    rows = []
+    for k, item in enumerate(document["annotations"]):
+        where = f"annotation {k}"
+        _need(item, {"image_id": int, "category_id": int}, where, source)
+        if item["image_id"] not in images:
+            raise FormatError(f"{source}: {where} is on image {item['image_id']}, "
+                              "which the file does not list")
+        if item["category_id"] not in categories:
+            raise FormatError(f"{source}: {where} has category {item['category_id']}, "
+                              "which the file does not list")
+        kind, geometry = _geometry(item, where, source)
+        rows.append({"image": item["image_id"], "task": task,
+                     "labeler": str(item.get("geolabel_labeler") or labeler), "kind": kind,
+                     "value": categories[item["category_id"]], "geometry": geometry,
+                     "props": None})
+    kinds = {r["kind"] for r in rows}
+    task_type = info.get("geolabel_task_type") or \
+        ("instance_segmentation" if "polygon" in kinds else "detection")
+    return Parsed(images=pd.DataFrame.from_dict(images, orient="index"),
+                  tasks={task: {"type": task_type, "classes": list(categories.values())}},
+                  labels=pd.DataFrame(rows, columns=["image", "task", "labeler", "kind",
+                                                     "value", "geometry", "props"]))
+
+
+def _geometry(item: dict, where: str, source: Path):
+    segmentation = item.get("segmentation")
+    if isinstance(segmentation, dict):
+        raise FormatError(f"{source}: {where} is an RLE mask; only polygon segmentations "
+                          "and boxes are read")
+    if segmentation:
+        holes = item.get("geolabel_holes") or [[] for _ in segmentation]
+        if not isinstance(segmentation, list) or not isinstance(holes, list) or \
+                len(holes) != len(segmentation):
+            raise FormatError(f"{source}: {where} has a malformed segmentation")
+        try:
+            parts = [Polygon(_pairs(ring, where, source),
+                             [_pairs(h, where, source) for h in hole_rings])
+                     for ring, hole_rings in zip(segmentation, holes)]
+        except (ValueError, TypeError, shapely.errors.GEOSException) as err:
+            raise FormatError(f"{source}: {where} has a malformed segmentation ({err})") \
+                from None
+        geometry = parts[0] if len(parts) == 1 else MultiPolygon(parts)
+        kind = "polygon"
+    else:
+        bbox = item.get("bbox")
+        if not (isinstance(bbox, list) and len(bbox) == 4 and
+                all(isinstance(v, (int, float)) for v in bbox) and bbox[2] >= 0 <= bbox[3]):
+            raise FormatError(f"{source}: {where} has neither a segmentation nor a bbox "
+                              "[x, y, width, height]")
+        x, y, w, h = bbox
+        geometry, kind = box(x, y, x + w, y + h), "box"
+    if item.get("geolabel_kind") in ("box", "polygon"):
+        kind = item["geolabel_kind"]
+    return kind, geometry
+
+
+def _pairs(flat, where: str, source: Path) -> np.ndarray:
+    if not isinstance(flat, list) or len(flat) < 6 or len(flat) % 2 or \
+            not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in flat):
+        raise FormatError(f"{source}: {where} has a ring that is not an even list of at "
+                          "least 6 numbers")
+    return np.asarray(flat, dtype=float).reshape(-1, 2)
+
+
+def _need(item, fields: dict, where: str, source: Path) -> None:
+    if not isinstance(item, dict):
+        raise FormatError(f"{source}: {where} is not an object")
+    for name, kind in fields.items():
+        value = item.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise FormatError(f"{source}: {where} has no {kind.__name__} {name!r}")

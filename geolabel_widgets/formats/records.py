@@ -1,0 +1,145 @@
+"""What the formats share: a file read into plain frames (``Parsed``), written into the
+store in one transaction; and the store's current labels, with their images, for a writer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..store import LabelStore
+from .safety import FormatError
+
+SHAPE_KINDS = ("box", "polygon", "point", "line", "stroke")
+RASTER_KINDS = ("mask", "doodles")
+LABEL_COLUMNS = ["image", "task", "labeler", "kind", "value", "geometry", "props"]
+STATUS_COLUMNS = ["image", "task", "labeler", "status"]
+
+
+@dataclass
+class Parsed:
+    """A file read and checked, not yet written.
+
+    ``images``: one row per image, indexed by the format's own key, with ``uri`` and
+    ``dataset`` and what else ``store.add_images`` takes (name, width, height, crs,
+    transform, geometry, props). ``labels``: ``LABEL_COLUMNS``; a tag's value is one
+    class, a shape's ``geometry`` is in full-resolution pixels, a raster's ``value`` is
+    its array (``props["classes"]`` names its values). ``statuses``: ``STATUS_COLUMNS``.
+    """
+    images: pd.DataFrame
+    tasks: dict[str, dict] = field(default_factory=dict)  # title -> add_task keywords
+    labels: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LABEL_COLUMNS))
+    statuses: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=STATUS_COLUMNS))
+    datasets: dict[str, dict] = field(default_factory=dict)  # name -> add_dataset keywords
+    labelers: dict[str, dict] = field(default_factory=dict)  # id -> add_labeler keywords
+
+
+def write_records(store: LabelStore, parsed: Parsed, *, dataset: str | None = None,
+                  progress: bool = True) -> list[str]:
+    """Write everything ``parsed`` holds in one transaction; returns the image ids.
+
+    ``dataset`` puts every image in that dataset. A label naming an image, task or class
+    the file does not define stops the import, and the store is as it was.
+    """
+    images = parsed.images.copy()
+    if dataset:
+        images["dataset"] = dataset
+    with store.transaction():
+        for name in images["dataset"].unique():
+            store.add_dataset(name, **parsed.datasets.get(name, {}))
+        for title, spec in parsed.tasks.items():
+            store.add_task(title, **spec)
+        for labeler, details in parsed.labelers.items():
+            store.add_labeler(labeler, **details)
+        ids = pd.Series(index=images.index, dtype=object)
+        for name, rows in images.groupby("dataset", sort=False):
+            found = store.add_images(rows.drop(columns="dataset").reset_index(drop=True),
+                                     dataset=name, progress=False)
+            if store.last_ingest.failures:
+                raise FormatError(store.last_ingest.summary())
+            ids[rows.index] = found
+        _write_labels(store, parsed.labels, ids, progress)
+        for row in parsed.statuses.itertuples():
+            store.set_status(_image_id(ids, row.image), row.status, task=row.task,
+                             labeler=row.labeler)
+    return ids.tolist()
+
+
+def _write_labels(store: LabelStore, labels: pd.DataFrame, ids: pd.Series,
+                  progress: bool) -> None:
+    tags = labels[labels["kind"] == "tag"]
+    multilabel = {t for t in tags["task"].unique() if store.tasks.loc[t, "type"] == "multilabel"}
+    for (image, task, labeler), rows in tags.groupby(["image", "task", "labeler"], sort=False):
+        values = rows["value"].tolist()
+        store.tag(_image_id(ids, image), values if task in multilabel else values[-1],
+                  task=task, labeler=labeler)
+    others = labels[labels["kind"] != "tag"]
+    for row in tqdm(others.itertuples(), total=len(others), desc="Importing labels",
+                    disable=not progress or len(others) < 1000):
+        image_id = _image_id(ids, row.image)
+        props = row.props if isinstance(row.props, dict) else None
+        if row.kind in SHAPE_KINDS:
+            store.annotate(image_id, row.geometry, row.value, task=row.task,
+                           labeler=row.labeler, kind=row.kind, props=props)
+        elif row.kind in RASTER_KINDS:
+            extra = {k: v for k, v in (props or {}).items() if k != "classes"}
+            store.add_mask(image_id, row.value, task=row.task, labeler=row.labeler,
+                           classes=(props or {}).get("classes"), kind=row.kind,
+                           props=extra or None)
+        else:
+            raise FormatError(f"label of kind {row.kind!r} on image {row.image!r}: "
+                              "not a kind the store keeps")
+
+
+def _image_id(ids: pd.Series, image) -> str:
+    if image not in ids.index:
+        raise FormatError(f"a label refers to image {image!r}, which the file does not list")
+    return ids[image]
+
+
+def current_labels(store: LabelStore, task: str | None = None,
+                   kinds=("tag", *SHAPE_KINDS)) -> pd.DataFrame:
+    """The current labels of ``kinds`` (one task, or all), each with its image's columns
+    (``image_name``, ``uri``, ``dataset``, ``width``, ``height``, ``crs``, ``transform``,
+    ``footprint``), its task's type and its labeler's status on that image."""
+    labels = store.get_annotations(task=task, kinds=list(kinds))
+    images = store.images[["name", "dataset", "uri", "width", "height", "crs", "transform",
+                           "geometry"]].rename(columns={"name": "image_name",
+                                                        "geometry": "footprint"})
+    labels = labels.join(images, on="image_id")
+    labels["task_type"] = labels["task"].map(store.tasks["type"])
+    statuses = store.statuses(task).drop_duplicates(["image_id", "task", "labeler"],
+                                                    keep="last")
+    status = statuses.set_index(["image_id", "task", "labeler"])["status"]
+    keys = pd.MultiIndex.from_frame(labels[["image_id", "task", "labeler"]])
+    labels["status"] = status.reindex(keys).to_numpy() if len(labels) else []
+    return labels.reset_index(drop=True)
+
+
+def bare_statuses(store: LabelStore, labels: pd.DataFrame, task: str | None = None
+                  ) -> pd.DataFrame:
+    """Statuses of (image, task, labeler) with no label among ``labels`` (an image
+    skipped, say), in ``current_labels``' columns with kind "status", so that a format
+    of one row per label keeps them too."""
+    statuses = store.statuses(task)
+    have = pd.MultiIndex.from_frame(labels[["image_id", "task", "labeler"]])
+    keys = pd.MultiIndex.from_frame(statuses[["image_id", "task", "labeler"]])
+    bare = statuses[~keys.isin(have)]
+    images = store.images[["name", "dataset", "uri", "width", "height", "crs", "transform",
+                           "geometry"]].rename(columns={"name": "image_name",
+                                                        "geometry": "footprint"})
+    return bare.assign(kind="status", value=None, geometry=None, world_geometry=None,
+                       props=None).join(images, on="image_id").assign(
+        task_type=lambda f: f["task"].map(store.tasks["type"])).reset_index(drop=True)
+
+
+def class_lists(store: LabelStore, tasks) -> dict[str, list[str]]:
+    return {t: list(store.classes(t)) for t in tasks}
+
+
+def none_if_nan(value):
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value

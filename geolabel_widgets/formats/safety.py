@@ -1,0 +1,171 @@
+"""Reading files from elsewhere: archives unpacked only inside their target, JSON of
+bounded size and depth, NPZ without pickle. Each refusal names the file or member."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import tarfile
+import warnings
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from ..store import StoreError
+
+MAX_JSON_BYTES = 256 * 2**20
+MAX_JSON_DEPTH = 64
+MAX_MEMBERS = 1_000_000
+MAX_UNPACKED_BYTES = 64 * 2**30
+MAX_NPZ_ARRAY_BYTES = 4 * 2**30
+
+
+class FormatError(StoreError):
+    """A file that is not what its format says; nothing was written."""
+
+
+def read_json(path: str | os.PathLike, *, max_bytes: int = MAX_JSON_BYTES,
+              max_depth: int = MAX_JSON_DEPTH):
+    """A JSON document, refused if larger than ``max_bytes`` or nested deeper than
+    ``max_depth``."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise FormatError(f"{path}: {size:,} bytes of JSON; the limit is {max_bytes:,}")
+    try:
+        data = json.loads(path.read_bytes())
+    except RecursionError:
+        raise FormatError(f"{path}: JSON nested deeper than {max_depth} levels") from None
+    except (UnicodeDecodeError, ValueError) as err:
+        raise FormatError(f"{path}: not valid JSON ({err})") from None
+    if _depth(data) > max_depth:
+        raise FormatError(f"{path}: JSON nested deeper than {max_depth} levels")
+    return data
+
+
+def _depth(data) -> int:
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def unpack(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Unpack a ``.tar``, ``.tar.gz`` or ``.zip`` into ``target``.
+
+    Every member is checked before anything is written: absolute paths, ``..``,
+    links and device files are refused, as are more than ``MAX_MEMBERS`` members or
+    ``MAX_UNPACKED_BYTES`` in all (counted as bytes are written, too).
+    """
+    archive, target = Path(archive), Path(target)
+    if zipfile.is_zipfile(archive):
+        members = _zip_members(archive)
+    else:
+        members = _tar_members(archive)
+    if len(members) > MAX_MEMBERS:
+        raise FormatError(f"{archive}: {len(members):,} members; the limit is {MAX_MEMBERS:,}")
+    declared = sum(size for _, size, _ in members)
+    if declared > MAX_UNPACKED_BYTES:
+        raise FormatError(f"{archive}: {declared:,} bytes unpacked; the limit is "
+                          f"{MAX_UNPACKED_BYTES:,}")
+    target.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for name, _size, open_member in members:
+        if open_member is None:  # a folder
+            (target / name).mkdir(parents=True, exist_ok=True)
+            continue
+        out = target / name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open_member() as source, open(out, "wb") as sink:
+            while chunk := source.read(2**20):
+                written += len(chunk)
+                if written > MAX_UNPACKED_BYTES:
+                    raise FormatError(f"{archive}: member {name!r} unpacks past the limit of "
+                                      f"{MAX_UNPACKED_BYTES:,} bytes")
+                sink.write(chunk)
+    return target
+
+
+def _safe_name(archive: Path, name: str) -> str:
+    text = name.replace("\\", "/")
+    if text.startswith("/") or re.match(r"[A-Za-z]:", text):
+        raise FormatError(f"{archive}: member {name!r} has an absolute path; refused")
+    path = PurePosixPath(text)
+    if ".." in path.parts:
+        raise FormatError(f"{archive}: member {name!r} points outside the archive ('..'); "
+                          "refused")
+    if not path.parts:
+        raise FormatError(f"{archive}: a member has an empty name; refused")
+    return str(path)
+
+
+def _tar_members(archive: Path) -> list:
+    try:
+        tar = tarfile.open(archive)
+        infos = tar.getmembers()
+    except (tarfile.TarError, OSError, EOFError) as err:
+        raise FormatError(f"{archive}: not a readable tar or zip archive ({err})") from None
+    members = []
+    for info in infos:
+        name = _safe_name(archive, info.name)
+        if info.issym() or info.islnk():
+            raise FormatError(f"{archive}: member {info.name!r} is a link; refused")
+        if info.isdir():
+            members.append((name, 0, None))
+        elif info.isfile():
+            members.append((name, info.size, lambda info=info: tar.extractfile(info)))
+        else:
+            raise FormatError(f"{archive}: member {info.name!r} is not a file or folder; "
+                              "refused")
+    return members
+
+
+def _zip_members(archive: Path) -> list:
+    try:
+        zf = zipfile.ZipFile(archive)
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as err:
+        raise FormatError(f"{archive}: not a readable zip archive ({err})") from None
+    members = []
+    for info in infos:
+        name = _safe_name(archive, info.filename)
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise FormatError(f"{archive}: member {info.filename!r} is a link; refused")
+        if info.is_dir():
+            members.append((name, 0, None))
+        else:
+            members.append((name, info.file_size, lambda info=info: zf.open(info)))
+    return members
+
+
+def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The arrays of an NPZ file, loaded without pickle; an entry that would need
+    pickle (or is larger than ``MAX_NPZ_ARRAY_BYTES``) is left out with a warning."""
+    path = Path(path)
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+        raise FormatError(f"{path}: not a readable NPZ file ({err})") from None
+    arrays = {}
+    with npz:
+        for key in npz.files:
+            size = npz.zip.getinfo(key + ".npy").file_size
+            if size > MAX_NPZ_ARRAY_BYTES:
+                warnings.warn(f"{path}: entry {key!r} is {size:,} bytes; left out",
+                              stacklevel=2)
+                continue
+            try:
+                arrays[key] = npz[key]
+            except ValueError:  # object arrays need pickle, which we never use
+                warnings.warn(f"{path}: entry {key!r} needs pickle to load; left out",
+                              stacklevel=2)
+            except (OSError, zipfile.BadZipFile, EOFError) as err:
+                raise FormatError(f"{path}: entry {key!r} is damaged ({err})") from None
+    return arrays
