@@ -96,7 +96,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("format", choices=sorted(WRITERS))
     p.add_argument("dest", type=Path, help="the file or folder to write")
     p.add_argument("--store", required=True, help="store file or URL")
-    p.add_argument("--task", required=True, help="the task whose labels to write")
+    p.add_argument("--task", help="the task whose labels to write (needed by coco and folder; "
+                                  "the others write every task by default)")
     p.set_defaults(run=_export)
     return parser
 
@@ -189,8 +190,12 @@ def _import(args) -> int:
 
 
 def _export(args) -> int:
+    writer = WRITERS[args.format]
+    task = inspect.signature(writer).parameters["task"]
+    if args.task is None and task.default is inspect.Parameter.empty:
+        raise ValueError(f"a {args.format} export is of one task: give --task")
     with _open(args.store) as store:
-        WRITERS[args.format](store, args.dest, task=args.task)
+        writer(store, args.dest, **({} if args.task is None else {"task": args.task}))
     print(f"wrote {args.dest}")
     return 0
 

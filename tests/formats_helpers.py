@@ -57,13 +57,16 @@ def labeled_store(path: Path, folder: Path) -> tuple[LabelStore, list[str]]:
     return store, ids
 
 
-def snapshot(store: LabelStore, digits: int = 6, kinds=None) -> dict:
+def snapshot(store: LabelStore, digits: int = 6, kinds=None, task=None) -> dict:
     """Current labels (by image name), geometries rounded to ``digits``, classes,
-    labelers and statuses: what a round trip must keep."""
+    labelers and statuses (of ``kinds`` and ``task``, or all): what a round trip must
+    keep."""
     names = store.images["name"]
     labels = store.annotations
     if kinds is not None:
         labels = labels[labels["kind"].isin(kinds)]
+    if task is not None:
+        labels = labels[labels["task"] == task]
     rows = sorted(
         (names[r.image_id], r.task, r.labeler, r.kind, str(r.value),
          None if r.geometry is None else

@@ -135,3 +135,19 @@ def test_import_coasttrain_twice_keeps_or_replaces_and_says_what_changed(tmp_pat
         assert list(opened.annotations.query("kind == 'tag'")["value"]) == ["sand"]
     assert main(["import", "folder", str(tmp_path), "--store", store, "--keep"]) == 1
     assert "images only" in capsys.readouterr().err
+
+
+def test_the_real_coast_train_records_import_and_stats_match_the_csvs(shared_data, tmp_path):
+    from coasttrain_truth import METADATA, read_csvs_independently
+
+    store = tmp_path / "coasttrain.sqlite"
+    for path in sorted(METADATA.glob("*.csv")):
+        assert main(["import", "coasttrain", str(path), "--store", str(store)]) == 0
+    stats = json.loads(geolabel("stats", "--store", store, "--json").stdout)
+    truth = read_csvs_independently()
+    assert sorted(stats["datasets"]) == sorted(truth) and len(truth) == 5
+    for record, counts in truth.items():
+        got = stats["datasets"][record]
+        assert got["images"] == sum(counts["labelers"].values()), record
+        assert got["labelers"] == dict(counts["labelers"]), record
+        assert got["classes"] == dict(counts["classes"]), record

@@ -1,8 +1,6 @@
 """The distribution figures' data equals an independent reading of the Coast Train CSVs."""
 
 import ast
-import csv
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -18,35 +16,11 @@ from geolabel_widgets.plots import (FIGURES, agreement_frame, class_frame, class
                                     dataset_frame, labeler_frame, location_frame)
 from geolabel_widgets.store import StoreError
 from geolabel_widgets.store.remap import read_remap_files
+from coasttrain_truth import METADATA, read_csvs_independently
 from tests.conftest import SHARED_DATA
 
-METADATA = SHARED_DATA / "coasttrain" / "metadata"
 needs_data = pytest.mark.skipif(not METADATA.is_dir(),
                                 reason=f"Coast Train metadata not found at {METADATA}")
-
-
-def read_csvs_independently() -> dict:
-    """Per record: images per class, per labeler, pixels per labeler, doodled pixels."""
-    out = {}
-    for path in sorted(METADATA.glob("*.csv")):
-        record = re.sub(r"_meta(data)?(_all)?(_served)?$", "", path.stem)
-        classes, labelers, pixels = Counter(), Counter(), Counter()
-        doodled = total = 0.0
-        with open(path, newline="") as f:
-            for row in csv.DictReader(f):
-                for name in set(ast.literal_eval("[" + row["classes_present_array"] + "]")):
-                    classes[name] += 1
-                who = "ID" + re.search(r"_ID(\d+)", row["image_filename"]).group(1)
-                size = int(row["ImageHeightPx"]) * int(row["ImageWidthPx"])
-                labelers[who] += 1
-                pixels[who] += size
-                density = row["doodle_spatial_density"]
-                if density.replace(".", "", 1).replace("e-", "", 1).isdigit():  # some are 'null'
-                    doodled += float(density) * size
-                    total += size
-        out[record] = dict(classes=classes, labelers=labelers, pixels=pixels,
-                           percent=100 * doodled / total)
-    return out
 
 
 @pytest.fixture(scope="module")
