@@ -36,7 +36,8 @@ def labeled_store(path: Path, folder: Path) -> tuple[LabelStore, list[str]]:
     ids = store.add_images(write_geotiffs(folder / "geo", 2), dataset="scenes", progress=False)
     ids += store.add_images(write_images(folder / "photos", 2, size=(90, 60)),
                             dataset="photos", progress=False)
-    store.add_task(TAGS, classes=["present", "not present"])
+    store.add_group("scenes and photos", ["scenes", "photos"])
+    store.add_task(TAGS, classes=["present", "not present"], group="scenes and photos")
     store.add_task(MULTI, type="multilabel", classes=["sand", "water", "road"])
     store.add_task(SHAPES, type="instance_segmentation", classes=["water", "sand", "road"])
     store.tag(ids[0], "present", task=TAGS, labeler="ann")

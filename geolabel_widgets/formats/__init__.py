@@ -10,14 +10,18 @@ from .coco import read_coco, write_coco
 from .folder import read_folder, write_folder
 from .geojson import read_geojson, write_geojson
 from .geoparquet import read_geoparquet, write_geoparquet
+from .imagelabeler import read_imagelabeler, write_imagelabeler
 from .safety import FormatError
 from .veda import read_veda, write_veda
 
 READERS = {"coasttrain": read_coasttrain, "coco": read_coco, "folder": read_folder,
-           "geojson": read_geojson, "geoparquet": read_geoparquet, "veda": read_veda}
+           "geojson": read_geojson, "geoparquet": read_geoparquet,
+           "imagelabeler": read_imagelabeler, "veda": read_veda}
 WRITERS = {"coco": write_coco, "folder": write_folder, "geojson": write_geojson,
-           "geoparquet": write_geoparquet, "veda": write_veda}
+           "geoparquet": write_geoparquet,
+           "imagelabeler": write_imagelabeler, "veda": write_veda}
 
 __all__ = ["READERS", "WRITERS", "FormatError", "read_coasttrain", "read_coco", "read_folder",
            "read_geojson", "read_geoparquet", "write_folder", "write_geojson",
-           "write_coco", "write_geoparquet", "read_veda", "write_veda"]
+           "write_coco", "write_geoparquet", "read_veda", "write_veda",
+           "read_imagelabeler", "write_imagelabeler"]

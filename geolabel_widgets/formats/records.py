@@ -35,6 +35,7 @@ class Parsed:
     statuses: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=STATUS_COLUMNS))
     datasets: dict[str, dict] = field(default_factory=dict)  # name -> add_dataset keywords
+    groups: dict[str, list[str]] = field(default_factory=dict)  # name -> its datasets
     labelers: dict[str, dict] = field(default_factory=dict)  # id -> add_labeler keywords
 
 
@@ -51,6 +52,8 @@ def write_records(store: LabelStore, parsed: Parsed, *, dataset: str | None = No
     with store.transaction():
         for name in images["dataset"].unique():
             store.add_dataset(name, **parsed.datasets.get(name, {}))
+        for name, members in parsed.groups.items():
+            store.add_group(name, members)
         for title, spec in parsed.tasks.items():
             store.add_task(title, **spec)
         for labeler, details in parsed.labelers.items():

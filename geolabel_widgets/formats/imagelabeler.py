@@ -1,0 +1,177 @@
+"""Image Labeler downloads: one folder per Earth-science event, its images sorted into
+``present/``, ``not_present/`` and ``unlabeled/``, and an ``images.csv`` per event
+(``filename, status, labeler, tagged_at, lon_min, lat_min, lon_max, lat_max``).
+
+Image Labeler does not publish its archive's layout; this is the one FORMATS.md adopts.
+An event is a dataset, a dataset group of its own and a tag task (present / not present)
+over that group, all named after the event.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from shapely.geometry import box
+from tqdm.auto import tqdm
+
+from ..store import LabelStore
+from ..store.ingest import path_of
+from .folder import _safe
+from .records import Parsed, write_records
+from .safety import FormatError, unpack
+
+FOLDERS = {"present": "present", "not present": "not_present", "unlabeled": "unlabeled"}
+COLUMNS = ["filename", "status", "labeler", "tagged_at", "lon_min", "lat_min", "lon_max",
+           "lat_max"]
+BOUNDS = COLUMNS[4:]
+CLASSES = ["present", "not present"]
+
+
+def read_imagelabeler(store: LabelStore, source: str | os.PathLike, *,
+                      dataset: str | None = None, labeler: str = "imagelabeler",
+                      extract_to: str | os.PathLike | None = None,
+                      progress: bool = True) -> list[str]:
+    """Import a download (a ``.zip`` or a folder), every event in it. ``dataset``
+    renames the event when there is one."""
+    source = Path(source)
+    created = None
+    if source.is_file():
+        target = Path(extract_to or source.with_suffix(""))
+        created = None if target.exists() else target
+        unpack(source, target)
+        source = target
+    try:
+        parsed = parse_download(source, labeler=labeler, rename=dataset)
+        return write_records(store, parsed, progress=progress)
+    except BaseException:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
+def parse_download(folder: Path, *, labeler: str, rename: str | None = None) -> Parsed:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no Image Labeler download at {folder}")
+    events = sorted(p for p in folder.iterdir() if p.is_dir() and _is_event(p))
+    if _is_event(folder):
+        events = [folder]
+    if not events:
+        raise FormatError(f"{folder}: no event folder (with present/, not_present/, "
+                          "unlabeled/ or images.csv)")
+    if rename and len(events) > 1:
+        raise FormatError(f"{folder}: {len(events)} events; --dataset names only one")
+    images, labels, tasks, groups = [], [], {}, {}
+    for event in events:
+        name = rename or event.name
+        table = _table(event, labeler)
+        for row in table.itertuples():
+            key = f"{name}/{FOLDERS[row.status]}/{row.filename}"
+            path = event / FOLDERS[row.status] / row.filename
+            image = {"key": key, "uri": str(path), "name": Path(row.filename).name,
+                     "dataset": name, "geometry": None}
+            if all(pd.notna(getattr(row, c)) for c in BOUNDS):
+                image["geometry"] = box(row.lon_min, row.lat_min, row.lon_max, row.lat_max)
+            images.append(image)
+            if row.status != "unlabeled":
+                labels.append((key, name, row.labeler, "tag", row.status, None, None))
+        tasks[name] = {"type": "tag", "classes": CLASSES, "group": name}
+        groups[name] = [name]
+    return Parsed(images=pd.DataFrame(images).set_index("key"), tasks=tasks, groups=groups,
+                  labels=pd.DataFrame(labels, columns=["image", "task", "labeler", "kind",
+                                                       "value", "geometry", "props"]),
+                  datasets={n: {"source": "imagelabeler"} for n in tasks})
+
+
+def _is_event(folder: Path) -> bool:
+    return (folder / "images.csv").is_file() or any((folder / f).is_dir()
+                                                   for f in FOLDERS.values())
+
+
+def _table(event: Path, labeler: str) -> pd.DataFrame:
+    """The event's images.csv, checked; or, without one, what its folders hold."""
+    csv = event / "images.csv"
+    if not csv.is_file():
+        rows = [(p.name, status, labeler if status != "unlabeled" else None)
+                for status, sub in FOLDERS.items() if (event / sub).is_dir()
+                for p in sorted((event / sub).iterdir()) if p.is_file()]
+        return pd.DataFrame(rows, columns=COLUMNS[:3]).reindex(columns=COLUMNS)
+    try:
+        table = pd.read_csv(csv, dtype={"filename": str, "status": str, "labeler": str})
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+        raise FormatError(f"{csv}: not a readable CSV ({err})") from None
+    missing = [c for c in COLUMNS[:2] if c not in table.columns]
+    if missing:
+        raise FormatError(f"{csv}: missing column(s) {', '.join(missing)}")
+    table = table.reindex(columns=COLUMNS)
+    for line, row in zip(range(2, len(table) + 2), table.itertuples()):
+        if row.status not in FOLDERS:
+            raise FormatError(f"{csv} line {line}: status {row.status!r} is not one of "
+                              f"{', '.join(FOLDERS)}")
+        if not isinstance(row.filename, str) or Path(row.filename).name != row.filename:
+            raise FormatError(f"{csv} line {line}: filename {row.filename!r} is not a plain "
+                              "file name")
+        if not (event / FOLDERS[row.status] / row.filename).is_file():
+            raise FormatError(f"{csv} line {line}: {row.filename} is not in "
+                              f"{FOLDERS[row.status]}/")
+    table["labeler"] = table["labeler"].where(table["labeler"].notna(), labeler)
+    for column in BOUNDS:
+        table[column] = pd.to_numeric(table[column], errors="coerce")
+    return table
+
+
+def write_imagelabeler(store: LabelStore, dest: str | os.PathLike, *,
+                       task: str | list[str] | None = None,
+                       statuses=("present", "not present", "unlabeled"),
+                       image_ids=None, progress: bool = True) -> Path:
+    """Write a download: every tag task (bulk), one or several (``task``), only some
+    ``statuses``, or a chosen list of ``image_ids``; a folder, or a zip when ``dest``
+    ends in ``.zip``. An image's status is its latest tag, by anyone."""
+    dest = Path(dest)
+    tasks = [task] if isinstance(task, str) else list(task or store.tasks.index[
+        store.tasks["type"] == "tag"])
+    unknown = set(statuses) - set(FOLDERS)
+    if unknown:
+        raise FormatError(f"statuses are {', '.join(FOLDERS)}; not {sorted(unknown)}")
+    if dest.suffix.lower() == ".zip":
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = Path(scratch) / dest.stem
+            _write_events(store, folder, tasks, statuses, image_ids, progress)
+            shutil.make_archive(str(dest.with_suffix("")), "zip", folder)
+        return dest
+    _write_events(store, dest, tasks, statuses, image_ids, progress)
+    return dest
+
+
+def _write_events(store, folder: Path, tasks, statuses, image_ids, progress) -> None:
+    images = store.images
+    for task in tasks:
+        ids = store.queue(task, "", status=None, image_ids=image_ids)
+        tags = store.get_annotations(task=task, kinds=["tag"]).sort_values("created_at")
+        latest = tags.groupby("image_id").last()
+        event = folder / _safe(task)
+        rows, used = [], set()
+        for image_id in tqdm(ids, desc=f"Writing {task}", disable=not progress):
+            tag = latest.loc[image_id] if image_id in latest.index else None
+            status = "unlabeled" if tag is None else tag["value"]
+            if status not in statuses:
+                continue
+            image = images.loc[image_id]
+            source = path_of(image["uri"])
+            if source is None or not source.exists():
+                raise FormatError(f"{image['name']}: its file {image['uri']} is not here "
+                                  "to export")
+            name = image["name"] if image["name"] not in used else \
+                f"{image_id[:12]}_{image['name']}"  # two images of one name in one event
+            used.add(name)
+            target = event / FOLDERS[status] / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+            bounds = image["geometry"].bounds if image["geometry"] is not None else [None] * 4
+            rows.append([name, status, None if tag is None else tag["labeler"],
+                         None if tag is None else tag["created_at"].isoformat(), *bounds])
+        event.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(rows, columns=COLUMNS).to_csv(event / "images.csv", index=False)
