@@ -7,6 +7,7 @@ stops it with a ``FormatError`` naming what is wrong, and the store is as it was
 
 from .coasttrain import read_coasttrain
 from .coco import read_coco, write_coco
+from .datagym import read_datagym, write_datagym
 from .folder import read_folder, write_folder
 from .geojson import read_geojson, write_geojson
 from .geoparquet import read_geoparquet, write_geoparquet
@@ -14,14 +15,15 @@ from .imagelabeler import read_imagelabeler, write_imagelabeler
 from .safety import FormatError
 from .veda import read_veda, write_veda
 
-READERS = {"coasttrain": read_coasttrain, "coco": read_coco, "folder": read_folder,
+READERS = {"coasttrain": read_coasttrain, "coco": read_coco, "datagym": read_datagym,
+           "folder": read_folder,
            "geojson": read_geojson, "geoparquet": read_geoparquet,
            "imagelabeler": read_imagelabeler, "veda": read_veda}
-WRITERS = {"coco": write_coco, "folder": write_folder, "geojson": write_geojson,
+WRITERS = {"coco": write_coco, "datagym": write_datagym, "folder": write_folder, "geojson": write_geojson,
            "geoparquet": write_geoparquet,
            "imagelabeler": write_imagelabeler, "veda": write_veda}
 
 __all__ = ["READERS", "WRITERS", "FormatError", "read_coasttrain", "read_coco", "read_folder",
            "read_geojson", "read_geoparquet", "write_folder", "write_geojson",
            "write_coco", "write_geoparquet", "read_veda", "write_veda",
-           "read_imagelabeler", "write_imagelabeler"]
+           "read_imagelabeler", "write_imagelabeler", "read_datagym", "write_datagym"]

@@ -15,7 +15,7 @@ from .safety import FormatError
 
 SHAPE_KINDS = ("box", "polygon", "point", "line", "stroke")
 RASTER_KINDS = ("mask", "doodles")
-LABEL_COLUMNS = ["image", "task", "labeler", "kind", "value", "geometry", "props"]
+LABEL_COLUMNS = ["image", "task", "labeler", "kind", "value", "geometry", "props"]  # + label_id
 STATUS_COLUMNS = ["image", "task", "labeler", "status"]
 
 
@@ -86,8 +86,10 @@ def _write_labels(store: LabelStore, labels: pd.DataFrame, ids: pd.Series,
         image_id = _image_id(ids, row.image)
         props = row.props if isinstance(row.props, dict) else None
         if row.kind in SHAPE_KINDS:
+            label_id = getattr(row, "label_id", None)
             store.annotate(image_id, row.geometry, row.value, task=row.task,
-                           labeler=row.labeler, kind=row.kind, props=props)
+                           labeler=row.labeler, kind=row.kind, props=props,
+                           label_id=label_id if isinstance(label_id, str) else None)
         elif row.kind in RASTER_KINDS:
             extra = {k: v for k, v in (props or {}).items() if k != "classes"}
             store.add_mask(image_id, row.value, task=row.task, labeler=row.labeler,
