@@ -5,7 +5,7 @@ dispatches through them. Every reader writes in one transaction: a bad file
 stops it with a ``FormatError`` naming what is wrong, and the store is as it was.
 """
 
-from .coasttrain import read_coasttrain
+from .coasttrain import read_coasttrain, write_coasttrain
 from .coco import read_coco, write_coco
 from .datagym import read_datagym, write_datagym
 from .folder import read_folder, write_folder
@@ -16,14 +16,14 @@ from .safety import FormatError
 from .veda import read_veda, write_veda
 
 READERS = {"coasttrain": read_coasttrain, "coco": read_coco, "datagym": read_datagym,
-           "folder": read_folder,
-           "geojson": read_geojson, "geoparquet": read_geoparquet,
+           "folder": read_folder, "geojson": read_geojson, "geoparquet": read_geoparquet,
            "imagelabeler": read_imagelabeler, "veda": read_veda}
-WRITERS = {"coco": write_coco, "datagym": write_datagym, "folder": write_folder, "geojson": write_geojson,
-           "geoparquet": write_geoparquet,
+WRITERS = {"coasttrain": write_coasttrain, "coco": write_coco, "datagym": write_datagym,
+           "folder": write_folder, "geojson": write_geojson, "geoparquet": write_geoparquet,
            "imagelabeler": write_imagelabeler, "veda": write_veda}
 
-__all__ = ["READERS", "WRITERS", "FormatError", "read_coasttrain", "read_coco", "read_folder",
-           "read_geojson", "read_geoparquet", "write_folder", "write_geojson",
-           "write_coco", "write_geoparquet", "read_veda", "write_veda",
-           "read_imagelabeler", "write_imagelabeler", "read_datagym", "write_datagym"]
+__all__ = ["READERS", "WRITERS", "FormatError",
+           "read_coasttrain", "read_coco", "read_datagym", "read_folder", "read_geojson",
+           "read_geoparquet", "read_imagelabeler", "read_veda",
+           "write_coasttrain", "write_coco", "write_datagym", "write_folder", "write_geojson",
+           "write_geoparquet", "write_imagelabeler", "write_veda"]

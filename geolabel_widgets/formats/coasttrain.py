@@ -14,6 +14,8 @@ import ast
 import json
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -22,6 +24,8 @@ import pandas as pd
 from shapely.geometry import box
 
 from ..store import LabelStore, StoreError
+from .coasttrain_npz import image_files_from_npz, write_masks, write_record
+from .safety import FormatError, unpack
 
 MISSING = ["n/a", "na", "N/A", "NA", "", "nan", "NaN", "None", "null"]
 REQUIRED = ("image_filename", "classes_array", "classes_present_array", "ImageHeightPx",
@@ -38,18 +42,40 @@ MAX_CELL_CHARS = 20_000  # a class list; anything longer is not one
 
 def read_coasttrain(store: LabelStore, source: str | os.PathLike, *,
                     dataset: str | None = None, task: str | None = None,
-                    mode: str = "replace") -> list[str]:
-    """Import a record's metadata CSV (or the one CSV in a record folder).
+                    mode: str = "replace", extract_to: str | os.PathLike | None = None,
+                    progress: bool = True) -> list[str]:
+    """Import a record: its metadata CSV alone, or a record folder or ``.zip`` with NPZ
+    files (a zip is unpacked, safely, into ``extract_to``, default beside it).
 
-    Images become catalogue rows (their files need not be here), classes present
-    become multilabel tags of the task ``task`` (default: "<dataset> classes") by
-    the labeler ``IDn``, and the doodled fraction a doodle row. Labels already in the
-    store are superseded (``mode="replace"``) or kept (``"keep"``); what changed is in
-    ``store.last_import``. Returns the image ids.
+    From the CSV: images as catalogue rows (their files need not be here), labelers
+    from the ``_IDn`` suffix. Without NPZ files, classes present become multilabel tags
+    of the task ``task`` (default "<dataset> classes") and the doodled fraction a doodle
+    row; labels already there are superseded (``mode="replace"``) or kept (``"keep"``),
+    and what changed is in ``store.last_import``. With them, that task is a semantic
+    segmentation: each NPZ's label and doodles become mask rows (earlier trials first,
+    kept as history), with the Doodler settings. One transaction. Returns the image ids.
     """
-    path = _csv_of(Path(source))
+    source = Path(source)
+    created = None
+    if source.is_file() and source.suffix.lower() == ".zip":
+        target = Path(extract_to or source.with_suffix(""))
+        created = None if target.exists() else target
+        unpack(source, target)
+        source = target
+    try:
+        with store.transaction():
+            return _read_record(store, source, dataset, task, mode, progress)
+    except BaseException:
+        if created is not None:  # nothing of a failed import stays behind
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
+def _read_record(store, source: Path, dataset, task, mode, progress) -> list[str]:
+    path = _csv_of(source)
     dataset = dataset or record_name(path)
     frame = read_metadata_csv(path)
+    with_npz = path.parent.joinpath("npz").is_dir()
     task = task or f"{dataset} classes"
     classes = list(dict.fromkeys(c for row in frame["classes"] for c in row))
     present = {c for row in frame["present"] for c in row}
@@ -59,12 +85,23 @@ def read_coasttrain(store: LabelStore, source: str | os.PathLike, *,
                          f"classes_array: {sorted(unknown)}")
     store.add_dataset(dataset, sensor=_sensor(path.stem), source="coasttrain",
                       description=f"Coast Train record read from {path.name}")
-    store.add_task(task, type="multilabel", classes=classes,
-                   description=f"Classes present in each image of {dataset} (Coast Train)")
+    if with_npz:
+        store.add_task(task, type="semantic_segmentation", classes=classes,
+                       description=f"Label masks of {dataset} (Coast Train)")
+    else:
+        store.add_task(task, type="multilabel", classes=classes,
+                       description=f"Classes present in each image of {dataset} (Coast Train)")
     for labeler in sorted(frame["labeler"].unique()):
         store.add_labeler(labeler, anonymized_id=labeler.removeprefix("ID"))
-    ids = store.add_images(_catalogue(frame, path.parent, dataset), dataset=dataset,
-                           progress=False)
+    catalogue = _catalogue(frame, path.parent, dataset)
+    if with_npz:
+        catalogue["uri"] = image_files_from_npz(path.parent, frame).to_numpy()
+    ids = store.add_images(catalogue, dataset=dataset, progress=False)
+    if store.last_ingest.failures:
+        raise FormatError(store.last_ingest.summary())
+    if with_npz:
+        write_masks(store, path.parent, frame, ids, task, progress)
+        return ids
     labels = pd.concat([
         pd.DataFrame({"image_id": ids, "labeler": frame["labeler"], "kind": "tag",
                       "value": frame["present"]}),
@@ -74,6 +111,20 @@ def read_coasttrain(store: LabelStore, source: str | os.PathLike, *,
     ], ignore_index=True)
     store.add_labels(labels, task=task, mode=mode)
     return ids
+
+
+def write_coasttrain(store: LabelStore, dest: str | os.PathLike, *, task: str,
+                     progress: bool = True) -> pd.DataFrame:
+    """Write a task's masks and doodles as a record folder (``dest``, or a ``.zip``):
+    the metadata CSV, ``images/`` and ``npz/`` with the keys Coast Train uses."""
+    dest = Path(dest)
+    if dest.suffix.lower() == ".zip":
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = Path(scratch) / dest.stem
+            table = write_record(store, folder, task, progress)
+            shutil.make_archive(str(dest.with_suffix("")), "zip", folder)
+        return table
+    return write_record(store, dest, task, progress)
 
 
 def record_name(path: Path) -> str:
@@ -106,8 +157,11 @@ def read_metadata_csv(path: Path) -> pd.DataFrame:
     frame["image_path"] = frame["image_filename"].str.strip().str.lstrip("/")
     named = [c for c in ("image_filename", "label_image_filename", "annotation_image_filename")
              if c in frame.columns]
+    named_labelers = frame["labeler"].copy() if "labeler" in frame.columns else None
     frame["labeler"] = [_labeler_of(row, n, path)
                         for row, n in zip(frame[named].fillna("").to_numpy(), line)]
+    if named_labelers is not None:  # our own records keep each labeler's name too
+        frame["labeler"] = named_labelers.where(named_labelers.notna(), frame["labeler"])
     frame["classes"] = [_names(v, n, "classes_array", path)
                         for v, n in zip(frame["classes_array"], line)]
     frame["present"] = [_names(v, n, "classes_present_array", path)
@@ -220,8 +274,8 @@ def _sensor(stem: str) -> str | None:
 def _csv_of(source: Path) -> Path:
     if source.is_file():
         if source.suffix.lower() != ".csv":
-            raise StoreError(f"{source}: a Coast Train record is read from its metadata CSV "
-                             "(reading NPZ folders and zips is not supported yet)")
+            raise StoreError(f"{source}: a Coast Train record is its metadata CSV, or a "
+                             "folder or .zip holding it")
         return source
     if source.is_dir():
         found = sorted(source.glob("*.csv"))
