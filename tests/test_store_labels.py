@@ -377,3 +377,12 @@ def test_a_transaction_keeps_everything_or_nothing(tmp_path):
         assert heard == [[("cover", ids[0]), ("cover", ids[1])]]
     with LabelStore.open(path) as reopened:
         assert sorted(reopened.annotations["image_id"]) == sorted(ids)
+
+
+def test_tasks_are_assigned_to_labelers(store):
+    store.add_task("flood")
+    store.assign("flood", "ann")
+    store.assign("flood", "ben", receive_new=False)
+    store.assign("flood", "ben")  # again: updated, not doubled
+    assert store.assignments.values.tolist() == [["flood", "ann", True], ["flood", "ben", True]]
+    assert {"ann", "ben"} <= set(store.labelers.index)

@@ -233,6 +233,43 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                                  anonymized_id=anonymized_id, email=email)
         return labeler_id
 
+    def assign(self, task: str, labeler: str, *, receive_new: bool = True) -> None:
+        """Assign a task to a labeler (``receive_new``: new images join their work)."""
+        info = self._task(task)
+        a = s.assignments
+        with self._write() as conn:
+            self._ensure_labeler(conn, labeler)
+            conn.execute(sa.delete(a).where(a.c.task_id == info.task_id,
+                                            a.c.labeler_id == labeler))
+            conn.execute(sa.insert(a).values(task_id=info.task_id, labeler_id=labeler,
+                                             receive_new=receive_new))
+
+    @property
+    def groups(self) -> dict[str, list[str]]:
+        """Each dataset group's name and its datasets."""
+        g, m, d = s.dataset_groups, s.dataset_group_members, s.datasets
+        with self._read() as conn:
+            rows = conn.execute(sa.select(g.c.name, d.c.name).select_from(
+                g.outerjoin(m, m.c.group_id == g.c.group_id)
+                .outerjoin(d, d.c.dataset_id == m.c.dataset_id))
+                .order_by(g.c.group_id, d.c.dataset_id)).all()
+        groups: dict[str, list[str]] = {}
+        for group, dataset in rows:
+            groups.setdefault(group, [])
+            if dataset is not None:
+                groups[group].append(dataset)
+        return groups
+
+    @property
+    def assignments(self) -> pd.DataFrame:
+        """task, labeler, receive_new: who works on which task."""
+        a, t = s.assignments, s.tasks
+        with self._read() as conn:
+            return pd.read_sql(sa.select(t.c.title.label("task"), a.c.labeler_id.label("labeler"),
+                                         a.c.receive_new)
+                               .select_from(a.join(t, t.c.task_id == a.c.task_id))
+                               .order_by(t.c.title, a.c.labeler_id), conn)
+
     def remap(self, name: str, aliases: dict) -> str:
         """A class view: class names mapped to others (merge, rename), the labels untouched.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 3  # 2: the distribution aggregates; 3: image sources
+SCHEMA_VERSION = 4  # 2: the distribution aggregates; 3: image sources; 4: assignments
 
 metadata = sa.MetaData()
 
@@ -92,6 +92,16 @@ labelers = sa.Table(
     sa.Column("anonymized_id", sa.String(64)),
     sa.Column("email", sa.Text),
     sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# Which labelers a task is assigned to (S3Label's users_label_tasks).
+assignments = sa.Table(
+    "assignments",
+    metadata,
+    sa.Column("task_id", sa.Integer, sa.ForeignKey("tasks.task_id"), primary_key=True),
+    sa.Column("labeler_id", sa.String(255), sa.ForeignKey("labelers.labeler_id"),
+              primary_key=True),
+    sa.Column("receive_new", sa.Boolean, nullable=False, default=True),
 )
 
 images = sa.Table(

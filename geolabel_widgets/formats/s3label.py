@@ -1,0 +1,365 @@
+"""S3Label: its database (a SQLite file with its tables, or a PostgreSQL URL), and its
+way of adding images (a recursive scan recording absolute paths and SHA-1 hashes).
+
+Datasets have no name in S3Label, so ours goes in ``dataset_description``. A label
+is one (image, task, user) with status flags; its ``label_history`` rows each hold
+every shape (``label_serialised``), and the latest is current. On import each shape
+of each history row is written in turn, so our history keeps the earlier ones.
+S3Label has no "skipped": we write it as ``admin_comment`` "geolabel:skipped".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from shapely.geometry import Point, Polygon, box
+from tqdm.auto import tqdm
+
+from ..imagery.files import IMAGE_SUFFIXES
+from ..store import LabelStore
+from ..store.backend import is_url
+from ..store.ingest import path_of
+from .records import current_labels
+from .safety import FormatError
+
+meta = sa.MetaData()
+datasets = sa.Table("datasets", meta, sa.Column("dataset_id", sa.Integer, primary_key=True),
+                    sa.Column("site", sa.Text), sa.Column("sensor", sa.Text),
+                    sa.Column("dataset_description", sa.Text))
+dataset_groups = sa.Table("dataset_groups", meta,
+                          sa.Column("dataset_group_id", sa.Integer, primary_key=True),
+                          sa.Column("name", sa.Text, unique=True),
+                          sa.Column("description", sa.Text))
+dataset_group_lists = sa.Table("dataset_group_lists", meta,
+                               sa.Column("dataset_group_id", sa.Integer),
+                               sa.Column("dataset_id", sa.Integer))
+label_tasks = sa.Table("label_tasks", meta,
+                       sa.Column("label_task_id", sa.Integer, primary_key=True),
+                       sa.Column("dataset_group_id", sa.Integer), sa.Column("title", sa.Text),
+                       sa.Column("description", sa.Text), sa.Column("type", sa.Text),
+                       sa.Column("default_tool", sa.Text), sa.Column("allowed_tools", sa.Text),
+                       sa.Column("permit_overlap", sa.Boolean),
+                       sa.Column("label_classes", sa.Text))
+input_data = sa.Table("input_data", meta, sa.Column("input_data_id", sa.Integer, primary_key=True),
+                      sa.Column("dataset_id", sa.Integer), sa.Column("data_path", sa.Text),
+                      sa.Column("sha1_hash", sa.Text), sa.Column("timestamp_upload", sa.Float))
+users = sa.Table("users", meta, sa.Column("user_id", sa.Integer, primary_key=True),
+                 sa.Column("first_name", sa.Text), sa.Column("last_name", sa.Text),
+                 sa.Column("email", sa.Text), sa.Column("organisation", sa.Text),
+                 sa.Column("is_admin", sa.Boolean))
+users_label_tasks = sa.Table("users_label_tasks", meta, sa.Column("user_id", sa.Integer),
+                             sa.Column("label_task_id", sa.Integer),
+                             sa.Column("receive_new_unlabeled_data", sa.Boolean))
+labels = sa.Table("labels", meta, sa.Column("label_id", sa.Integer, primary_key=True),
+                  sa.Column("input_data_id", sa.Integer), sa.Column("label_task_id", sa.Integer),
+                  sa.Column("user_id", sa.Integer), sa.Column("in_progress", sa.Boolean),
+                  sa.Column("user_complete", sa.Boolean),
+                  sa.Column("needs_improvement", sa.Boolean),
+                  sa.Column("admin_complete", sa.Boolean), sa.Column("user_comment", sa.Text),
+                  sa.Column("admin_comment", sa.Text),
+                  sa.Column("include_in_test_set", sa.Boolean))
+label_history = sa.Table("label_history", meta,
+                         sa.Column("label_history_id", sa.Integer, primary_key=True),
+                         sa.Column("label_id", sa.Integer),
+                         sa.Column("timestamp_edit", sa.Float),
+                         sa.Column("label_serialised", sa.Text))
+
+TYPES_IN = {"semantic_segmentation": "semantic_segmentation",
+            "instance_segmentation": "instance_segmentation", "bounding_boxes": "detection"}
+TYPES_OUT = {"semantic_segmentation": "semantic_segmentation",
+             "instance_segmentation": "instance_segmentation", "detection": "bounding_boxes"}
+SKIPPED = "geolabel:skipped"
+
+
+def add_images_s3label(store: LabelStore, folder: str | os.PathLike, *, dataset: str,
+                       site: str | None = None, sensor: str | None = None,
+                       progress: bool = True) -> list[str]:
+    """Add every image below ``folder`` as S3Label does: a recursive scan, absolute
+    paths, nothing copied, each file's SHA-1 kept (in the image's ``props``)."""
+    folder = Path(folder).absolute()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder")
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    frame = pd.DataFrame({"uri": [str(p) for p in paths],
+                          "props": [{"sha1": _sha1(p)} for p in tqdm(
+                              paths, desc="Hashing (SHA-1)", disable=not progress)]})
+    with store.transaction():
+        store.add_dataset(dataset, site=site, sensor=sensor, source="s3label")
+        return store.add_images(frame, dataset=dataset, progress=False) if len(frame) else []
+
+
+def _sha1(path: Path) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as f:
+        while chunk := f.read(2**20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_s3label(store: LabelStore, source: str | os.PathLike, *, dataset: str | None = None,
+                 progress: bool = True) -> list[str]:
+    """Import an S3Label database (SQLite file or PostgreSQL URL), or, given a folder,
+    add its images the S3Label way into ``dataset``."""
+    if not is_url(source) and Path(source).is_dir():
+        return add_images_s3label(store, source, dataset=dataset or Path(source).name,
+                                  progress=progress)
+    engine = _engine(source, must_exist=True)
+    try:
+        with engine.connect() as conn:
+            tables = {t.name: pd.read_sql(sa.select(t), conn) for t in meta.sorted_tables}
+    except sa.exc.SQLAlchemyError as err:
+        raise FormatError(f"{source}: not an S3Label database ({err.orig or err})") from None
+    finally:
+        engine.dispose()
+    with store.transaction():
+        return _import(store, tables, source, progress)
+
+
+def _engine(target, must_exist: bool) -> sa.Engine:
+    if is_url(target):
+        return sa.create_engine(str(target))
+    path = Path(target)
+    if must_exist and not path.is_file():
+        raise FileNotFoundError(f"no S3Label database at {path}")
+    return sa.create_engine(f"sqlite:///{path.absolute()}")
+
+
+def _import(store: LabelStore, t: dict, source, progress: bool) -> list[str]:
+    names = {}
+    for row in t["datasets"].itertuples():
+        site, sensor = _text(row.site), _text(row.sensor)
+        name = _text(row.dataset_description) or f"{site or ''} {sensor or ''}".strip() \
+            or f"dataset {row.dataset_id}"
+        names[row.dataset_id] = store.add_dataset(name, site=site, sensor=sensor,
+                                                  source="s3label")
+    groups = {}
+    for row in t["dataset_groups"].itertuples():
+        members = t["dataset_group_lists"].query("dataset_group_id == @row.dataset_group_id")
+        groups[row.dataset_group_id] = store.add_group(
+            row.name, [names[d] for d in members["dataset_id"] if d in names],
+            description=_text(row.description))
+    tasks = {}
+    for row in t["label_tasks"].itertuples():
+        classes, colors = _classes(row.label_classes, source, row.label_task_id)
+        if row.type not in TYPES_IN:
+            raise FormatError(f"{source}: label task {row.label_task_id} has type {row.type!r}")
+        tasks[row.label_task_id] = store.add_task(
+            row.title, type=TYPES_IN[row.type], classes=classes, colors=colors,
+            description=_text(row.description), group=groups.get(row.dataset_group_id))
+    people = {}
+    for row in t["users"].itertuples():
+        people[row.user_id] = store.add_labeler(
+            _text(row.email) or f"user{row.user_id}",
+            display_name=" ".join(p for p in (_text(row.first_name), _text(row.last_name))
+                                  if p) or None,
+            email=_text(row.email))
+    for row in t["users_label_tasks"].itertuples():
+        store.assign(tasks[row.label_task_id], people[row.user_id],
+                     receive_new=bool(row.receive_new_unlabeled_data))
+    images = {}
+    for dataset_id, rows in t["input_data"].groupby("dataset_id"):
+        frame = pd.DataFrame({"uri": rows["data_path"].astype(str),
+                              "props": [{"sha1": h} for h in rows["sha1_hash"]]})
+        ids = store.add_images(frame, dataset=names[dataset_id], progress=False)
+        if store.last_ingest.failures:
+            raise FormatError(store.last_ingest.summary())
+        images.update(zip(rows["input_data_id"], ids))
+    history = t["label_history"].sort_values(["timestamp_edit", "label_history_id"])
+    for row in tqdm(t["labels"].itertuples(), total=len(t["labels"]), desc="Importing labels",
+                    disable=not progress):
+        image, task, labeler = images[row.input_data_id], tasks[row.label_task_id], \
+            people[row.user_id]
+        shown = set()
+        for k, version in enumerate(history[history["label_id"] == row.label_id].itertuples()):
+            shapes = _shapes(version.label_serialised, source, row.label_id)
+            now = set()
+            for j, (kind, cls, geometry, props) in enumerate(shapes):
+                label_id = f"s3label/{row.label_id}/{j}"
+                store.annotate(image, geometry, cls, task=task, labeler=labeler, kind=kind,
+                               props=props, label_id=label_id)
+                now.add(label_id)
+            for gone in shown - now:
+                store.delete_label(gone, labeler=labeler)
+            shown = now
+        status = _status(row)
+        if status is not None:
+            store.set_status(image, status, task=task, labeler=labeler,
+                             comment=_text(row.user_comment))
+    return list(images.values())
+
+
+def _classes(text, source, task_id) -> tuple[list[str], dict]:
+    try:
+        items = json.loads(text or "[]")
+        classes = [item["label_class"] for item in items]
+        colors = {item["label_class"]: "#{:02x}{:02x}{:02x}".format(*json.loads(item["color"]))
+                  for item in items if item.get("color")}
+    except (ValueError, TypeError, KeyError, IndexError) as err:
+        raise FormatError(f"{source}: label task {task_id} has malformed label_classes "
+                          f"({err})") from None
+    return classes, colors
+
+
+def _shapes(text, source, label_id) -> list:
+    try:
+        items = json.loads(text or "[]")
+        if not isinstance(items, list):
+            raise TypeError("not a list")
+        return [_shape(item) for item in items]
+    except (ValueError, TypeError, KeyError, IndexError, shapely.errors.GEOSException) as err:
+        raise FormatError(f"{source}: label {label_id} has a malformed label_serialised "
+                          f"({err})") from None
+
+
+def _shape(item: dict):
+    """One S3Label shape: its regions are rings, combined even-odd (holes, parts)."""
+    kind, cls = item["type"], item["label"]
+    regions = item["polygon"]["regions"]
+    if kind == "point":
+        return "point", cls, Point(regions[0][0]), None
+    if kind == "rectangle":
+        xs = [x for ring in regions for x, _ in ring]
+        ys = [y for ring in regions for _, y in ring]
+        return "box", cls, box(min(xs), min(ys), max(xs), max(ys)), None
+    if kind not in ("polygon", "freehand", "circle"):
+        raise ValueError(f"unknown shape type {kind!r}")
+    geometry = Polygon()
+    for ring in regions:
+        geometry = geometry.symmetric_difference(Polygon(ring))
+    props = None if kind == "polygon" else {"s3label_type": kind}
+    return "polygon", cls, geometry, props
+
+
+def _status(row) -> str | None:
+    if _text(row.admin_comment) == SKIPPED:
+        return "skipped"
+    for flag, status in (("admin_complete", "reviewed"), ("needs_improvement",
+                                                          "needs_improvement"),
+                         ("user_complete", "labeled"), ("in_progress", "in_progress")):
+        if bool(getattr(row, flag)):
+            return status
+    return None
+
+
+def write_s3label(store: LabelStore, dest: str | os.PathLike) -> None:
+    """Write the whole store as an S3Label database (an empty SQLite file or URL)."""
+    engine = _engine(dest, must_exist=False)
+    try:
+        with engine.begin() as conn:
+            if sa.inspect(conn).has_table("labels"):
+                raise FormatError(f"{dest} already holds S3Label tables; write to a new one")
+            meta.create_all(conn)
+            _export(store, conn)
+    finally:
+        engine.dispose()
+
+
+def _export(store: LabelStore, conn) -> None:
+    dataset_ids = {name: k for k, name in enumerate(store.datasets.index, start=1)}
+    for name, row in store.datasets.iterrows():
+        conn.execute(sa.insert(datasets).values(dataset_id=dataset_ids[name],
+                                                site=_text(row["site"]),
+                                                sensor=_text(row["sensor"]),
+                                                dataset_description=name))
+    group_ids = {}
+    for k, (name, members) in enumerate(store.groups.items(), start=1):
+        group_ids[name] = k
+        conn.execute(sa.insert(dataset_groups).values(dataset_group_id=k, name=name))
+        for member in members:
+            conn.execute(sa.insert(dataset_group_lists).values(dataset_group_id=k,
+                                                               dataset_id=dataset_ids[member]))
+    task_ids = {}
+    for k, (title, row) in enumerate(store.tasks.iterrows(), start=1):
+        if row["type"] not in TYPES_OUT:
+            continue  # tags are not S3Label tasks
+        task_ids[title] = k
+        colors = store.class_colors(title)
+        classes = [{"label_class": c, "color": json.dumps(_rgb(colors.get(c, "#808080")))}
+                   for c in store.classes(title)]
+        conn.execute(sa.insert(label_tasks).values(
+            label_task_id=k, dataset_group_id=group_ids.get(row["group"]), title=title,
+            description=_text(row["description"]), type=TYPES_OUT[row["type"]],
+            label_classes=json.dumps(classes)))
+    user_ids = {labeler: k for k, labeler in enumerate(store.labelers.index, start=1)}
+    for labeler, row in store.labelers.iterrows():
+        first, _, last = (_text(row["display_name"]) or labeler).partition(" ")
+        conn.execute(sa.insert(users).values(user_id=user_ids[labeler], first_name=first,
+                                             last_name=last or None, email=labeler,
+                                             is_admin=False))
+    for row in store.assignments.itertuples():
+        if row.task in task_ids:
+            conn.execute(sa.insert(users_label_tasks).values(
+                user_id=user_ids[row.labeler], label_task_id=task_ids[row.task],
+                receive_new_unlabeled_data=bool(row.receive_new)))
+    images = store.images
+    image_ids = {image_id: k for k, image_id in enumerate(images.index, start=1)}
+    for image_id, image in images.iterrows():
+        path = path_of(image["uri"])
+        sha1 = (image["props"] or {}).get("sha1") or \
+            (_sha1(path) if path is not None and path.is_file() else None)
+        conn.execute(sa.insert(input_data).values(
+            input_data_id=image_ids[image_id], dataset_id=dataset_ids[image["dataset"]],
+            data_path=str(path or image["uri"]), sha1_hash=sha1,
+            timestamp_upload=image["added_at"].timestamp()))
+    shapes = current_labels(store, kinds=("box", "polygon", "point", "line", "tag"))
+    left_out = ~shapes["task"].isin(task_ids) | (shapes["kind"] == "line")
+    if left_out.any():
+        warnings.warn(f"{int(left_out.sum())} label(s) (tags, lines) have no S3Label form and "
+                      "were left out", stacklevel=3)
+    shapes = shapes[~left_out]
+    statuses = store.statuses()
+    statuses = statuses[statuses["task"].isin(task_ids)]
+    keys = pd.concat([shapes[["image_id", "task", "labeler"]],
+                      statuses[["image_id", "task", "labeler"]]]).drop_duplicates()
+    status_of = statuses.set_index(["image_id", "task", "labeler"])
+    for k, (image_id, task, labeler) in enumerate(keys.itertuples(index=False), start=1):
+        mine = shapes[(shapes["image_id"] == image_id) & (shapes["task"] == task)
+                      & (shapes["labeler"] == labeler)]
+        status = status_of["status"].get((image_id, task, labeler), "unlabeled")
+        comment = _text(status_of["comment"].get((image_id, task, labeler)))
+        conn.execute(sa.insert(labels).values(
+            label_id=k, input_data_id=image_ids[image_id], label_task_id=task_ids[task],
+            user_id=user_ids[labeler], in_progress=status == "in_progress",
+            user_complete=status in ("labeled", "reviewed", "needs_improvement"),
+            needs_improvement=status == "needs_improvement",
+            admin_complete=status == "reviewed", user_comment=comment or None,
+            admin_comment=SKIPPED if status == "skipped" else None,
+            include_in_test_set=False))
+        conn.execute(sa.insert(label_history).values(
+            label_id=k, timestamp_edit=time.time(),
+            label_serialised=json.dumps([_serialise(r) for r in mine.itertuples()])))
+
+
+def _text(value) -> str | None:
+    """A text cell from a frame: None where pandas says NaN or NaT."""
+    return value if isinstance(value, str) else None
+
+
+def _rgb(color: str) -> list[int]:
+    color = color.lstrip("#")
+    return [int(color[i:i + 2], 16) for i in (0, 2, 4)]
+
+
+def _serialise(row) -> dict:
+    geometry = row.geometry
+    if row.kind == "point":
+        kind, regions = "point", [[[geometry.x, geometry.y]]]
+    elif row.kind == "box":
+        minx, miny, maxx, maxy = geometry.bounds
+        kind = "rectangle"
+        regions = [[[minx, miny], [maxx, miny], [maxx, maxy], [minx, maxy]]]
+    else:
+        kind = (row.props or {}).get("s3label_type", "polygon")
+        parts = list(getattr(geometry, "geoms", [geometry]))
+        regions = [[list(xy) for xy in ring.coords[:-1]]
+                   for part in parts for ring in (part.exterior, *part.interiors)]
+    return {"type": kind, "label": row.value, "polygon": {"regions": regions,
+                                                          "inverted": False}}
