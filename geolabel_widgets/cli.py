@@ -191,8 +191,10 @@ def _import(args) -> int:
 
 def _export(args) -> int:
     writer = WRITERS[args.format]
-    task = inspect.signature(writer).parameters["task"]
-    if args.task is None and task.default is inspect.Parameter.empty:
+    task = inspect.signature(writer).parameters.get("task")
+    if task is None and args.task is not None:
+        raise ValueError(f"a {args.format} export holds the whole store: --task does not apply")
+    if args.task is None and task is not None and task.default is inspect.Parameter.empty:
         raise ValueError(f"a {args.format} export is of one task: give --task")
     with _open(args.store) as store:
         writer(store, args.dest, **({} if args.task is None else {"task": args.task}))

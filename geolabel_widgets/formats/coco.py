@@ -21,7 +21,7 @@ from shapely.geometry import MultiPolygon, Polygon, box
 
 from ..store import LabelStore
 from .records import Parsed, current_labels, write_records
-from .safety import FormatError, read_json
+from .safety import FormatError, is_number, read_json
 
 KINDS = ("box", "polygon")
 
@@ -157,8 +157,8 @@ def _geometry(item: dict, where: str, source: Path):
         kind = "polygon"
     else:
         bbox = item.get("bbox")
-        if not (isinstance(bbox, list) and len(bbox) == 4 and
-                all(isinstance(v, (int, float)) for v in bbox) and bbox[2] >= 0 <= bbox[3]):
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(is_number(v) for v in bbox)
+                and bbox[2] >= 0 <= bbox[3]):
             raise FormatError(f"{source}: {where} has neither a segmentation nor a bbox "
                               "[x, y, width, height]")
         x, y, w, h = bbox
@@ -170,7 +170,7 @@ def _geometry(item: dict, where: str, source: Path):
 
 def _pairs(flat, where: str, source: Path) -> np.ndarray:
     if not isinstance(flat, list) or len(flat) < 6 or len(flat) % 2 or \
-            not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in flat):
+            not all(is_number(v) for v in flat):
         raise FormatError(f"{source}: {where} has a ring that is not an even list of at "
                           "least 6 numbers")
     return np.asarray(flat, dtype=float).reshape(-1, 2)

@@ -19,7 +19,7 @@ from shapely.geometry import LineString, Point, Polygon, box
 
 from ..store import LabelStore
 from .records import Parsed, current_labels, write_records
-from .safety import FormatError, read_json
+from .safety import FormatError, is_number, read_json
 
 GEOMETRY_KINDS = {"point": "point", "line": "line", "rectangle": "box", "polygon": "polygon",
                   "image_segmentation": "polygon"}
@@ -62,7 +62,7 @@ def parse_export(document, source: Path, *, task: str, dataset: str, images_dir:
         labeler = str(media.get("labeler") or "datagym")
         status = media.get("status")
         if status is not None:
-            if status not in STATUS_IN:
+            if not isinstance(status, str) or status not in STATUS_IN:
                 raise FormatError(f"{source}: {where} has status {status!r}; DataGym's are "
                                   f"{', '.join(STATUS_IN)}")
             statuses.append((key, task, labeler, STATUS_IN[status]))
@@ -91,7 +91,8 @@ def _classes(label_classes, source: Path) -> tuple[dict, list]:
         if not isinstance(item, dict) or not isinstance(item.get("class_name"), str):
             raise FormatError(f"{source}: label class {k} has no class_name")
         if item.get("geometry_type") is not None:
-            if item["geometry_type"] not in GEOMETRY_KINDS:
+            if not isinstance(item["geometry_type"], str) or \
+                    item["geometry_type"] not in GEOMETRY_KINDS:
                 raise FormatError(f"{source}: label class {k} has geometry_type "
                                   f"{item['geometry_type']!r}")
             geometry_types[item["class_name"]] = item["geometry_type"]
@@ -155,7 +156,7 @@ def _xy(point, source, here) -> tuple[float, float]:
     if not isinstance(point, dict):
         raise FormatError(f"{source}: {here}: a point is not an object with x and y")
     x, y = point.get("x"), point.get("y")
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (x, y)):
+    if not (is_number(x) and is_number(y)):
         raise FormatError(f"{source}: {here}: a coordinate is {x!r}, {y!r} (DataGym writes "
                           "null for an invalid one)")
     return float(x), float(y)
@@ -167,8 +168,7 @@ def _shape(kind: str, value: list, source, here):
             raise FormatError(f"{source}: {here}: a rectangle is one {{x, y, w, h}}")
         x, y = _xy(value[0], source, here)
         w, h = value[0].get("w"), value[0].get("h")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
-                   for v in (w, h)):
+        if not all(is_number(v) and v >= 0 for v in (w, h)):
             raise FormatError(f"{source}: {here}: rectangle size {w!r} x {h!r}")
         return box(x, y, x + w, y + h)
     if kind == "image_segmentation":
@@ -191,10 +191,18 @@ def write_datagym(store: LabelStore, dest: str | os.PathLike, *, task: str) -> d
     extra = classifications_task(task)
     tags = current_labels(store, extra, kinds=("tag",)) if extra in store.tasks.index \
         else shapes.iloc[:0]
-    geometry_types = {}
+    seen: dict[str, set] = {}
     for row in shapes.itertuples():
-        props = row.props or {}
-        geometry_types.setdefault(row.value, props.get("datagym_type") or _type_of(row))
+        seen.setdefault(row.value, set()).add((row.props or {}).get("datagym_type")
+                                              or _type_of(row))
+    geometry_types = {}
+    for cls, types in seen.items():
+        if types == {"polygon", "image_segmentation"}:
+            types = {"image_segmentation"}  # a polygon is a segmentation without holes
+        if len(types) > 1:
+            raise FormatError(f"class {cls!r} of {task!r} holds {' and '.join(sorted(types))} "
+                              "shapes; a DataGym class has one geometry type")
+        geometry_types[cls] = types.pop()
     label_classes = [{"class_name": c, "geometry_type": geometry_types.get(c, "polygon")}
                      for c in store.classes(task)]
     names = {v.split("=", 1)[0].split("/", 1)[0] for v in tags["value"]}
@@ -218,8 +226,10 @@ def write_datagym(store: LabelStore, dest: str | os.PathLike, *, task: str) -> d
 
 
 def _type_of(row) -> str:
-    return {"box": "rectangle", "point": "point", "line": "line"}.get(
-        row.kind, "image_segmentation" if row.geometry.interiors else "polygon")
+    if row.kind != "polygon":
+        return {"box": "rectangle", "point": "point", "line": "line"}[row.kind]
+    parts = getattr(row.geometry, "geoms", [row.geometry])
+    return "image_segmentation" if any(p.interiors for p in parts) else "polygon"
 
 
 def _nest(values) -> dict:

@@ -22,7 +22,7 @@ from ..store import LabelStore
 from ..store.ingest import path_of
 from .folder import _safe
 from .records import Parsed, write_records
-from .safety import FormatError, unpack
+from .safety import MAX_CSV_BYTES, FormatError, check_size, unpack
 
 FOLDERS = {"present": "present", "not present": "not_present", "unlabeled": "unlabeled"}
 COLUMNS = ["filename", "status", "labeler", "tagged_at", "lon_min", "lat_min", "lon_max",
@@ -99,6 +99,7 @@ def _table(event: Path, labeler: str) -> pd.DataFrame:
                 for status, sub in FOLDERS.items() if (event / sub).is_dir()
                 for p in sorted((event / sub).iterdir()) if p.is_file()]
         return pd.DataFrame(rows, columns=COLUMNS[:3]).reindex(columns=COLUMNS)
+    check_size(csv, MAX_CSV_BYTES, "images.csv")
     try:
         table = pd.read_csv(csv, dtype={"filename": str, "status": str, "labeler": str})
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:

@@ -144,15 +144,15 @@ def _import(store: LabelStore, t: dict, source, progress: bool) -> list[str]:
     for row in t["dataset_groups"].itertuples():
         members = t["dataset_group_lists"].query("dataset_group_id == @row.dataset_group_id")
         groups[row.dataset_group_id] = store.add_group(
-            row.name, [names[d] for d in members["dataset_id"] if d in names],
+            str(row.name), [_ref(names, d, "dataset", source) for d in members["dataset_id"]],
             description=_text(row.description))
     tasks = {}
     for row in t["label_tasks"].itertuples():
         classes, colors = _classes(row.label_classes, source, row.label_task_id)
-        if row.type not in TYPES_IN:
+        if not isinstance(row.type, str) or row.type not in TYPES_IN:
             raise FormatError(f"{source}: label task {row.label_task_id} has type {row.type!r}")
         tasks[row.label_task_id] = store.add_task(
-            row.title, type=TYPES_IN[row.type], classes=classes, colors=colors,
+            str(row.title), type=TYPES_IN[row.type], classes=classes, colors=colors,
             description=_text(row.description), group=groups.get(row.dataset_group_id))
     people = {}
     for row in t["users"].itertuples():
@@ -162,21 +162,24 @@ def _import(store: LabelStore, t: dict, source, progress: bool) -> list[str]:
                                   if p) or None,
             email=_text(row.email))
     for row in t["users_label_tasks"].itertuples():
-        store.assign(tasks[row.label_task_id], people[row.user_id],
+        store.assign(_ref(tasks, row.label_task_id, "label task", source),
+                     _ref(people, row.user_id, "user", source),
                      receive_new=bool(row.receive_new_unlabeled_data))
     images = {}
     for dataset_id, rows in t["input_data"].groupby("dataset_id"):
         frame = pd.DataFrame({"uri": rows["data_path"].astype(str),
                               "props": [{"sha1": h} for h in rows["sha1_hash"]]})
-        ids = store.add_images(frame, dataset=names[dataset_id], progress=False)
+        ids = store.add_images(frame, dataset=_ref(names, dataset_id, "dataset", source),
+                               progress=False)
         if store.last_ingest.failures:
             raise FormatError(store.last_ingest.summary())
         images.update(zip(rows["input_data_id"], ids))
     history = t["label_history"].sort_values(["timestamp_edit", "label_history_id"])
     for row in tqdm(t["labels"].itertuples(), total=len(t["labels"]), desc="Importing labels",
                     disable=not progress):
-        image, task, labeler = images[row.input_data_id], tasks[row.label_task_id], \
-            people[row.user_id]
+        image = _ref(images, row.input_data_id, "input data", source)
+        task = _ref(tasks, row.label_task_id, "label task", source)
+        labeler = _ref(people, row.user_id, "user", source)
         shown = set()
         for k, version in enumerate(history[history["label_id"] == row.label_id].itertuples()):
             shapes = _shapes(version.label_serialised, source, row.label_id)
@@ -194,6 +197,15 @@ def _import(store: LabelStore, t: dict, source, progress: bool) -> list[str]:
             store.set_status(image, status, task=task, labeler=labeler,
                              comment=_text(row.user_comment))
     return list(images.values())
+
+
+def _ref(known: dict, key, what: str, source):
+    """The row ``key`` names, or a clear error: a database whose rows point nowhere."""
+    try:
+        return known[key]
+    except (KeyError, TypeError):
+        raise FormatError(f"{source}: a row refers to {what} {key!r}, which is not there") \
+            from None
 
 
 def _classes(text, source, task_id) -> tuple[list[str], dict]:

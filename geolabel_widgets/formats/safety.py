@@ -4,6 +4,7 @@ bounded size and depth, NPZ without pickle. Each refusal names the file or membe
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
@@ -21,10 +22,23 @@ MAX_JSON_DEPTH = 64
 MAX_MEMBERS = 1_000_000
 MAX_UNPACKED_BYTES = 64 * 2**30
 MAX_NPZ_ARRAY_BYTES = 4 * 2**30
+MAX_CSV_BYTES = 200 * 2**20
 
 
 class FormatError(StoreError):
     """A file that is not what its format says; nothing was written."""
+
+
+def is_number(value) -> bool:
+    """A finite int or float (JSON also allows NaN and Infinity, and bools are ints)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value)
+
+
+def check_size(path: str | os.PathLike, max_bytes: int, what: str) -> None:
+    size = Path(path).stat().st_size
+    if size > max_bytes:
+        raise FormatError(f"{path}: {size:,} bytes; a {what} is at most {max_bytes:,}")
 
 
 def read_json(path: str | os.PathLike, *, max_bytes: int = MAX_JSON_BYTES,
@@ -32,9 +46,7 @@ def read_json(path: str | os.PathLike, *, max_bytes: int = MAX_JSON_BYTES,
     """A JSON document, refused if larger than ``max_bytes`` or nested deeper than
     ``max_depth``."""
     path = Path(path)
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise FormatError(f"{path}: {size:,} bytes of JSON; the limit is {max_bytes:,}")
+    check_size(path, max_bytes, "JSON file")
     try:
         data = json.loads(path.read_bytes())
     except RecursionError:
@@ -151,21 +163,28 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     path = Path(path)
     try:
         npz = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
-        raise FormatError(f"{path}: not a readable NPZ file ({err})") from None
+    except Exception as err:  # numpy and zipfile raise many types for damaged bytes
+        raise FormatError(f"{path}: not a readable NPZ file ({err!r})") from None
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise FormatError(f"{path}: a single array, not an NPZ archive of arrays")
     arrays = {}
     with npz:
         for key in npz.files:
-            size = npz.zip.getinfo(key + ".npy").file_size
+            try:
+                size = npz.zip.getinfo(key + ".npy").file_size
+            except KeyError:
+                raise FormatError(f"{path}: entry {key!r} is damaged") from None
             if size > MAX_NPZ_ARRAY_BYTES:
                 warnings.warn(f"{path}: entry {key!r} is {size:,} bytes; left out",
                               stacklevel=2)
                 continue
             try:
                 arrays[key] = npz[key]
-            except ValueError:  # object arrays need pickle, which we never use
+            except ValueError as err:
+                if "pickle" not in str(err):
+                    raise FormatError(f"{path}: entry {key!r} is damaged ({err})") from None
                 warnings.warn(f"{path}: entry {key!r} needs pickle to load; left out",
-                              stacklevel=2)
-            except (OSError, zipfile.BadZipFile, EOFError) as err:
-                raise FormatError(f"{path}: entry {key!r} is damaged ({err})") from None
+                              stacklevel=2)  # object arrays: we never unpickle
+            except Exception as err:  # zip and zlib raise many types for damaged bytes
+                raise FormatError(f"{path}: entry {key!r} is damaged ({err!r})") from None
     return arrays

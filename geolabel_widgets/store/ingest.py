@@ -14,11 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj.exceptions import CRSError
 from tqdm.auto import tqdm
 
 from ..imagery.files import expand_paths, sha256_file, uri_id
 from ..imagery.georef import crs_wkt, footprint
 from ..imagery.header import UnreadableImage, read_header
+from .types import StoreError
 
 
 @dataclass
@@ -104,7 +106,10 @@ def rows_from_frame(frame: pd.DataFrame, report: IngestReport) -> list[dict]:
             given = _scalar(values[i])
             row[column] = header.get(column) if given is None else given
         if isinstance(row["crs"], str):
-            row["crs"] = crs_wkt(row["crs"])
+            try:
+                row["crs"] = crs_wkt(row["crs"])
+            except CRSError:
+                raise StoreError(f"image {name!r}: {row['crs'][:80]!r} is not a CRS") from None
         transform = transforms[i] if _present(transforms[i]) else header.get("transform")
         if transform is not None:
             row["transform"] = [float(v) for v in transform][:6]
