@@ -292,3 +292,72 @@ notebook("04_distributions", [
              "    display(figures.images_per_labeler(real))\n"
              "    display(figures.density_map(real))"),
 ])
+
+notebook("05_import_export", [
+    ("md", "# Formats in and out\n\n"
+           "Labels arrive from other systems and leave for training. Each format has a reader "
+           "into the store and a writer out of it (`geolabel_widgets.formats`, and `geolabel "
+           "import FORMAT SRC` / `geolabel export FORMAT DEST` on the command line): Coast "
+           "Train records (CSV and NPZ), Veda releases, DataGym exports, S3Label databases, "
+           "Image Labeler downloads, GeoJSON, GeoParquet and COCO. An import is one "
+           "transaction: a bad file stops it with a message naming what is wrong, and the "
+           "store is as it was. Data: the **synthetic** demo store."),
+    ("code", "import tempfile\nfrom pathlib import Path\n\n"
+             "import geopandas as gpd\n\n"
+             "from geolabel_widgets import LabelStore, demo_store\n"
+             "from geolabel_widgets.demo import EVENT_TASK, SEGMENTATION_TASK\n"
+             "from geolabel_widgets import formats\n\n"
+             "store = demo_store()\n"
+             "out = Path(tempfile.mkdtemp())\n"
+             "sorted(formats.READERS), sorted(formats.WRITERS)"),
+    ("md", "## Out: a Coast Train record, an Image Labeler download, GeoParquet\n\n"
+           "The segmentation task's masks and doodles as a Coast Train record (the metadata "
+           "CSV and one NPZ per image and labeler, with the same keys), the event's tags as "
+           "an Image Labeler download (present / not present / unlabeled), and every label "
+           "with its footprint as GeoParquet."),
+    ("code", "record = formats.write_coasttrain(store, out / 'Demo_5_001.zip', "
+             "task=SEGMENTATION_TASK)\n"
+             "formats.write_imagelabeler(store, out / 'plumes.zip', task=EVENT_TASK)\n"
+             "formats.write_geoparquet(store, out / 'labels.parquet')\n"
+             "record[['image_filename', 'annotation_image_filename', "
+             "'classes_present_array', 'doodle_spatial_density']].head(3)"),
+    ("code", "gpd.read_parquet(out / 'labels.parquet')"
+             "[['image', 'task', 'labeler', 'class', 'status', 'geometry']].head()"),
+    ("md", "## In: the same files, into a new store\n\n"
+           "Reading the record back gives the masks (with their per-class pixel counts), the "
+           "doodles and the Doodler settings; the download gives the event's tags."),
+    ("code", "again = LabelStore.open(out / 'again.sqlite')\n"
+             "formats.read_coasttrain(again, out / 'Demo_5_001.zip', task=SEGMENTATION_TASK)\n"
+             "formats.read_imagelabeler(again, out / 'plumes.zip')\n"
+             "again.stats()['datasets']"),
+    ("md", "## A bad file changes nothing\n\n"
+           "An archive member that would land outside its folder, a malformed label, a "
+           "class the file does not define: the import stops, says where, and writes nothing."),
+    ("code", "import io, tarfile\n\n"
+             "evil = out / 'evil.tar.gz'\n"
+             "with tarfile.open(evil, 'w:gz') as tar:\n"
+             "    member = tarfile.TarInfo('release/../../outside.txt')\n"
+             "    member.size = 4\n"
+             "    tar.addfile(member, io.BytesIO(b'evil'))\n"
+             "before = len(again.images)\n"
+             "try:\n"
+             "    formats.read_veda(again, evil)\n"
+             "except formats.FormatError as err:\n"
+             "    print(err)\n"
+             "assert len(again.images) == before"),
+    ("md", "## The real Coast Train metadata\n\nWhere `../shared/data` is present: the five "
+           "records' CSVs, each a catalogue of images with their footprints, labelers and "
+           "classes present, as `geolabel import coasttrain CSV --store PATH` reads them."),
+    ("code", "import os\n\n"
+             "metadata = Path(os.environ.get('GEOLABEL_SHARED_DATA', '../../shared/data')) / "
+             "'coasttrain' / 'metadata'\n"
+             "if metadata.is_dir():\n"
+             "    real = LabelStore.open(out / 'coasttrain.sqlite')\n"
+             "    for csv in sorted(metadata.glob('*.csv')):\n"
+             "        formats.read_coasttrain(real, csv)\n"
+             "    display({name: counts['images'] for name, counts in "
+             "real.stats()['datasets'].items()})\n"
+             "else:\n"
+             "    print(f'no Coast Train metadata at {metadata}')"),
+])
+

@@ -151,3 +151,39 @@ def test_the_real_coast_train_records_import_and_stats_match_the_csvs(shared_dat
         assert got["images"] == sum(counts["labelers"].values()), record
         assert got["labelers"] == dict(counts["labelers"]), record
         assert got["classes"] == dict(counts["classes"]), record
+
+
+@pytest.mark.parametrize("fmt, task, file_name", [
+    ("geojson", None, "labels.geojson"), ("geoparquet", None, "labels.parquet"),
+    ("coco", "land cover", "coco.json"), ("veda", "what is there", "release.tar.gz"),
+    ("imagelabeler", None, "download.zip"), ("s3label", None, "s3label.db"),
+])
+def test_export_then_import_every_format_from_the_command_line(tmp_path, fmt, task, file_name):
+    from formats_helpers import labeled_store
+
+    store, _ = labeled_store(tmp_path / "a.sqlite", tmp_path / "files")
+    store.close()
+    dest = tmp_path / file_name
+    task_args = ["--task", task] if task else []
+    result = geolabel("export", fmt, dest, "--store", tmp_path / "a.sqlite", *task_args)
+    assert result.returncode == 0, result.stderr
+    result = geolabel("import", fmt, dest, "--store", tmp_path / "b.sqlite")
+    assert result.returncode == 0, result.stderr
+    with LabelStore.open(tmp_path / "b.sqlite") as again:
+        assert len(again.images) > 0 and len(again.get_annotations()) > 0
+
+
+def test_a_format_error_is_one_clear_line(tmp_path):
+    from formats_helpers import labeled_store
+
+    store, _ = labeled_store(tmp_path / "a.sqlite", tmp_path / "files")
+    store.close()
+    result = geolabel("export", "datagym", tmp_path / "dg.json", "--store", tmp_path / "a.sqlite",
+                      "--task", "land cover")
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("geolabel export: class 'sand' of 'land cover' holds "
+                                     "image_segmentation and point shapes; a DataGym class has "
+                                     "one geometry type")
+    result = geolabel("export", "geojson", tmp_path / "x.geojson", "--store",
+                      tmp_path / "a.sqlite", "--task", "nope")
+    assert result.returncode == 1 and "no task named 'nope'" in result.stderr

@@ -163,4 +163,4 @@ def _warn_left_out(store: LabelStore, task: str | None) -> None:
     rasters = len(store.get_annotations(task=task, kinds=list(RASTER_KINDS)))
     if rasters:
         warnings.warn(f"{rasters} raster label(s) (masks, doodles) are not vector data and "
-                      "were left out; export them as coasttrain or veda", stacklevel=3)
+                      "were left out; export them as coasttrain", stacklevel=3)
