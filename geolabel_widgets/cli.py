@@ -83,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("src", type=Path, help="the file or folder to read")
     p.add_argument("--store", required=True, help="store file or URL")
     p.add_argument("--dataset", help="dataset name (default: from the source)")
+    p.add_argument("--remap", type=Path, action="append", metavar="JSON",
+                   help="coasttrain: a remap file whose aliases map this record's classes to "
+                        "super-classes (the class view 'superclasses'); repeat to merge")
     modes = p.add_mutually_exclusive_group()
     modes.add_argument("--replace", dest="mode", action="store_const", const="replace",
                        help="imported labels supersede a labeler's labels already there "
@@ -173,6 +176,10 @@ def _chips(args) -> int:
 def _import(args) -> int:
     reader = READERS[args.format]
     options = {"dataset": args.dataset}
+    if args.remap:
+        if "remap" not in inspect.signature(reader).parameters:
+            raise ValueError(f"{args.format} imports take no --remap")
+        options["remap"] = args.remap
     if args.mode:
         if "mode" not in inspect.signature(reader).parameters:
             raise ValueError(f"{args.format} imports images only: --keep and --replace "

@@ -187,3 +187,17 @@ def test_a_format_error_is_one_clear_line(tmp_path):
     result = geolabel("export", "geojson", tmp_path / "x.geojson", "--store",
                       tmp_path / "a.sqlite", "--task", "nope")
     assert result.returncode == 1 and "no task named 'nope'" in result.stderr
+
+
+def test_a_record_imports_with_its_remap_file_as_a_class_view(shared_data, tmp_path):
+    from coasttrain_truth import METADATA
+
+    store = tmp_path / "ct.sqlite"
+    for record, remap in [("A_naip_meta_served.csv", "remap_coast_train_classes_naip.json"),
+                          ("C_s2_meta_served.csv", None)]:
+        extra = ["--remap", str(shared_data / "coasttrain" / "remap" / remap)] if remap else []
+        assert main(["import", "coasttrain", str(METADATA / record), "--store", str(store),
+                     *extra]) == 0
+    with LabelStore.open(store) as opened:
+        aliases = opened.view_aliases("superclasses")
+        assert list(aliases) == ["A_naip"] and aliases["A_naip"]["surf"] == "whitewater"

@@ -36,6 +36,7 @@ def test_a_bulk_download_sorts_every_event_by_status_and_reads_back(events, tmp_
         assert sorted(table["status"]) == ["present", "present", "unlabeled", "unlabeled"]
         assert len(list((folder / "smoke" / "unlabeled").iterdir())) == 2
         assert sorted(again.tasks.index) == sorted([TAGS, "smoke"])
+        assert sorted(again.datasets.index) == sorted([TAGS, "smoke"])
         assert again.queue("smoke", "x", status=None) == again.queue("smoke", "y", status=None)
         assert len(again.queue("smoke", "x", status=None)) == 4  # the event's own images
         got = again.get_annotations(task="smoke", kinds=["tag"])

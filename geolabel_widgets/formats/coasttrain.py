@@ -24,6 +24,7 @@ import pandas as pd
 from shapely.geometry import box
 
 from ..store import LabelStore, StoreError
+from ..store.remap import read_remap_files
 from .coasttrain_npz import image_files_from_npz, write_masks, write_record
 from .safety import FormatError, unpack
 
@@ -43,7 +44,7 @@ MAX_CELL_CHARS = 20_000  # a class list; anything longer is not one
 def read_coasttrain(store: LabelStore, source: str | os.PathLike, *,
                     dataset: str | None = None, task: str | None = None,
                     mode: str = "replace", extract_to: str | os.PathLike | None = None,
-                    progress: bool = True) -> list[str]:
+                    remap=None, view: str = "superclasses", progress: bool = True) -> list[str]:
     """Import a record: its metadata CSV alone, or a record folder or ``.zip`` with NPZ
     files (a zip is unpacked, safely, into ``extract_to``, default beside it).
 
@@ -53,7 +54,9 @@ def read_coasttrain(store: LabelStore, source: str | os.PathLike, *,
     row; labels already there are superseded (``mode="replace"``) or kept (``"keep"``),
     and what changed is in ``store.last_import``. With them, that task is a semantic
     segmentation: each NPZ's label and doodles become mask rows (earlier trials first,
-    kept as history), with the Doodler settings. One transaction. Returns the image ids.
+    kept as history), with the Doodler settings. ``remap`` (one or more remap JSON files)
+    maps this record's classes to super-classes in the class view ``view``, beside
+    what that view says of other records. One transaction. Returns the image ids.
     """
     source = Path(source)
     created = None
@@ -64,7 +67,11 @@ def read_coasttrain(store: LabelStore, source: str | os.PathLike, *,
         source = target
     try:
         with store.transaction():
-            return _read_record(store, source, dataset, task, mode, progress)
+            ids = _read_record(store, source, dataset, task, mode, progress)
+            if remap is not None:
+                name = store.images.loc[ids[0], "dataset"] if ids else dataset
+                store.remap(view, {**store.view_aliases(view), name: read_remap_files(remap)})
+            return ids
     except BaseException:
         if created is not None:  # nothing of a failed import stays behind
             shutil.rmtree(created, ignore_errors=True)

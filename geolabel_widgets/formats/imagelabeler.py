@@ -1,6 +1,7 @@
 """Image Labeler downloads: one folder per Earth-science event, its images sorted into
 ``present/``, ``not_present/`` and ``unlabeled/``, and an ``images.csv`` per event
-(``filename, status, labeler, tagged_at, lon_min, lat_min, lon_max, lat_max``).
+(``filename, status, labeler, tagged_at, lon_min, lat_min, lon_max, lat_max``; we add
+``event``, the event's name, which a folder name cannot always spell).
 
 Image Labeler does not publish its archive's layout; this is the one FORMATS.md adopts.
 An event is a dataset, a dataset group of its own and a tag task (present / not present)
@@ -66,8 +67,9 @@ def parse_download(folder: Path, *, labeler: str, rename: str | None = None) -> 
         raise FormatError(f"{folder}: {len(events)} events; --dataset names only one")
     images, labels, tasks, groups = [], [], {}, {}
     for event in events:
-        name = rename or event.name
         table = _table(event, labeler)
+        named = table["event"].dropna() if "event" in table.columns else []
+        name = rename or (str(named.iloc[0]) if len(named) else event.name)
         for row in table.itertuples():
             key = f"{name}/{FOLDERS[row.status]}/{row.filename}"
             path = event / FOLDERS[row.status] / row.filename
@@ -107,7 +109,7 @@ def _table(event: Path, labeler: str) -> pd.DataFrame:
     missing = [c for c in COLUMNS[:2] if c not in table.columns]
     if missing:
         raise FormatError(f"{csv}: missing column(s) {', '.join(missing)}")
-    table = table.reindex(columns=COLUMNS)
+    table = table.reindex(columns=[*COLUMNS, *(["event"] if "event" in table.columns else [])])
     for line, row in zip(range(2, len(table) + 2), table.itertuples()):
         if row.status not in FOLDERS:
             raise FormatError(f"{csv} line {line}: status {row.status!r} is not one of "
@@ -173,6 +175,8 @@ def _write_events(store, folder: Path, tasks, statuses, image_ids, progress) -> 
             shutil.copy2(source, target)
             bounds = image["geometry"].bounds if image["geometry"] is not None else [None] * 4
             rows.append([name, status, None if tag is None else tag["labeler"],
-                         None if tag is None else tag["created_at"].isoformat(), *bounds])
+                         None if tag is None else tag["created_at"].isoformat(), *bounds,
+                         task])
         event.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(rows, columns=COLUMNS).to_csv(event / "images.csv", index=False)
+        pd.DataFrame(rows, columns=[*COLUMNS, "event"]).to_csv(event / "images.csv",
+                                                               index=False)

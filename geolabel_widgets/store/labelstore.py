@@ -290,6 +290,13 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
             aggregates.build_view(conn, view_id, aliases)
         return name
 
+    def view_aliases(self, name: str) -> dict:
+        """A class view's mapping, by dataset (``"*"``: every other); {} if there is none."""
+        v = s.class_views
+        with self._read() as conn:
+            aliases = conn.execute(sa.select(v.c.aliases).where(v.c.name == name)).scalar()
+        return dict(aliases or {})
+
     # -- images ----------------------------------------------------------------------------
     def add_images(self, source, *, dataset: str, recursive: bool = True,
                    progress: bool = True) -> list[str]:
