@@ -28,7 +28,7 @@ from geolabel_widgets.formats import (read_coasttrain, read_coco, read_datagym, 
                                       write_imagelabeler, write_s3label, write_veda)
 from geolabel_widgets.imagery.header import UnreadableImage
 
-EXAMPLES = 60
+EXAMPLES = 100
 CLEAR = (StoreError, UnreadableImage)
 COUNTS: dict[str, Counter] = {}
 ARTIFACT = Path(__file__).resolve().parents[1] / "test-artifacts" / "fuzz_counts.json"
@@ -137,59 +137,56 @@ def valid(tmp_path_factory):
     return folder
 
 
-def _json_case(valid, tmp_path, name):
-    document = json.loads((valid / name).read_text())
-    return document, tmp_path / name
+def _fuzz_file(name: str, path: Path, mutants, read, source, folder: Path, **options):
+    """Write each mutant over ``path`` and read ``source``; then put the file back."""
+    original = path.read_bytes()
+
+    @FUZZ
+    @given(mutant=mutants)
+    def check(mutant):
+        path.write_bytes(mutant if isinstance(mutant, bytes) else mutant.encode())
+        _attempt(name, folder, read, source, **options)
+
+    check()
+    path.write_bytes(original)
+    assert sum(COUNTS[name].values()) >= EXAMPLES
+
+
+def _json(path: Path):
+    return json_mutants(json.loads(path.read_text())).map(json.dumps)
 
 
 @pytest.mark.parametrize("name, read", [("labels.geojson", read_geojson),
                                         ("coco.json", read_coco),
                                         ("datagym.json", read_datagym)])
 def test_json_readers_take_mutated_files(valid, tmp_path, name, read):
-    document, path = _json_case(valid, tmp_path, name)
+    path = tmp_path / name
+    shutil.copy(valid / name, path)
     options = {} if read is read_geojson else {"images_dir": valid / "files"} \
         if read is read_coco else {"images_dir": valid / "files" / "photos"}
-
-    @FUZZ
-    @given(mutant=json_mutants(document))
-    def check(mutant):
-        path.write_text(json.dumps(mutant))
-        _attempt(name, tmp_path, read, path, **options)
-
-    check()
-    assert sum(COUNTS[name].values()) >= EXAMPLES
+    _fuzz_file(name, path, _json(path), read, path, tmp_path, **options)
 
 
 def test_veda_takes_mutated_labels_and_archives(valid, tmp_path):
     release = tmp_path / "release"
     shutil.copytree(valid / "release", release)
     label = release / "labels" / "1.json"
-    document = json.loads(label.read_text())
-
-    @FUZZ
-    @given(mutant=json_mutants(document))
-    def check_labels(mutant):
-        label.write_text(json.dumps(mutant))
-        _attempt("veda labels", tmp_path, read_veda, release)
-
-    check_labels()
-    label.write_text(json.dumps(document))
+    _fuzz_file("veda labels", label, _json(label), read_veda, release, tmp_path)
     archive = tmp_path / "release.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(release, arcname="release")
-    data = archive.read_bytes()
 
-    @FUZZ
-    @given(mutant=byte_mutants(data))
-    def check_archive(mutant):
-        broken = tmp_path / "broken.tar.gz"
-        broken.write_bytes(mutant)
-        _attempt("veda archive", tmp_path, read_veda, broken)
-        assert not (tmp_path / "broken").exists() or COUNTS["veda archive"]["imported"]
-        shutil.rmtree(tmp_path / "broken", ignore_errors=True)
+    def read_and_clean(store, source, **options):
+        try:
+            return read_veda(store, source, **options)
+        except CLEAR:
+            assert not (tmp_path / "release_unpacked").exists()  # a failed import leaves none
+            raise
+        finally:
+            shutil.rmtree(tmp_path / "release_unpacked", ignore_errors=True)
 
-    check_archive()
-    assert sum(COUNTS["veda archive"].values()) >= EXAMPLES
+    _fuzz_file("veda archive", archive, byte_mutants(archive.read_bytes()), read_and_clean,
+               archive, tmp_path, extract_to=tmp_path / "release_unpacked")
 
 
 CELLS = st.sampled_from(["", "n/a", "na", "-1", "0", "1e309", "'water'", "x" * 40,
@@ -220,44 +217,19 @@ def test_coasttrain_takes_mutated_csvs_and_npz_files(valid, tmp_path):
     record = tmp_path / "record"
     shutil.copytree(valid / "record", record)
     csv_path = next(record.glob("*.csv"))
-    text = csv_path.read_text()
-
-    @FUZZ
-    @given(mutant=csv_mutants(text))
-    def check_csv(mutant):
-        csv_path.write_text(mutant)
-        _attempt("coasttrain csv", tmp_path, read_coasttrain, record)
-        shutil.rmtree(record / "images_from_npz", ignore_errors=True)
-
-    check_csv()
-    csv_path.write_text(text)
+    _fuzz_file("coasttrain csv", csv_path, csv_mutants(csv_path.read_text()), read_coasttrain,
+               record, tmp_path)
     npz = next((record / "npz").glob("*.npz"))
-    data = npz.read_bytes()
-
-    @FUZZ
-    @given(mutant=byte_mutants(data))
-    def check_npz(mutant):
-        npz.write_bytes(mutant)
-        _attempt("coasttrain npz", tmp_path, read_coasttrain, record)
-
-    check_npz()
-    assert sum(COUNTS["coasttrain npz"].values()) >= EXAMPLES
+    _fuzz_file("coasttrain npz", npz, byte_mutants(npz.read_bytes()), read_coasttrain, record,
+               tmp_path)
 
 
 def test_imagelabeler_takes_mutated_csvs(valid, tmp_path):
     download = tmp_path / "download"
     shutil.copytree(valid / "download", download)
     csv_path = next(download.glob("*/images.csv"))
-    text = csv_path.read_text()
-
-    @FUZZ
-    @given(mutant=csv_mutants(text))
-    def check(mutant):
-        csv_path.write_text(mutant)
-        _attempt("imagelabeler csv", tmp_path, read_imagelabeler, download)
-
-    check()
-    assert sum(COUNTS["imagelabeler csv"].values()) >= EXAMPLES
+    _fuzz_file("imagelabeler csv", csv_path, csv_mutants(csv_path.read_text()),
+               read_imagelabeler, download, tmp_path)
 
 
 def test_s3label_takes_mutated_rows(valid, tmp_path):

@@ -94,7 +94,7 @@ def parse_coco(document, source: Path, *, task: str | None, labeler: str,
         if not isinstance(document.get(key), list):
             raise FormatError(f"{source}: no {key!r} list")
     info = document.get("info") if isinstance(document.get("info"), dict) else {}
-    task = task or info.get("geolabel_task") or f"{source.stem} objects"
+    task = task or _text(info.get("geolabel_task")) or f"{source.stem} objects"
     categories = {}
     for k, category in enumerate(document["categories"]):
         _need(category, {"id": int, "name": str}, f"category {k}", source)
@@ -111,7 +111,7 @@ def parse_coco(document, source: Path, *, task: str | None, labeler: str,
             uri = str(images_dir / image["file_name"])
         images[image["id"]] = {"uri": uri, "name": Path(image["file_name"]).name,
                                "width": image["width"], "height": image["height"],
-                               "dataset": image.get("geolabel_dataset") or source.stem}
+                               "dataset": _text(image.get("geolabel_dataset")) or source.stem}
     rows = []
     for k, item in enumerate(document["annotations"]):
         where = f"annotation {k}"
@@ -124,11 +124,11 @@ def parse_coco(document, source: Path, *, task: str | None, labeler: str,
                               "which the file does not list")
         kind, geometry = _geometry(item, where, source)
         rows.append({"image": item["image_id"], "task": task,
-                     "labeler": str(item.get("geolabel_labeler") or labeler), "kind": kind,
+                     "labeler": _text(item.get("geolabel_labeler")) or labeler, "kind": kind,
                      "value": categories[item["category_id"]], "geometry": geometry,
                      "props": None})
     kinds = {r["kind"] for r in rows}
-    task_type = info.get("geolabel_task_type") or \
+    task_type = _text(info.get("geolabel_task_type")) or \
         ("instance_segmentation" if "polygon" in kinds else "detection")
     return Parsed(images=pd.DataFrame.from_dict(images, orient="index"),
                   tasks={task: {"type": task_type, "classes": list(categories.values())}},
@@ -174,6 +174,11 @@ def _pairs(flat, where: str, source: Path) -> np.ndarray:
         raise FormatError(f"{source}: {where} has a ring that is not an even list of at "
                           "least 6 numbers")
     return np.asarray(flat, dtype=float).reshape(-1, 2)
+
+
+def _text(value) -> str | None:
+    """One of our own extra keys, if it holds text; other tools' files lack them."""
+    return value if isinstance(value, str) and value else None
 
 
 def _need(item, fields: dict, where: str, source: Path) -> None:

@@ -81,10 +81,19 @@ def parse_frame(frame: pd.DataFrame, source) -> Parsed:
     if missing:
         raise FormatError(f"{source}: the features lack the properties {missing}")
     frame = frame.reset_index(drop=True)
-    for column in REQUIRED:
-        bad = frame[column].isna()
-        if column != "class" and bad.any():
-            raise FormatError(f"{source}: feature {int(bad.idxmax())} has no {column}")
+    for column in PROPERTIES:
+        if column not in frame.columns:
+            continue
+        kind = (int, float) if column in ("image_width", "image_height") else str
+        optional = column not in REQUIRED or column == "class"
+        good = frame[column].map(lambda v: isinstance(v, kind) and not isinstance(v, bool)
+                                 or (optional and (v is None or v != v)))
+        if column == "props":
+            good |= frame[column].map(lambda v: isinstance(v, dict))
+        if not good.all():
+            k = int((~good).idxmax())
+            raise FormatError(f"{source}: feature {k} has {column} {frame[column][k]!r:.60}, "
+                              f"not {'text' if kind is str else 'a number'}")
     if "dataset" not in frame.columns:
         frame["dataset"] = Path(str(source)).stem
     images = frame.drop_duplicates("image_uri").set_index("image_uri", drop=False)

@@ -23,7 +23,7 @@ from ..store import LabelStore
 from ..store.ingest import path_of
 from .folder import _safe
 from .records import Parsed, write_records
-from .safety import MAX_CSV_BYTES, FormatError, check_size, unpack
+from .safety import MAX_CSV_BYTES, FormatError, check_size, is_number, unpack
 
 FOLDERS = {"present": "present", "not present": "not_present", "unlabeled": "unlabeled"}
 COLUMNS = ["filename", "status", "labeler", "tagged_at", "lon_min", "lat_min", "lon_max",
@@ -75,7 +75,7 @@ def parse_download(folder: Path, *, labeler: str, rename: str | None = None) -> 
             path = event / FOLDERS[row.status] / row.filename
             image = {"key": key, "uri": str(path), "name": Path(row.filename).name,
                      "dataset": name, "geometry": None}
-            if all(pd.notna(getattr(row, c)) for c in BOUNDS):
+            if all(is_number(getattr(row, c)) for c in BOUNDS):
                 image["geometry"] = box(row.lon_min, row.lat_min, row.lon_max, row.lat_max)
             images.append(image)
             if row.status != "unlabeled":

@@ -78,6 +78,11 @@ def rows_from_frame(frame: pd.DataFrame, report: IngestReport) -> list[dict]:
     names = _column(frame, "name")
     geometries = _column(frame, "geometry")
     valid = ~(shapely.is_missing(geometries) | shapely.is_empty(geometries))
+    finite = np.isfinite(shapely.bounds(geometries)).all(axis=1)
+    if (valid & ~finite).any():
+        k = int(np.argmax(valid & ~finite))
+        raise StoreError(f"image frame row {k}: its footprint has coordinates that are not "
+                         "finite numbers")
     wkbs = np.where(valid, shapely.to_wkb(geometries), None)
     centroids = shapely.centroid(geometries)
     lons, lats = shapely.get_x(centroids), shapely.get_y(centroids)
