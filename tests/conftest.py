@@ -51,3 +51,19 @@ def event(store, image_folder):
     ids = store.add_images(image_folder, dataset="event", progress=False)
     store.add_task("flood")
     return store, ids
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL server for the test run (started here, stopped at the end)."""
+    from postgres import PostgresServer
+
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres) -> str:
+    """An empty database of its own on that server."""
+    return postgres.new_database()
+

@@ -113,3 +113,19 @@ def test_a_folder_is_added_the_s3label_way(tmp_path):
         assert sorted(p["sha1"] for p in images["props"]) == sorted(
             hashlib.sha1(p.read_bytes()).hexdigest() for p in paths)
         assert store.datasets.loc["survey", "site"] == "Elwha"
+
+
+def test_an_s3label_database_on_postgresql_round_trips(tmp_path, postgres_url):
+    store, _ = labeled_store(tmp_path / "a.sqlite", tmp_path / "files")
+    with pytest.warns(UserWarning, match="tags, lines"):
+        write_s3label(store, postgres_url)
+    with LabelStore.open(tmp_path / "b.sqlite") as again:
+        read_s3label(again, postgres_url, progress=False)
+        kinds = ["box", "polygon", "point"]
+        got, kept = (snapshot(s, kinds=kinds, task=SHAPES) for s in (again, store))
+        assert got["labels"] == kept["labels"] and got["tasks"] == kept["tasks"]
+        assert [r for r in got["statuses"] if r[1] == SHAPES] == \
+            [r for r in kept["statuses"] if r[1] == SHAPES]
+    with pytest.raises(FormatError, match="already holds S3Label tables"):
+        write_s3label(store, postgres_url)
+    store.close()
