@@ -141,9 +141,9 @@ def build_demo(path: str | os.PathLike, progress: bool = True) -> Path:
                           description=f"SYNTHETIC demo scenes drawn along the real coast near "
                                       f"{dataset.site}; not real imagery.")
         records = pd.DataFrame(by_dataset[dataset.name])
-        ids = store.add_images(records.drop(columns=["truth", "plume"]), dataset=dataset.name,
-                               progress=False)
-        records["image_id"] = ids
+        store.add_images(records.drop(columns=["truth", "plume"]), dataset=dataset.name,
+                         progress=False)
+        records["image_id"] = store.last_ingest.row_ids
         _label(store, dataset, records, rng)
     store.close()
     os.replace(partial, path)

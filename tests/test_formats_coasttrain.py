@@ -38,6 +38,8 @@ def segmented(tmp_path):
                        props={"doodler_settings": settings})
         store.add_mask(image_id, truth, task="cover", labeler=labeler,
                        props={"doodler_settings": settings})
+    # a second labeler on the first scene: two CSV rows, one image
+    store.add_mask(ids[0], np.where(truths[0] == 0, 0, 2), task="cover", labeler="ID7")
     yield store, ids, truths
     store.close()
 
@@ -68,7 +70,8 @@ def test_a_record_with_npz_round_trips_masks_doodles_trials_and_settings(segment
         mask = again.get_annotations(kinds=["mask"]).iloc[0]
         assert mask["props"]["doodler_settings"]["pen_width"] == 3
         assert snapshot(again)["labels"] == snapshot(store)["labels"]
-        assert sorted(again.labelers.index) == ["ID3", "ann"]
+        assert sorted(again.labelers.index) == ["ID3", "ID7", "ann"]
+        assert len(again.images) == 2
 
 
 def test_an_npz_that_needs_pickle_or_holds_a_bad_label_stops_the_import(segmented, tmp_path):
@@ -107,4 +110,6 @@ def test_the_csv_alone_is_still_a_catalogue(segmented, tmp_path):
         read_coasttrain(again, csv)
         assert again.tasks.loc["NAIP classes", "type"] == "multilabel"
         assert len(again.images) == 2 and again.images["file_missing"].all()
+        tags = again.annotations.groupby(["labeler"])["image_id"].agg(set)
+        assert tags["ID3"] == tags["ID7"] != tags["ann"]  # each row's tags on its own image
     assert isinstance(pd.read_csv(csv), pd.DataFrame)

@@ -103,12 +103,13 @@ def _read_record(store, source: Path, dataset, task, mode, progress) -> list[str
     catalogue = _catalogue(frame, path.parent, dataset)
     if with_npz:
         catalogue["uri"] = image_files_from_npz(path.parent, frame).to_numpy()
-    ids = store.add_images(catalogue, dataset=dataset, progress=False)
+    store.add_images(catalogue, dataset=dataset, progress=False)
     if store.last_ingest.failures:
         raise FormatError(store.last_ingest.summary())
+    ids = store.last_ingest.row_ids  # one per CSV row: two labelers' rows share an image
     if with_npz:
         write_masks(store, path.parent, frame, ids, task, progress)
-        return ids
+        return list(dict.fromkeys(ids))
     labels = pd.concat([
         pd.DataFrame({"image_id": ids, "labeler": frame["labeler"], "kind": "tag",
                       "value": frame["present"]}),
@@ -117,7 +118,7 @@ def _read_record(store, source: Path, dataset, task, mode, progress) -> list[str
         .loc[frame["doodle_props"].notna().to_numpy()],
     ], ignore_index=True)
     store.add_labels(labels, task=task, mode=mode)
-    return ids
+    return list(dict.fromkeys(ids))
 
 
 def write_coasttrain(store: LabelStore, dest: str | os.PathLike, *, task: str,

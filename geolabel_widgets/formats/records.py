@@ -60,16 +60,16 @@ def write_records(store: LabelStore, parsed: Parsed, *, dataset: str | None = No
             store.add_labeler(labeler, **details)
         ids = pd.Series(index=images.index, dtype=object)
         for name, rows in images.groupby("dataset", sort=False):
-            found = store.add_images(rows.drop(columns="dataset").reset_index(drop=True),
-                                     dataset=name, progress=False)
+            store.add_images(rows.drop(columns="dataset").reset_index(drop=True),
+                             dataset=name, progress=False)
             if store.last_ingest.failures:
                 raise FormatError(store.last_ingest.summary())
-            ids[rows.index] = found
+            ids[rows.index] = store.last_ingest.row_ids  # rows may share one image
         _write_labels(store, parsed.labels, ids, progress)
         for row in parsed.statuses.itertuples():
             store.set_status(_image_id(ids, row.image), row.status, task=row.task,
                              labeler=row.labeler)
-    return ids.tolist()
+    return list(dict.fromkeys(ids))
 
 
 def _write_labels(store: LabelStore, labels: pd.DataFrame, ids: pd.Series,

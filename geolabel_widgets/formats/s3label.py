@@ -169,11 +169,11 @@ def _import(store: LabelStore, t: dict, source, progress: bool) -> list[str]:
     for dataset_id, rows in t["input_data"].groupby("dataset_id"):
         frame = pd.DataFrame({"uri": rows["data_path"].astype(str),
                               "props": [{"sha1": h} for h in rows["sha1_hash"]]})
-        ids = store.add_images(frame, dataset=_ref(names, dataset_id, "dataset", source),
-                               progress=False)
+        store.add_images(frame, dataset=_ref(names, dataset_id, "dataset", source),
+                         progress=False)
         if store.last_ingest.failures:
             raise FormatError(store.last_ingest.summary())
-        images.update(zip(rows["input_data_id"], ids))
+        images.update(zip(rows["input_data_id"], store.last_ingest.row_ids))
     history = t["label_history"].sort_values(["timestamp_edit", "label_history_id"])
     for row in tqdm(t["labels"].itertuples(), total=len(t["labels"]), desc="Importing labels",
                     disable=not progress):
@@ -196,7 +196,7 @@ def _import(store: LabelStore, t: dict, source, progress: bool) -> list[str]:
         if status is not None:
             store.set_status(image, status, task=task, labeler=labeler,
                              comment=_text(row.user_comment))
-    return list(images.values())
+    return list(dict.fromkeys(images.values()))
 
 
 def _ref(known: dict, key, what: str, source):

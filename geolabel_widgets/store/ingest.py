@@ -28,6 +28,7 @@ class IngestReport:
     """What an add_images call found: ids of every usable image, and the failures."""
 
     image_ids: list[str] = field(default_factory=list)
+    row_ids: list[str | None] = field(default_factory=list)  # per frame row; None: skipped
     added: int = 0
     failures: list[UnreadableImage] = field(default_factory=list)
 
@@ -102,6 +103,7 @@ def rows_from_frame(frame: pd.DataFrame, report: IngestReport) -> list[dict]:
                 digest = sha256_file(uri)
             except UnreadableImage as err:
                 report.failures.append(err)
+                report.row_ids.append(None)
                 continue
         image_id = ids[i] if isinstance(ids[i], str) else (digest or uri_id(uri))
         name = names[i] if isinstance(names[i], str) else uri.rstrip("/").rsplit("/", 1)[-1]
@@ -125,6 +127,7 @@ def rows_from_frame(frame: pd.DataFrame, report: IngestReport) -> list[dict]:
             row.update(footprint=wkbs[i], lon=float(lons[i]), lat=float(lats[i]))
         elif row["crs"] and row["transform"] and row["width"] and row["height"]:
             row.update(_georeference(row["crs"], row["transform"], row["width"], row["height"]))
+        report.row_ids.append(row["image_id"])
         rows.append(row)
     return rows
 
