@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 
 from formats_helpers import snapshot
-from conftest import write_images
 from geolabel_widgets import LabelStore
 from geolabel_widgets.demo import coastal_scene, simulate_doodles
 from geolabel_widgets.formats import FormatError, read_coasttrain, write_coasttrain

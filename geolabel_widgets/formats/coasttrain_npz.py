@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import rasterio
 from PIL import Image
+from rasterio.errors import NotGeoreferencedWarning
 from tqdm.auto import tqdm
 
 from ..imagery.display import read_display_array
@@ -68,10 +71,6 @@ def _npz_path(folder: Path, row) -> Path | None:
 
 
 def _write_tiff(path: Path, pixels: np.ndarray) -> None:
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning
-    import warnings
-
     bands = pixels[None] if pixels.ndim == 2 else np.moveaxis(pixels, -1, 0)
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # pixels only; the CSV row georeferences it

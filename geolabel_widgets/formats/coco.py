@@ -20,7 +20,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from ..store import LabelStore
-from .records import Parsed, current_labels, write_records
+from .records import LABEL_COLUMNS, Parsed, current_labels, write_records
 from .safety import FormatError, is_number, read_json
 
 KINDS = ("box", "polygon")
@@ -132,8 +132,7 @@ def parse_coco(document, source: Path, *, task: str | None, labeler: str,
         ("instance_segmentation" if "polygon" in kinds else "detection")
     return Parsed(images=pd.DataFrame.from_dict(images, orient="index"),
                   tasks={task: {"type": task_type, "classes": list(categories.values())}},
-                  labels=pd.DataFrame(rows, columns=["image", "task", "labeler", "kind",
-                                                     "value", "geometry", "props"]))
+                  labels=pd.DataFrame(rows, columns=LABEL_COLUMNS))
 
 
 def _geometry(item: dict, where: str, source: Path):

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from ..store import LabelStore
 from ..store.ingest import path_of
 from .folder import _safe
-from .records import Parsed, write_records
+from .records import LABEL_COLUMNS, Parsed, write_records
 from .safety import MAX_CSV_BYTES, FormatError, check_size, is_number, unpack
 
 FOLDERS = {"present": "present", "not present": "not_present", "unlabeled": "unlabeled"}
@@ -83,8 +83,7 @@ def parse_download(folder: Path, *, labeler: str, rename: str | None = None) -> 
         tasks[name] = {"type": "tag", "classes": CLASSES, "group": name}
         groups[name] = [name]
     return Parsed(images=pd.DataFrame(images).set_index("key"), tasks=tasks, groups=groups,
-                  labels=pd.DataFrame(labels, columns=["image", "task", "labeler", "kind",
-                                                       "value", "geometry", "props"]),
+                  labels=pd.DataFrame(labels, columns=LABEL_COLUMNS),
                   datasets={n: {"source": "imagelabeler"} for n in tasks})
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -140,11 +139,3 @@ def bare_statuses(store: LabelStore, labels: pd.DataFrame, task: str | None = No
     return bare.assign(kind="status", value=None, geometry=None, world_geometry=None,
                        props=None).join(images, on="image_id").assign(
         task_type=lambda f: f["task"].map(store.tasks["type"])).reset_index(drop=True)
-
-
-def class_lists(store: LabelStore, tasks) -> dict[str, list[str]]:
-    return {t: list(store.classes(t)) for t in tasks}
-
-
-def none_if_nan(value):
-    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
