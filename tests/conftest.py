@@ -18,9 +18,34 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc):
+    """The store's own tests run on both backends; the rest on SQLite."""
+    if metafunc.module.__name__.startswith("test_store_") and \
+            "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def store(tmp_path) -> LabelStore:
-    with LabelStore.open(tmp_path / "labels.sqlite") as opened:
+def backend(request) -> str:
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def new_target(backend, tmp_path, request):
+    """Where a new store goes: a file in tmp_path, or a new database on the test server."""
+    def make(name: str = "labels"):
+        if backend == "sqlite":
+            return tmp_path / f"{name}.sqlite"
+        return request.getfixturevalue("postgres").new_database()
+    return make
+
+
+@pytest.fixture
+def store(new_target, tmp_path) -> LabelStore:
+    with LabelStore.open(new_target(), mask_dir=tmp_path / "masks") as opened:
         yield opened
 
 

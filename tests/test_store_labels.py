@@ -281,7 +281,7 @@ def test_frames_read_rows_bulk_loaded_beside_the_stores_own(event):
         conn.execute(sa.text(
             "INSERT INTO annotations (label_id, action_id, image_id, task_id, labeler_id, "
             "author_id, kind, value, created_at, deleted, is_current) "
-            f"VALUES ('t', 1, '{ids[0]}', 1, 'x', 'x', 'tag', 'present', 0, 0, 1)"))
+            f"VALUES ('t', 1, '{ids[0]}', 1, 'x', 'x', 'tag', 'present', 0, false, true)"))
     store.tag(ids[1], "present", task="flood", labeler="ann")  # and one the store wrote
     frame = store.annotations
     assert frame["props"].tolist() == [None, None]

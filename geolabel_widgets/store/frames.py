@@ -27,7 +27,9 @@ def _geometries(values) -> np.ndarray:
 
 
 def _json(values) -> list:
-    return [json.loads(v) if isinstance(v, str) else None for v in values]
+    """JSON cells as read by pandas: text from SQLite, already decoded from PostgreSQL."""
+    return [json.loads(v) if isinstance(v, str) else v if isinstance(v, (dict, list)) else None
+            for v in values]
 
 
 def images_frame(conn: sa.Connection, where=None) -> gpd.GeoDataFrame:

@@ -33,7 +33,8 @@ class HistoryMixin:
         act = s.actions
         redone = sa.select(act.c.undoes).where(act.c.kind == "redo", act.c.undoes.is_not(None))
         last_edit = self._actions_of(info, labeler, image_id).where(act.c.kind == "edit") \
-            .with_only_columns(sa.func.max(act.c.action_id)).scalar_subquery()
+            .with_only_columns(sa.func.max(act.c.action_id)).order_by(None).limit(None) \
+            .scalar_subquery()  # an aggregate: no ORDER BY (PostgreSQL refuses one)
         query = self._actions_of(info, labeler, image_id).where(
             act.c.kind == "undo", act.c.action_id.not_in(redone),
             act.c.action_id > sa.func.coalesce(last_edit, 0))
