@@ -1,4 +1,5 @@
-"""Several kernels writing one SQLite store, and kernels killed mid-labeling."""
+"""Several kernels writing one store (a SQLite file, or PostgreSQL), and kernels killed
+mid-labeling."""
 
 import random
 import signal
@@ -16,7 +17,7 @@ from geolabel_widgets import LabelStore
 WORKER = Path(__file__).with_name("store_worker.py")
 
 
-def _catalogue_store(path: Path, n: int) -> list[str]:
+def _catalogue_store(path, n: int) -> list[str]:
     catalogue = gpd.GeoDataFrame({"path": [f"/archive/{k}.tif" for k in range(n)]},
                                  geometry=gpd.points_from_xy(range(n), [0] * n), crs="EPSG:4326")
     with LabelStore.open(path) as store:
@@ -24,15 +25,15 @@ def _catalogue_store(path: Path, n: int) -> list[str]:
         return store.add_images(catalogue, dataset="archive")
 
 
-def _worker(path: Path, labeler: str, count: int, offset: int = 0) -> subprocess.Popen:
+def _worker(path, labeler: str, count: int, offset: int = 0) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(WORKER), str(path), labeler, str(count),
                              str(offset)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 
 
 @pytest.mark.slow
-def test_four_processes_tagging_at_once_lose_nothing(tmp_path):
-    path = tmp_path / "team.sqlite"
+def test_four_processes_tagging_at_once_lose_nothing(new_target):
+    path = new_target("team")
     ids = _catalogue_store(path, 2500)
     workers = [_worker(path, f"labeler{k}", 2500) for k in range(4)]
     for worker in workers:

@@ -30,8 +30,24 @@ def make_engine(target: str | os.PathLike) -> sa.Engine:
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(Path(url.database))
     if url.get_backend_name() == "postgresql":
-        return sa.create_engine(url, pool_pre_ping=True)
+        return _postgresql_engine(url)
     raise ValueError(f"unsupported store URL {target!r}: use a file path or postgresql://")
+
+
+# One writer at a time, as SQLite's BEGIN IMMEDIATE gives: a write reads what it
+# supersedes and moves shared counts, so two at once could both read the same state.
+WRITE_LOCK = 0x67656F6C  # an advisory lock key of our own ("geol"), per database
+
+
+def _postgresql_engine(url: sa.URL) -> sa.Engine:
+    engine = sa.create_engine(url, pool_pre_ping=True)
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        if connection.get_execution_options().get("geolabel_write", False):
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+
+    return engine
 
 
 def _sqlite_engine(path: Path) -> sa.Engine:
