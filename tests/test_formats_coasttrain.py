@@ -29,7 +29,7 @@ def segmented(tmp_path):
     ids = store.add_images(folder, dataset="NAIP demo", progress=False)
     store.add_task("cover", type="semantic_segmentation", classes=CLASSES)
     settings = {"pen_width": 3, "CRF_theta": 1, "CRF_mu": 1}
-    for image_id, truth, labeler in zip(ids, truths, ["ID3", "ann"]):
+    for image_id, truth, labeler in zip(ids, truths, ["ID2", "bob"]):
         doodles = simulate_doodles(truth, rng, width=2)
         store.add_mask(image_id, np.zeros_like(truth), task="cover", labeler=labeler,
                        props={"doodler_settings": settings})  # a first try
@@ -37,8 +37,9 @@ def segmented(tmp_path):
                        props={"doodler_settings": settings})
         store.add_mask(image_id, truth, task="cover", labeler=labeler,
                        props={"doodler_settings": settings})
-    # a second labeler on the first scene: two CSV rows, one image
-    store.add_mask(ids[0], np.where(truths[0] == 0, 0, 2), task="cover", labeler="ID7")
+    # a second labeler on the first scene: two CSV rows, one image, and file names that
+    # must not take ID2 for ann
+    store.add_mask(ids[0], np.where(truths[0] == 0, 0, 2), task="cover", labeler="ann")
     yield store, ids, truths
     store.close()
 
@@ -63,20 +64,21 @@ def test_a_record_with_npz_round_trips_masks_doodles_trials_and_settings(segment
     with LabelStore.open(tmp_path / "b.sqlite") as again:
         read_coasttrain(again, tmp_path / "NAIP_5_001.zip", task="cover", progress=False)
         assert _masks(again) == _masks(store)
-        npz = np.load(next((tmp_path / "NAIP_5_001" / "npz").glob("*ID3.npz")))
+        npz = np.load(next((tmp_path / "NAIP_5_001" / "npz").glob("scene_0_ID2.npz")))
         assert {"image", "orig_image", "label", "color_label", "doodles", "color_doodles",
                 "settings", "classes", "0label"} <= set(npz.files)
         mask = again.get_annotations(kinds=["mask"]).iloc[0]
         assert mask["props"]["doodler_settings"]["pen_width"] == 3
         assert snapshot(again)["labels"] == snapshot(store)["labels"]
-        assert sorted(again.labelers.index) == ["ID3", "ID7", "ann"]
+        assert sorted(again.labelers.index) == ["ID2", "ann", "bob"]
+        assert len(list((tmp_path / "NAIP_5_001" / "npz").glob("*.npz"))) == 3
         assert len(again.images) == 2
 
 
 def test_an_npz_that_needs_pickle_or_holds_a_bad_label_stops_the_import(segmented, tmp_path):
     store, *_ = segmented
     write_coasttrain(store, tmp_path / "record", task="cover", progress=False)
-    npz = next((tmp_path / "record" / "npz").glob("*ID3.npz"))
+    npz = tmp_path / "record" / "npz" / "scene_0_ID2.npz"
     arrays = dict(np.load(npz))
     arrays["label"] = np.full_like(arrays["label"], 9)  # only 5 classes
     np.savez(npz, **arrays, evil=np.array([{"a": 1}], dtype=object))
@@ -110,5 +112,5 @@ def test_the_csv_alone_is_still_a_catalogue(segmented, tmp_path):
         assert again.tasks.loc["NAIP classes", "type"] == "multilabel"
         assert len(again.images) == 2 and again.images["file_missing"].all()
         tags = again.annotations.groupby(["labeler"])["image_id"].agg(set)
-        assert tags["ID3"] == tags["ID7"] != tags["ann"]  # each row's tags on its own image
+        assert tags["ID2"] == tags["ann"] != tags["bob"]  # each row's tags on its own image
     assert isinstance(pd.read_csv(csv), pd.DataFrame)

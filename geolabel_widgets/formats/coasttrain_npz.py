@@ -124,8 +124,7 @@ def write_record(store: LabelStore, dest: Path, task: str, progress: bool = True
     masks = store.get_annotations(task=task, kinds=["mask", "doodles"], history=True)
     masks = masks[~masks["deleted"]].sort_values("annotation_id")
     images = store.images
-    labelers = {labeler: f"ID{k}" for k, labeler in enumerate(sorted(masks["labeler"].unique()),
-                                                               start=1)}
+    labelers = _file_labelers(masks["labeler"].unique())
     (dest / "npz").mkdir(parents=True, exist_ok=True)
     (dest / "images").mkdir(exist_ok=True)
     rows = []
@@ -133,7 +132,7 @@ def write_record(store: LabelStore, dest: Path, task: str, progress: bool = True
     for (image_id, labeler), mine in tqdm(groups, total=groups.ngroups, desc="Writing NPZ",
                                           disable=not progress):
         image = images.loc[image_id]
-        stem = f"{Path(image['name']).stem}_{_anonymous(labeler, labelers)}"
+        stem = f"{Path(image['name']).stem}_{labelers[labeler]}"
         arrays, classes, settings = {}, None, {}
         for kind, key in (("mask", "label"), ("doodles", "doodles")):
             rows_of_kind = mine[mine["kind"] == kind]
@@ -166,8 +165,12 @@ def write_record(store: LabelStore, dest: Path, task: str, progress: bool = True
     return table
 
 
-def _anonymous(labeler: str, labelers: dict) -> str:
-    return labeler if re.fullmatch(r"ID\d+", labeler) else labelers[labeler]
+def _file_labelers(labelers) -> dict[str, str]:
+    """The ``IDn`` each labeler goes by in file names: their own when they have one, else
+    the next numbers free (the CSV's ``labeler`` column keeps the real name)."""
+    named = {l: l for l in labelers if re.fullmatch(r"ID\d+", l)}
+    free = (f"ID{k}" for k in range(1, 10**6) if f"ID{k}" not in named)
+    return {**named, **{l: next(free) for l in sorted(set(labelers) - set(named))}}
 
 
 def _pixels(image: pd.Series) -> np.ndarray:

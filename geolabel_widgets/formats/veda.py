@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import rasterio
+from affine import Affine
 import rasterio.errors
 import shapely
 from rasterio.transform import from_bounds
@@ -261,8 +262,6 @@ def _write_tif(image: pd.Series, path: Path, georeferenced: bool) -> None:
     profile = {"driver": "GTiff", "width": pixels.shape[1], "height": pixels.shape[0],
                "count": 3, "dtype": "uint8", "compress": "deflate"}
     if georeferenced:
-        from affine import Affine
-
         profile.update(crs=image["crs"], transform=Affine(*image["transform"]))
     with warnings.catch_warnings():  # a plain TIFF is fine for an image without georeference
         warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
