@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from ..store import LabelStore
 from ..store.ingest import path_of
+from .safety import folder_name
 
 
 def read_folder(store: LabelStore, source: str | os.PathLike, *, dataset: str | None = None,
@@ -45,9 +46,9 @@ def write_folder(store: LabelStore, dest: str | os.PathLike, *, task: str,
         if source is None or image["file_missing"] or not source.exists():
             continue
         cls = latest.get(image_id, "unlabeled")
-        target = dest / _safe(image["dataset"]) / _safe(cls) / source.name
+        target = dest / folder_name(image["dataset"]) / folder_name(cls) / source.name
         if len(splits):
-            target = dest / _safe(image["split"] or "unassigned") / target.relative_to(dest)
+            target = dest / folder_name(image["split"] or "unassigned") / target.relative_to(dest)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
     table = tags.merge(images[["name", "dataset", "uri", "split"]], left_on="image_id",
@@ -55,9 +56,3 @@ def write_folder(store: LabelStore, dest: str | os.PathLike, *, task: str,
                                           "labeler", "value", "created_at"]]
     table.to_csv(dest / "labels.csv", index=False)
     return table
-
-
-def _safe(name: str) -> str:
-    """A class or dataset name as one folder name (no separators, no '..')."""
-    cleaned = "".join(c if c.isalnum() or c in " -_." else "_" for c in str(name)).strip(". ")
-    return cleaned or "_"

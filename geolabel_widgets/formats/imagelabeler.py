@@ -21,9 +21,9 @@ from tqdm.auto import tqdm
 
 from ..store import LabelStore
 from ..store.ingest import path_of
-from .folder import _safe
 from .records import LABEL_COLUMNS, Parsed, write_records
-from .safety import MAX_CSV_BYTES, FormatError, check_size, is_number, unpack
+from .safety import (MAX_CSV_BYTES, FormatError, check_size, folder_name, is_number,
+                     unpack)
 
 FOLDERS = {"present": "present", "not present": "not_present", "unlabeled": "unlabeled"}
 COLUMNS = ["filename", "status", "labeler", "tagged_at", "lon_min", "lat_min", "lon_max",
@@ -154,7 +154,7 @@ def _write_events(store, folder: Path, tasks, statuses, image_ids, progress) -> 
         ids = store.queue(task, "", status=None, image_ids=image_ids)
         tags = store.get_annotations(task=task, kinds=["tag"]).sort_values("created_at")
         latest = tags.groupby("image_id").last()
-        event = folder / _safe(task)
+        event = folder / folder_name(task)
         rows, used = [], set()
         for image_id in tqdm(ids, desc=f"Writing {task}", disable=not progress):
             tag = latest.loc[image_id] if image_id in latest.index else None

@@ -1,5 +1,6 @@
-"""Reading files from elsewhere: archives unpacked only inside their target, JSON of
-bounded size and depth, NPZ without pickle. Each refusal names the file or member."""
+"""Files from elsewhere, read safely: archives unpacked only inside their target, JSON of
+bounded size and depth, NPZ without pickle (each refusal names the file or member); and
+names from elsewhere made safe as folder names."""
 
 from __future__ import annotations
 
@@ -188,3 +189,9 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
             except Exception as err:  # zip and zlib raise many types for damaged bytes
                 raise FormatError(f"{path}: entry {key!r} is damaged ({err!r})") from None
     return arrays
+
+
+def folder_name(name: str) -> str:
+    """A class or dataset name as one folder name (no separators, no '..')."""
+    cleaned = "".join(c if c.isalnum() or c in " -_." else "_" for c in str(name)).strip(". ")
+    return cleaned or "_"
