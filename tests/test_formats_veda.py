@@ -122,3 +122,20 @@ def test_a_malformed_label_is_named_and_the_unpacked_folder_goes(tmp_path):
             read_veda(target, tmp_path / "broken.tar.gz", progress=False)
         assert len(target.images) == 0
     assert not (tmp_path / "broken").exists()
+
+
+def test_a_damaged_archive_is_a_clear_error_and_leaves_nothing(tmp_path):
+    store, _ = labeled_store(tmp_path / "a.sqlite", tmp_path / "files")
+    write_veda(store, tmp_path / "release.tar.gz", task=SHAPES, progress=False)
+    store.close()
+    good = (tmp_path / "release.tar.gz").read_bytes()
+    with LabelStore.open(tmp_path / "b.sqlite") as target:
+        for k in range(1, 32):  # a stretch of the gzip stream zeroed, here and there
+            data = bytearray(good)
+            at = len(data) * k // 32
+            data[at:at + 16] = bytes(16)
+            (tmp_path / "damaged.tar.gz").write_bytes(bytes(data))
+            with pytest.raises(FormatError, match="damaged|not a readable"):
+                read_veda(target, tmp_path / "damaged.tar.gz", progress=False)
+            assert len(target.images) == 0
+            assert not (tmp_path / "damaged").exists()

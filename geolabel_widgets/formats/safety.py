@@ -12,6 +12,7 @@ import stat
 import tarfile
 import warnings
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -24,6 +25,8 @@ MAX_MEMBERS = 1_000_000
 MAX_UNPACKED_BYTES = 64 * 2**30
 MAX_NPZ_ARRAY_BYTES = 4 * 2**30
 MAX_CSV_BYTES = 200 * 2**20
+# what damaged bytes raise from the archive readers and their decompressors
+DAMAGED = (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError)
 
 
 class FormatError(StoreError):
@@ -96,13 +99,16 @@ def unpack(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
             continue
         out = target / name
         out.parent.mkdir(parents=True, exist_ok=True)
-        with open_member() as source, open(out, "wb") as sink:
-            while chunk := source.read(2**20):
-                written += len(chunk)
-                if written > MAX_UNPACKED_BYTES:
-                    raise FormatError(f"{archive}: member {name!r} unpacks past the limit of "
-                                      f"{MAX_UNPACKED_BYTES:,} bytes")
-                sink.write(chunk)
+        try:
+            with open_member() as source, open(out, "wb") as sink:
+                while chunk := source.read(2**20):
+                    written += len(chunk)
+                    if written > MAX_UNPACKED_BYTES:
+                        raise FormatError(f"{archive}: member {name!r} unpacks past the limit "
+                                          f"of {MAX_UNPACKED_BYTES:,} bytes")
+                    sink.write(chunk)
+        except DAMAGED as err:
+            raise FormatError(f"{archive}: member {name!r} is damaged ({err!r})") from None
     return target
 
 
@@ -123,8 +129,8 @@ def _tar_members(archive: Path) -> list:
     try:
         tar = tarfile.open(archive)
         infos = tar.getmembers()
-    except (tarfile.TarError, OSError, EOFError) as err:
-        raise FormatError(f"{archive}: not a readable tar or zip archive ({err})") from None
+    except DAMAGED as err:
+        raise FormatError(f"{archive}: not a readable tar or zip archive ({err!r})") from None
     members = []
     for info in infos:
         name = _safe_name(archive, info.name)
@@ -144,8 +150,8 @@ def _zip_members(archive: Path) -> list:
     try:
         zf = zipfile.ZipFile(archive)
         infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError) as err:
-        raise FormatError(f"{archive}: not a readable zip archive ({err})") from None
+    except DAMAGED as err:
+        raise FormatError(f"{archive}: not a readable zip archive ({err!r})") from None
     members = []
     for info in infos:
         name = _safe_name(archive, info.filename)
