@@ -77,6 +77,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--folder", type=Path, help="where the chip files go")
     p.set_defaults(run=_chips)
 
+    p = commands.add_parser("store", help="whole-store operations",
+                            description="Operations on a whole store.")
+    store_commands = p.add_subparsers(dest="store_command", metavar="ACTION", required=True)
+    q = store_commands.add_parser("copy", help="copy a store into a new one (SQLite file or "
+                                               "postgresql:// URL, either way)",
+                                  description="Copy every image, task, labeler, label (with "
+                                              "its history) and mask into an empty store.")
+    q.add_argument("src", help="the store to copy: a file or URL")
+    q.add_argument("dest", help="where to: a new file, or an empty database's URL")
+    q.add_argument("--src-masks", type=Path, help="the source's mask folder (a URL's default: "
+                                                  "./geolabel_masks)")
+    q.add_argument("--dest-masks", type=Path, help="the destination's mask folder")
+    q.set_defaults(run=_store_copy)
+
     p = commands.add_parser("import", help="read a dataset in another format into the store",
                             description=f"Formats: {', '.join(sorted(READERS))}.")
     p.add_argument("format", choices=sorted(READERS))
@@ -193,6 +207,18 @@ def _import(args) -> int:
     print(report.summary() if report else f"{len(ids)} images")
     if labels is not None:
         print(labels)
+    return 0
+
+
+def _store_copy(args) -> int:
+    from .store.copy import copy_store
+
+    if "://" not in args.src and not Path(args.src).exists():
+        raise FileNotFoundError(f"no store at {args.src}")
+    copied = copy_store(args.src, args.dest, source_masks=args.src_masks,
+                        dest_masks=args.dest_masks)
+    print(f"copied {copied['images']} images, {copied['annotations']} label rows, "
+          f"{copied['masks']} masks into {args.dest}")
     return 0
 
 

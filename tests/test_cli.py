@@ -10,7 +10,7 @@ from conftest import write_images
 from geolabel_widgets import LabelStore
 from geolabel_widgets.cli import main
 
-SUBCOMMANDS = ["demo", "stats", "import", "export", "plots"]
+SUBCOMMANDS = ["demo", "stats", "import", "export", "plots", "store"]
 
 
 def geolabel(*args) -> subprocess.CompletedProcess:
