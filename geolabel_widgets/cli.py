@@ -11,6 +11,8 @@ import sys
 import warnings
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from . import demo
 from .formats import READERS, WRITERS
 from .store import LabelStore, StoreError, UnreadableImagesWarning
@@ -27,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args) or 0
     except (StoreError, UnreadableImage, FileNotFoundError, ValueError) as err:
         print(f"geolabel {args.command}: {err}", file=sys.stderr)
+        return 1
+    except sa.exc.OperationalError as err:  # a database server that is not there
+        print(f"geolabel {args.command}: cannot reach the database ({err.orig})",
+              file=sys.stderr)
         return 1
 
 

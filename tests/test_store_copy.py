@@ -50,3 +50,14 @@ def test_copying_into_a_store_that_holds_labels_is_refused(tmp_path, capsys):
     assert main(["store", "copy", str(tmp_path / "a.sqlite"), str(tmp_path / "b.sqlite")]) == 0
     assert main(["store", "copy", str(tmp_path / "a.sqlite"), str(tmp_path / "b.sqlite")]) == 1
     assert "already holds a store" in capsys.readouterr().err
+
+
+def test_a_database_that_is_not_there_is_one_clear_line(tmp_path, capsys):
+    from browser.harness import free_port
+
+    store, _ = labeled_store(tmp_path / "a.sqlite", tmp_path / "files")
+    store.close()
+    url = f"postgresql://nobody@127.0.0.1:{free_port()}/none"
+    assert main(["store", "copy", str(tmp_path / "a.sqlite"), url]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("geolabel store: cannot reach the database") and "Traceback" not in err
