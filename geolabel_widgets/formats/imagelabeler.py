@@ -151,7 +151,7 @@ def write_imagelabeler(store: LabelStore, dest: str | os.PathLike, *,
 def _write_events(store, folder: Path, tasks, statuses, image_ids, progress) -> None:
     images = store.images
     for task in tasks:
-        ids = store.queue(task, "", status=None, image_ids=image_ids)
+        ids = store.queue(task, None, status=None, image_ids=image_ids)
         tags = store.get_annotations(task=task, kinds=["tag"]).sort_values("created_at")
         latest = tags.groupby("image_id").last()
         event = folder / folder_name(task)

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from . import schema as s
 from .masks import MaskRef
+from .retry import retried
 from .types import StoreError, TaskInfo
 
 _CONTENT = ("kind", "value", "geometry", "world_geometry", "props", "deleted")
@@ -14,6 +15,7 @@ _CONTENT = ("kind", "value", "geometry", "world_geometry", "props", "deleted")
 class HistoryMixin:
     """LabelStore's undo and redo, written against its row helpers (``_put`` ...)."""
 
+    @retried
     def undo(self, *, task: str, labeler: str, image_id: str | None = None) -> list[str]:
         """Undo the labeler's last action in the task (on one image if given).
 
@@ -27,6 +29,7 @@ class HistoryMixin:
             act.c.kind.in_(("edit", "redo")), act.c.action_id.not_in(undone))
         return self._revert_latest(info, labeler, query, "undo")
 
+    @retried
     def redo(self, *, task: str, labeler: str, image_id: str | None = None) -> list[str]:
         """Redo the last undo, if nothing was edited since; returns the images changed."""
         info = self._task(task)

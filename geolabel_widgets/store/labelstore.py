@@ -34,7 +34,8 @@ from .history import HistoryMixin
 from .types import StoreError, TaskInfo
 from .ingest import IngestReport, rows_from_files, rows_from_frame
 from .masks import MaskRef, pixel_counts, read_mask, write_mask
-from .queue import QueueMixin
+from .queue import OPEN_STATUSES, QueueMixin
+from .retry import PATIENCE_SECONDS, retried, server_gone, unavailable, waiting_at_most
 from .splits import SplitMixin
 
 DEFAULT_TAG_CLASSES = ("present", "not present")
@@ -55,6 +56,8 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         self._changes = ChangeFeed()
         self._tasks: dict[str, TaskInfo] = {}
         self._labelers: set[str] = set()
+        self.on_server = engine.dialect.name != "sqlite"
+        self.patience = PATIENCE_SECONDS  # how long a call waits for a server that went away
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -94,6 +97,12 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
     def __repr__(self) -> str:
         return f"LabelStore({self.location!r})"
 
+    def waiting_at_most(self, seconds: float):
+        """A block whose calls (in this thread) wait at most ``seconds`` for a server
+        that went away, instead of ``store.patience``; a widget keeps its label and
+        says so sooner."""
+        return waiting_at_most(self, seconds)
+
     def subscribe(self, listener) -> None:
         """Call ``listener(changes)`` after each committed write of labels in this
         process, with the (task title, image_id) pairs it changed. Bound methods are
@@ -119,9 +128,11 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                     yield self
                 finally:
                     self._local.conn = None
-        except BaseException:
+        except BaseException as err:
             self._tasks.clear()  # what they cached may have been rolled back
             self._labelers.clear()
+            if self.on_server and isinstance(err, sa.exc.DBAPIError) and server_gone(err):
+                raise unavailable(self, err, 0) from err
             raise
 
     @contextmanager
@@ -152,6 +163,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
             yield conn
 
     # -- datasets, tasks, labelers ---------------------------------------------------------
+    @retried
     def add_dataset(self, name: str, *, site: str | None = None, sensor: str | None = None,
                     description: str | None = None, source: str | None = None,
                     synthetic: bool = False, props: dict | None = None) -> str:
@@ -186,6 +198,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                     conn.execute(sa.insert(m).values(group_id=group_id, dataset_id=dataset_id))
         return name
 
+    @retried
     def add_task(self, title: str, *, type: str = "tag",
                  classes: Sequence[str] = DEFAULT_TAG_CLASSES, description: str | None = None,
                  group: str | None = None, labels_per_image: int = 1,
@@ -226,6 +239,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         self._tasks.pop(title, None)
         return title
 
+    @retried
     def add_labeler(self, labeler_id: str, *, display_name: str | None = None,
                     anonymized_id: str | None = None, email: str | None = None) -> str:
         with self._write() as conn:
@@ -233,6 +247,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                                  anonymized_id=anonymized_id, email=email)
         return labeler_id
 
+    @retried
     def assign(self, task: str, labeler: str, *, receive_new: bool = True) -> None:
         """Assign a task to a labeler (``receive_new``: new images join their work)."""
         info = self._task(task)
@@ -394,6 +409,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         return frame
 
     # -- writing labels --------------------------------------------------------------------
+    @retried
     def tag(self, image_id: str, value: str | Sequence[str] | None, *, task: str,
             labeler: str) -> None:
         """Tag an image with a class (or a list for a multilabel task; None clears)."""
@@ -403,6 +419,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         with self._action(info, labeler, image_id) as (conn, action):
             self._tag(conn, action, info, image_id, values, labeler)
 
+    @retried
     def add_labels(self, labels: pd.DataFrame, *, task: str, mode: str = "replace"
                    ) -> ImportSummary:
         """Write many labels in one transaction, as an import does.
@@ -510,11 +527,18 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
 
         World coordinates (EPSG:4326) are stored too when the image is georeferenced.
         """
+        geometry = _as_geometry(geometry)
+        # chosen before a retry, so a call tried twice writes one label
+        label_id = label_id or uuid.uuid4().hex
+        self._annotate(image_id, geometry, value, task, labeler, kind or _kind_of(geometry),
+                       label_id, props)
+        return label_id
+
+    @retried
+    def _annotate(self, image_id: str, geometry: BaseGeometry, value: str, task: str,
+                  labeler: str, kind: str, label_id: str, props: dict | None) -> None:
         info = self._task(task)
         self._check_classes(info, [value])
-        geometry = _as_geometry(geometry)
-        kind = kind or _kind_of(geometry)
-        label_id = label_id or uuid.uuid4().hex
         with self._action(info, labeler, image_id) as (conn, action):
             image = conn.execute(sa.select(s.images.c.crs, s.images.c.transform)
                                  .where(s.images.c.image_id == image_id)).first()
@@ -525,8 +549,8 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                       geometry=shapely.to_wkb(geometry), world_geometry=world, props=props)
             if self._status_of(conn, image_id, info, labeler) == "unlabeled":
                 self._set_status(conn, action, image_id, info, labeler, "in_progress")
-        return label_id
 
+    @retried
     def delete_label(self, label_id: str, *, labeler: str) -> None:
         """Delete a label (a tombstone row supersedes it; history keeps it)."""
         with self._read() as conn:
@@ -539,6 +563,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                       kind=row.kind, value=row.value, geometry=row.geometry,
                       world_geometry=row.world_geometry, deleted=True)
 
+    @retried
     def add_mask(self, image_id: str, mask: np.ndarray, *, task: str, labeler: str,
                  classes: Sequence[str] | None = None, kind: str = "mask",
                  props: dict | None = None) -> int:
@@ -576,6 +601,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         return read_mask(self.mask_dir, row.path), list(row.classes)
 
     # -- lifecycle -------------------------------------------------------------------------
+    @retried
     def set_status(self, image_id: str, status: str, *, task: str, labeler: str,
                    comment: str | None = None, author: str | None = None) -> None:
         if status not in s.STATUSES:
@@ -586,13 +612,16 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
             self._set_status(conn, action, image_id, info, labeler, status, comment=comment,
                              author=author)
 
+    @retried
     def skip(self, image_id: str, *, task: str, labeler: str) -> None:
         self.set_status(image_id, "skipped", task=task, labeler=labeler)
 
+    @retried
     def complete(self, image_id: str, *, task: str, labeler: str) -> None:
         """Mark a labeler's drawing on an image as finished."""
         self.set_status(image_id, "labeled", task=task, labeler=labeler)
 
+    @retried
     def review(self, image_id: str, task: str, verdict: str, *, reviewer: str,
                comment: str | None = None, labeler: str | None = None) -> None:
         """Accept a label ("accept") or send it back ("needs_improvement", with a comment).
@@ -614,6 +643,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                 self._set_status(conn, action, image_id, info, owner, status, comment=comment,
                                  author=reviewer)
 
+    @retried
     def comment(self, image_id: str, text: str, *, task: str, labeler: str) -> None:
         """A labeler's note on an image (one current comment per labeler)."""
         info = self._task(task)
@@ -623,11 +653,13 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
 
     # -- reading ---------------------------------------------------------------------------
     @property
+    @retried
     def images(self) -> gpd.GeoDataFrame:
         """Every image, indexed by image_id; geometry is the footprint in EPSG:4326."""
         with self._read() as conn:
             return frames.images_frame(conn)
 
+    @retried
     def footprints(self, task: str | None = None) -> gpd.GeoDataFrame:
         """Name, dataset and footprint (or centroid point) of every located image (of
         those ``task`` covers): what a map needs, without the rest of each image's row."""
@@ -635,6 +667,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
             scope = self._in_scope(conn, self._task(task)) if task is not None else None
             return frames.footprints_frame(conn, scope)
 
+    @retried
     def image_states(self, task: str | None = None, labeler: str | None = None,
                      image_ids: Sequence[str] | None = None) -> pd.DataFrame:
         """Status, main class and last labeler of each image with labels (of ``task``
@@ -643,6 +676,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         with self._read() as conn:
             return frames.image_states(conn, task_id, labeler, image_ids)
 
+    @retried
     def images_of(self, image_ids: Sequence[str]) -> gpd.GeoDataFrame:
         """The rows of these images, in this order: what a queue of a few hundred needs,
         without reading every image's row."""
@@ -657,10 +691,12 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         return pd.concat(parts).reindex(ids)
 
     @property
+    @retried
     def annotations(self) -> pd.DataFrame:
         """Current labels (tags, shapes, masks) of every task and labeler."""
         return self.get_annotations()
 
+    @retried
     def get_annotations(self, *, task: str | None = None, labeler: str | None = None,
                         kinds: Sequence[str] | None = None,
                         image_ids: Sequence[str] | None = None, history: bool = False
@@ -679,6 +715,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                 conn, history=history, kinds=kinds,
                 where=sa.and_(*where) if where else None)
 
+    @retried
     def current_values(self, task: str, image_ids: Sequence[str],
                        kinds: Sequence[str] = ("tag", "status")) -> list[tuple]:
         """(image_id, labeler, kind, value) of current rows: the light read a widget
@@ -690,6 +727,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         with self._read() as conn:
             return [tuple(row) for row in conn.execute(query)]
 
+    @retried
     def statuses(self, task: str | None = None) -> pd.DataFrame:
         """Current lifecycle rows: image_id, task, labeler, status, comment, author, time.
 
@@ -701,23 +739,28 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
             ["image_id", "task", "labeler", "status", "comment", "author", "created_at"]]
 
     @property
+    @retried
     def labelers(self) -> pd.DataFrame:
         with self._read() as conn:
             return frames.table_frame(conn, s.labelers, index="labeler_id")
 
     @property
+    @retried
     def datasets(self) -> pd.DataFrame:
         with self._read() as conn:
             return frames.table_frame(conn, s.datasets, index="name")
 
     @property
+    @retried
     def tasks(self) -> pd.DataFrame:
         with self._read() as conn:
             return frames.tasks_frame(conn)
 
+    @retried
     def classes(self, task: str) -> list[str]:
         return list(self._task(task, refresh=True).classes)
 
+    @retried
     def class_colors(self, task: str) -> dict[str, str]:
         """Class -> colour (CSS hex), in the task's class order."""
         c = s.label_classes
@@ -735,14 +778,15 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         info = None if refresh else self._tasks.get(title)
         if info is None:
             with self._read() as conn:
-                row = conn.execute(sa.select(s.tasks.c.task_id, s.tasks.c.type)
+                row = conn.execute(sa.select(s.tasks.c.task_id, s.tasks.c.type,
+                                             s.tasks.c.labels_per_image)
                                    .where(s.tasks.c.title == title)).first()
                 if row is None:
                     raise StoreError(f"no task named {title!r}; create it with store.add_task")
                 classes = conn.execute(
                     sa.select(s.label_classes.c.name).where(s.label_classes.c.task_id == row.task_id)
                     .order_by(s.label_classes.c.position)).scalars().all()
-            info = TaskInfo(row.task_id, title, row.type, tuple(classes))
+            info = TaskInfo(row.task_id, title, row.type, tuple(classes), row.labels_per_image)
             self._tasks[title] = info
         return info
 
@@ -863,6 +907,10 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
             return
         self._put(conn, action, label_id, image_id, info, labeler, kind="status", value=status,
                   props={"comment": comment} if comment else None, author=author)
+        if status not in OPEN_STATUSES:  # done with it: the lease goes back
+            le = s.leases
+            conn.execute(sa.delete(le).where(le.c.task_id == info.task_id,
+                                             le.c.image_id == image_id, le.c.labeler_id == labeler))
 
 
 @dataclass

@@ -1,8 +1,10 @@
-"""The queue: which images a labeler works through next, in which order."""
+"""The queue: which images a labeler works through next, in which order, and (for a
+team sharing one store) which images each of them holds for now."""
 
 from __future__ import annotations
 
 import random
+import time
 from typing import Sequence
 
 import numpy as np
@@ -11,19 +13,30 @@ import sqlalchemy as sa
 
 from . import frames
 from . import schema as s
+from .retry import retried
 from .types import StoreError
 
 
-class QueueMixin:
-    """LabelStore's queue and status reads."""
+# How long a claimed image stays a labeler's before others may receive it.
+LEASE_SECONDS = 15 * 60
+# Statuses after which an image is no longer in its labeler's work.
+OPEN_STATUSES = ("unlabeled", "in_progress")
 
-    def queue(self, task: str, labeler: str, *, status: str | Sequence[str] | None = "unlabeled",
+
+class QueueMixin:
+    """LabelStore's queue, leases and status reads."""
+
+    @retried
+    def queue(self, task: str, labeler: str | None, *,
+              status: str | Sequence[str] | None = "unlabeled",
               dataset: str | Sequence[str] | None = None,
               bbox: tuple[float, float, float, float] | None = None,
               image_ids: Sequence[str] | None = None, value: str | None = None,
               order: str | pd.Series = "stable", seed: int | None = None) -> list[str]:
         """Image ids for a labeler to work through.
 
+        A task assigned to labelers (``assign``) is only theirs: anyone else gets a
+        StoreError. ``labeler`` None reads every image of the task (``status`` None).
         ``status`` filters on that labeler's status (None: all); ``bbox`` is
         (lon_min, lat_min, lon_max, lat_max); ``value`` keeps images whose current
         label (by anyone) has that class. ``order`` is "stable" (the order images
@@ -31,18 +44,16 @@ class QueueMixin:
         ``seed``), or a Series of scores by image_id, highest first.
         """
         info = self._task(task)
+        if labeler is None and status is not None:
+            raise StoreError("a status filter needs a labeler: whose status?")
+        if labeler is not None:
+            self._check_assigned(info, labeler)
         i, a, d = s.images, s.annotations, s.datasets
-        status_row = a.alias("status_row")
-        label_id = sa.literal(f"status/{info.task_id}/") + i.c.image_id + sa.literal(f"/{labeler}")
-        current_status = sa.func.coalesce(status_row.c.value, "unlabeled")
-        query = (
-            sa.select(i.c.image_id)
-            .select_from(i.outerjoin(status_row, sa.and_(status_row.c.label_id == label_id,
-                                                         status_row.c.is_current,
-                                                         sa.not_(status_row.c.deleted))))
-            .order_by(i.c.seq)
-        )
+        query = sa.select(i.c.image_id).order_by(i.c.seq)
         if status is not None:
+            status_row, on_status = self._status_join(info, labeler)
+            current_status = sa.func.coalesce(status_row.c.value, "unlabeled")
+            query = query.select_from(i.outerjoin(status_row, on_status))
             query = query.where(current_status.in_([status] if isinstance(status, str)
                                                    else list(status)))
         with self._read() as conn:
@@ -71,6 +82,105 @@ class QueueMixin:
             raise StoreError(f"unknown order {order!r}: use 'stable', 'random' or a Series")
         return ids
 
+    @retried
+    def claim(self, task: str, labeler: str, n: int = 1, *, lease: float = LEASE_SECONDS
+              ) -> list[str]:
+        """Hand a labeler up to ``n`` images of the task that still need labels.
+
+        The images are theirs for ``lease`` seconds (or until they label or skip
+        them): a task asking for k labels per image hands no image to more than k
+        labelers at once, counting the labels already made. Images they hold or began
+        come first, then the task's stable order; [] when nothing is left for them.
+        Calling it again renews the lease of what they hold.
+        """
+        info = self._task(task)
+        self._check_assigned(info, labeler)
+        i, le, il = s.images, s.leases, s.image_labelers
+        now = time.time()
+        with self._write() as conn:
+            self._ensure_labeler(conn, labeler)
+            conn.execute(sa.delete(le).where(le.c.expires_at <= now))
+            held = (sa.select(le.c.image_id).where(le.c.task_id == info.task_id,
+                                                   le.c.labeler_id == labeler))
+            others = (sa.select(le.c.image_id, sa.func.count().label("n"))
+                      .where(le.c.task_id == info.task_id, le.c.labeler_id != labeler)
+                      .group_by(le.c.image_id).subquery("others"))
+            status, on_status = self._status_join(info, labeler)
+            labels = sa.func.coalesce(il.c.labelers, 0) + sa.func.coalesce(others.c.n, 0)
+            mine = sa.or_(i.c.image_id.in_(held), status.c.value == "in_progress")
+            ids = conn.execute(
+                sa.select(i.c.image_id)
+                .select_from(i.outerjoin(status, on_status)
+                             .outerjoin(il, sa.and_(il.c.task_id == info.task_id,
+                                                    il.c.image_id == i.c.image_id))
+                             .outerjoin(others, others.c.image_id == i.c.image_id))
+                .where(self._in_scope(conn, info),
+                       sa.func.coalesce(status.c.value, "unlabeled").in_(OPEN_STATUSES),
+                       sa.or_(mine, labels < info.labels_per_image))
+                .order_by(sa.case((mine, 0), else_=1), i.c.seq)
+                .limit(n)).scalars().all()
+            conn.execute(sa.delete(le).where(le.c.task_id == info.task_id,
+                                             le.c.labeler_id == labeler, le.c.image_id.in_(ids)))
+            if ids:
+                conn.execute(sa.insert(le), [dict(task_id=info.task_id, image_id=image_id,
+                                                  labeler_id=labeler, expires_at=now + lease)
+                                             for image_id in ids])
+        return ids
+
+    @retried
+    def release(self, task: str, labeler: str, image_ids: Sequence[str] | None = None) -> None:
+        """Give back images a labeler holds (all of them by default) to the others."""
+        info = self._task(task)
+        le = s.leases
+        query = sa.delete(le).where(le.c.task_id == info.task_id, le.c.labeler_id == labeler)
+        if image_ids is not None:
+            query = query.where(le.c.image_id.in_(list(image_ids)))
+        with self._write() as conn:
+            conn.execute(query)
+
+    @property
+    @retried
+    def leases(self) -> pd.DataFrame:
+        """task, image_id, labeler, expires_at (UTC) of the images handed out now."""
+        le, t = s.leases, s.tasks
+        with self._read() as conn:
+            frame = pd.read_sql(
+                sa.select(t.c.title.label("task"), le.c.image_id,
+                          le.c.labeler_id.label("labeler"), le.c.expires_at)
+                .select_from(le.join(t, t.c.task_id == le.c.task_id))
+                .where(le.c.expires_at > time.time())
+                .order_by(t.c.title, le.c.labeler_id, le.c.image_id), conn)
+        frame["expires_at"] = pd.to_datetime(frame["expires_at"], unit="s", utc=True)
+        return frame
+
+    @retried
+    def tasks_for(self, labeler: str) -> list[str]:
+        """The tasks a labeler may work on: those assigned to them, and unassigned ones."""
+        a, t = s.assignments, s.tasks
+        assigned = sa.select(a.c.task_id)
+        with self._read() as conn:
+            return conn.execute(
+                sa.select(t.c.title).where(sa.or_(
+                    t.c.task_id.notin_(assigned),
+                    t.c.task_id.in_(assigned.where(a.c.labeler_id == labeler))))
+                .order_by(t.c.task_id)).scalars().all()
+
+    def _check_assigned(self, info, labeler: str) -> None:
+        a = s.assignments
+        with self._read() as conn:
+            assigned = conn.execute(sa.select(a.c.labeler_id)
+                                    .where(a.c.task_id == info.task_id)).scalars().all()
+        if assigned and labeler not in assigned:
+            raise StoreError(f"task {info.title!r} is assigned to {', '.join(sorted(assigned))}, "
+                             f"not to {labeler!r}")
+
+    @staticmethod
+    def _status_join(info, labeler: str):
+        """A labeler's current status rows (aliased) and how they join on images."""
+        row, i = s.annotations.alias("status_row"), s.images
+        label_id = sa.literal(f"status/{info.task_id}/") + i.c.image_id + sa.literal(f"/{labeler}")
+        return row, sa.and_(row.c.label_id == label_id, row.c.is_current, sa.not_(row.c.deleted))
+
     def _in_scope(self, conn, info) -> sa.ColumnElement:
         """Images a task covers: its dataset group's, or every image."""
         group = conn.execute(sa.select(s.tasks.c.group_id)
@@ -81,6 +191,8 @@ class QueueMixin:
             s.dataset_group_members.c.group_id == group)
         return s.images.c.dataset_id.in_(members)
 
+    @retried
     def status_of(self, image_id: str, *, task: str, labeler: str) -> str:
         with self._read() as conn:
             return self._status_of(conn, image_id, self._task(task), labeler)
+

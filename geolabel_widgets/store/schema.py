@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 4  # 2: the distribution aggregates; 3: image sources; 4: assignments
+SCHEMA_VERSION = 5  # 2: aggregates; 3: image sources; 4: assignments; 5: leases
 
 metadata = sa.MetaData()
 
@@ -102,6 +102,19 @@ assignments = sa.Table(
     sa.Column("labeler_id", sa.String(255), sa.ForeignKey("labelers.labeler_id"),
               primary_key=True),
     sa.Column("receive_new", sa.Boolean, nullable=False, default=True),
+)
+
+# Images handed out to a labeler and not yet done by them. While a lease lasts, a task
+# asking for k labels per image hands each image to at most k labelers at once.
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("task_id", sa.Integer, sa.ForeignKey("tasks.task_id"), primary_key=True),
+    sa.Column("image_id", sa.String(64), primary_key=True),
+    sa.Column("labeler_id", sa.String(255), sa.ForeignKey("labelers.labeler_id"),
+              primary_key=True),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Index("ix_leases_holder", "task_id", "labeler_id"),
 )
 
 images = sa.Table(

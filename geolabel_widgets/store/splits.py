@@ -36,7 +36,7 @@ class SplitMixin:
         if (fractions < 0).any() or not math.isclose(fractions.sum(), 1.0, abs_tol=1e-6):
             raise StoreError(f"train, val and test are fractions that sum to 1, got "
                              f"{train}, {val}, {test}")
-        ids = self.queue(task, SPLITTER, status=None)
+        ids = self.queue(task, None, status=None)
         rng = np.random.default_rng(seed)
         if by == "image":
             assigned = pd.Series(_by_count(rng.permutation(len(ids)), fractions), index=ids)

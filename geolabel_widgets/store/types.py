@@ -15,3 +15,4 @@ class TaskInfo:
     title: str
     type: str
     classes: tuple[str, ...]
+    labels_per_image: int = 1

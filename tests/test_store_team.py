@@ -1,0 +1,117 @@
+"""A team on one store: assignments, and leases that hand each image to as many
+labelers at once as its task asks labels for."""
+
+import time
+
+import pandas as pd
+import pytest
+
+from geolabel_widgets import StoreError
+
+
+@pytest.fixture
+def team(store, tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    for k in range(6):
+        (images / f"img{k}.png").write_bytes(_png())
+    store.add_images(images, dataset="beach", progress=False)
+    store.add_task("once", labels_per_image=1)
+    store.add_task("twice", labels_per_image=2)
+    for task in ("once", "twice"):
+        for labeler in ("ann", "bob", "cy"):
+            store.assign(task, labeler)
+    return store
+
+
+def _png() -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng().integers(0, 255, (8, 8, 3), np.uint8)).save(
+        buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_one_label_per_image_hands_each_image_to_one_labeler_at_a_time(team):
+    ann = team.claim("once", "ann", 4)
+    bob = team.claim("once", "bob", 4)
+    assert len(ann) == 4 and len(bob) == 2
+    assert not set(ann) & set(bob)
+    assert team.claim("once", "cy", 4) == []  # all six are held
+    assert set(team.leases.query("task == 'once'")["labeler"]) == {"ann", "bob"}
+
+
+def test_a_task_asking_several_labels_hands_an_image_to_that_many(team):
+    ann = team.claim("twice", "ann", 6)
+    bob = team.claim("twice", "bob", 6)
+    assert ann == bob and len(ann) == 6  # both label every image, for agreement
+    assert team.claim("twice", "cy", 6) == []  # a third would make three labels
+    team.tag(ann[0], "present", task="twice", labeler="ann")
+    team.release("twice", "bob", [ann[1]])
+    assert team.claim("twice", "cy", 6) == [ann[1]]  # a place given back; ann[0] stays full
+
+
+def test_labels_made_count_and_the_lease_goes_with_the_label(team):
+    first = team.claim("once", "ann", 1)[0]
+    team.tag(first, "present", task="once", labeler="ann")
+    assert team.leases.query("task == 'once'").empty
+    bob = team.claim("once", "bob", 6)
+    assert len(bob) == 5 and first not in bob  # it has its one label
+    assert team.claim("once", "ann", 6) == []  # ann is done with hers; bob holds the rest
+
+
+def test_a_skipped_image_goes_to_someone_else(team):
+    first = team.claim("once", "ann", 1)[0]
+    team.skip(first, task="once", labeler="ann")
+    assert team.claim("once", "bob", 1) == [first]
+    assert first not in team.claim("once", "ann", 6)
+
+
+def test_a_lease_expires_and_the_image_goes_to_another(team):
+    held = team.claim("once", "ann", 6, lease=0.5)
+    assert team.claim("once", "bob", 6) == []
+    time.sleep(0.6)
+    assert team.claim("once", "bob", 6) == held
+    assert team.claim("once", "ann", 6) == []  # bob holds them now
+
+
+def test_claiming_again_renews_what_a_labeler_holds_first(team):
+    held = team.claim("once", "ann", 2, lease=0.5)
+    time.sleep(0.3)
+    assert team.claim("once", "ann", 3)[:2] == held  # held ones come first, renewed
+    time.sleep(0.3)  # past the first lease, within the renewed one
+    assert not set(held) & set(team.claim("once", "bob", 6))
+
+
+def test_an_image_begun_comes_back_to_its_labeler_first(team):
+    from shapely.geometry import box
+
+    ids = team.queue("once", "ann")
+    team.annotate(ids[3], box(0, 0, 2, 2), "present", task="once", labeler="ann")
+    assert team.status_of(ids[3], task="once", labeler="ann") == "in_progress"
+    assert team.claim("once", "ann", 2) == [ids[3], ids[0]]
+
+
+def test_a_labelers_queue_holds_only_their_tasks(team):
+    team.add_task("open to all")
+    team.add_labeler("dee")
+    assert team.tasks_for("dee") == ["open to all"]
+    assert team.tasks_for("ann") == ["once", "twice", "open to all"]
+    with pytest.raises(StoreError, match="assigned to ann, bob, cy, not to 'dee'"):
+        team.queue("once", "dee")
+    with pytest.raises(StoreError, match="not to 'dee'"):
+        team.claim("once", "dee")
+    assert len(team.queue("open to all", "dee")) == 6
+    assert len(team.queue("once", None, status=None)) == 6  # every image, as a reader
+
+
+def test_leases_are_rows_of_the_store(team):
+    team.claim("once", "ann", 2, lease=60)
+    leases = team.leases
+    assert list(leases.columns) == ["task", "image_id", "labeler", "expires_at"]
+    left = (leases["expires_at"] - pd.Timestamp.now(tz="UTC")).dt.total_seconds()
+    assert len(leases) == 2 and left.between(50, 60).all()
