@@ -1,19 +1,27 @@
-"""The label store against the naive pandas way, side by side in one run.
+"""The label store against the naive pandas way, and on SQLite against PostgreSQL,
+side by side in one run.
 
 The naive way is what a notebook does without a store: keep labels in a
 DataFrame, append a row per label and write the CSV after each one (so a
-crash loses nothing). Prints JSON with both timings and their ratio.
+crash loses nothing). The same store calls then run on a PostgreSQL server, and
+a team of labeler processes claims and tags one task on each backend. Prints
+JSON with the timings and their ratios.
 
     python benchmarks/store.py            # 1k and 100k images, 1M annotations
     python benchmarks/store.py --quick    # smaller, for a smoke run
+    python benchmarks/store.py --postgresql postgresql://user@host/db  # that server
+                                          # (default: a throwaway one, as the tests start)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
@@ -36,10 +44,10 @@ def catalogue(n: int) -> gpd.GeoDataFrame:
                             crs="EPSG:4326")
 
 
-def store_with(folder: Path, n_images: int) -> tuple[LabelStore, list[str]]:
-    store = LabelStore.open(folder / f"store_{n_images}.sqlite")
+def store_with(target, n_images: int) -> tuple[LabelStore, list[str]]:
+    store = LabelStore.open(target)
     store.add_task(TASK)
-    ids = store.add_images(catalogue(n_images), dataset="archive")
+    ids = store.add_images(catalogue(n_images), dataset="archive", progress=False)
     return store, ids
 
 
@@ -131,18 +139,105 @@ def _summary(latencies: list[float]) -> dict:
             "p95_ms": round(float(np.percentile(ms, 95)), 3)}
 
 
+def time_team(target, n_images: int, labelers: int) -> dict:
+    """``labelers`` processes, each with its own connection, claim and tag one task
+    (one label per image) until nothing is left: labels per second, all together."""
+    store, ids = store_with(target, n_images)
+    for k in range(labelers):
+        store.assign(TASK, f"labeler{k}")
+    start = time.perf_counter()
+    workers = [subprocess.Popen([sys.executable, __file__, "--claim-and-tag", str(target),
+                                 f"labeler{k}"], stdout=subprocess.PIPE, text=True)
+               for k in range(labelers)]
+    done = sum(int(worker.communicate()[0]) for worker in workers)
+    seconds = time.perf_counter() - start
+    labeled = store.statuses(TASK)["status"].eq("labeled").sum()
+    store.close()
+    assert done == labeled == n_images, (done, labeled, n_images)
+    return {"labelers": labelers, "images": n_images, "seconds": round(seconds, 2),
+            "labels_per_second": round(n_images / seconds, 1)}
+
+
+def claim_and_tag(target: str, labeler: str) -> None:
+    """One labeler of ``time_team``: prints how many images it tagged."""
+    store, done = LabelStore.open(target), 0
+    while claimed := store.claim(TASK, labeler, 20):
+        for image_id in claimed:
+            store.tag(image_id, "present", task=TASK, labeler=labeler)
+            done += 1
+    print(done)
+
+
+@contextmanager
+def postgres_server(url: str | None):
+    """Where new databases come from: the server at ``url``, or a throwaway one."""
+    if url is not None:
+        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        counter = iter(range(1_000_000))
+
+        def new_database() -> str:
+            name = f"geolabel_bench_{int(time.time())}_{next(counter)}"
+            with engine.connect() as conn:
+                conn.exec_driver_sql(f"CREATE DATABASE {name}")
+            return sa.make_url(url).set(database=name).render_as_string(hide_password=False)
+        yield new_database
+        engine.dispose()
+        return
+    sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+    from postgres import PostgresServer  # the tests' throwaway server (Debian's postgresql)
+
+    with PostgresServer() as server:
+        yield server.new_database
+
+
+def backend_figures(folder: Path, new_database, small: int, large: int, annotations: int,
+                    tags: int, team_images: int) -> dict:
+    """The same calls on a SQLite file and on a PostgreSQL database."""
+    result: dict = {}
+    targets = {"sqlite": lambda name: folder / f"{name}.sqlite",
+               "postgresql": lambda name: new_database()}
+    for n in (small, large):
+        row = {}
+        for backend, target in targets.items():
+            store, ids = store_with(target(f"tags_{n}"), n)
+            row[backend] = time_tags(store, ids, tags)
+            if n == large:
+                bulk_annotations(store, ids, annotations)
+                loads = time_loads(store, folder)
+                result.setdefault(f"load_{n}_images_{annotations}_annotations", {})[backend] = {
+                    k: loads[k] for k in ("store_images_s", "store_annotations_s")}
+            store.close()
+        row["p95_ratio_postgresql_over_sqlite"] = round(
+            row["postgresql"]["p95_ms"] / row["sqlite"]["p95_ms"], 2)
+        result[f"tag_with_{n}_images"] = row
+    team = {backend: time_team(target(f"team_{team_images}"), team_images, 8)
+            for backend, target in targets.items()}
+    team["throughput_ratio_postgresql_over_sqlite"] = round(
+        team["postgresql"]["labels_per_second"] / team["sqlite"]["labels_per_second"], 2)
+    result[f"team_of_8_claiming_{team_images}_images"] = team
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--postgresql", metavar="URL",
+                        help="a server to create the benchmark's databases on")
+    parser.add_argument("--claim-and-tag", nargs=2, metavar=("STORE", "LABELER"),
+                        help=argparse.SUPPRESS)  # one labeler process of the team figures
     args = parser.parse_args()
+    if args.claim_and_tag:
+        claim_and_tag(*args.claim_and_tag)
+        return
     small, large = (1_000, 10_000) if args.quick else (1_000, 100_000)
     annotations = 100_000 if args.quick else 1_000_000
     tags = 300 if args.quick else 1_000
+    team_images = 1_000 if args.quick else 5_000
     result: dict = {"machine_note": "compare ratios, not absolute times"}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for n in (small, large):
-            store, ids = store_with(folder, n)
+            store, ids = store_with(folder / f"store_{n}.sqlite", n)
             ours = time_tags(store, ids, tags)
             naive = time_naive_tags(folder, n, tags)
             result[f"tag_with_{n}_images"] = {
@@ -152,6 +247,9 @@ def main() -> None:
                 bulk_annotations(store, ids, annotations)
                 result[f"load_{n}_images_{annotations}_annotations"] = time_loads(store, folder)
             store.close()
+        with postgres_server(args.postgresql) as new_database:
+            result["sqlite_and_postgresql"] = backend_figures(
+                folder, new_database, small, large, annotations, tags, team_images)
     print(json.dumps(result, indent=2))
 
 

@@ -1,7 +1,10 @@
-"""A labeler's kernel, as a separate process: tags images in a loop.
+"""A labeler's kernel, as a separate process, labeling in a loop.
 
-Prints each image id once its ``tag()`` call has returned, so a test that
-kills this process knows which tags must be in the store.
+``tag STORE LABELER COUNT OFFSET``: tags images of the task "flood" in turn.
+``claim STORE LABELER TASK BATCH``: claims images of TASK, tags them, until none is left.
+
+Prints each image id once its ``tag()`` call has returned, so a test that kills
+this process (or the server under it) knows which tags must be in the store.
 """
 
 import sys
@@ -9,7 +12,7 @@ import sys
 from geolabel_widgets import LabelStore
 
 
-def main(store_path: str, labeler: str, count: int, offset: int) -> None:
+def tag_in_turn(store_path: str, labeler: str, count: int, offset: int) -> None:
     store = LabelStore.open(store_path)
     ids = store.queue("flood", labeler, status=None)
     for k in range(offset, offset + count):
@@ -19,5 +22,17 @@ def main(store_path: str, labeler: str, count: int, offset: int) -> None:
         print(f"{image_id} {k}", flush=True)
 
 
+def tag_claimed(store_path: str, labeler: str, task: str, batch: int) -> None:
+    store = LabelStore.open(store_path)
+    while claimed := store.claim(task, labeler, batch):
+        for image_id in claimed:
+            store.tag(image_id, "present", task=task, labeler=labeler)
+            print(image_id, flush=True)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    mode, path, labeler, *rest = sys.argv[1:]
+    if mode == "tag":
+        tag_in_turn(path, labeler, int(rest[0]), int(rest[1]))
+    else:
+        tag_claimed(path, labeler, rest[0], int(rest[1]))

@@ -9,6 +9,7 @@ from shapely.geometry import LineString
 
 from geolabel_widgets import CanvasLabeler
 from geolabel_widgets.demo import coastal_scene
+from widget_drivers import Hand
 
 CLASSES = ["water", "surf", "sand", "vegetation", "buildings"]
 
@@ -29,31 +30,6 @@ def labeler(store, tmp_path):
     widget.truths = truths
     yield widget
     widget.close()
-
-
-class Hand:
-    """Mouse and keyboard, in screen pixels of the canvas (image pixel = screen / scale)."""
-
-    def __init__(self, widget):
-        self.widget = widget
-
-    def send(self, kind, x=0, y=0, **extra):
-        self.widget._on_event({"type": kind, "relativeX": x, "relativeY": y, "button": 0,
-                               **extra})
-
-    def click(self, x, y, **extra):
-        self.send("mousedown", x, y, **extra)
-        self.send("mouseup", x, y, **extra)
-
-    def drag(self, points, **extra):
-        self.send("mousedown", *points[0], **extra)
-        for point in points[1:]:
-            self.send("mousemove", *point, **extra)
-        self.send("mouseup", *points[-1], **extra)
-
-    def key(self, key, **extra):
-        self.send("keydown", key=key, **extra)
-        self.send("keyup", key=key, **extra)
 
 
 def rows(widget, kind=None):

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 
 from geolabel_widgets import LabelStore
@@ -17,18 +18,25 @@ from geolabel_widgets import LabelStore
 WORKER = Path(__file__).with_name("store_worker.py")
 
 
-def _catalogue_store(path, n: int) -> list[str]:
+def _catalogue_store(path, n: int, labels_per_image: int = 1) -> list[str]:
     catalogue = gpd.GeoDataFrame({"path": [f"/archive/{k}.tif" for k in range(n)]},
                                  geometry=gpd.points_from_xy(range(n), [0] * n), crs="EPSG:4326")
     with LabelStore.open(path) as store:
-        store.add_task("flood")
-        return store.add_images(catalogue, dataset="archive")
+        store.add_task("flood", labels_per_image=labels_per_image)
+        return store.add_images(catalogue, dataset="archive", progress=False)
 
 
 def _worker(path, labeler: str, count: int, offset: int = 0) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(WORKER), str(path), labeler, str(count),
-                             str(offset)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return _run_worker("tag", path, labeler, count, offset)
+
+
+def _claiming_worker(path, labeler: str, batch: int) -> subprocess.Popen:
+    return _run_worker("claim", path, labeler, "flood", batch)
+
+
+def _run_worker(*args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(WORKER), *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.mark.slow
@@ -75,3 +83,60 @@ def test_a_kernel_killed_at_random_moments_loses_no_returned_tag(tmp_path):
         for image_id, k in returned:
             assert (image_id, "present" if int(k) % 2 else "not present") in written, round_
         assert offset > 0
+
+
+def _labels_per_image(path, ids) -> pd.Series:
+    with LabelStore.open(path) as store:
+        tags = store.get_annotations(task="flood", kinds=["tag"])
+        history = store.get_annotations(task="flood", kinds=["tag"], history=True)
+    assert len(history) == len(tags)  # no image was tagged twice by one labeler
+    assert not tags.duplicated(["image_id", "labeler"]).any()
+    return tags.groupby("image_id")["labeler"].nunique().reindex(ids, fill_value=0)
+
+
+@pytest.mark.slow
+def test_eight_labelers_claiming_20000_images_label_each_exactly_once(postgres_url):
+    ids = _catalogue_store(postgres_url, 20_000)
+    workers = [_claiming_worker(postgres_url, f"labeler{k}", 50) for k in range(8)]
+    done = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=1200)
+        assert worker.returncode == 0, err
+        done.append(out.split())
+    per_image = _labels_per_image(postgres_url, ids)
+    assert (per_image == 1).all(), per_image.value_counts()
+    assert sum(map(len, done)) == 20_000  # what the labelers say they did: the same
+    assert all(len(d) > 500 for d in done)  # every one of them had work
+
+
+@pytest.mark.slow
+def test_eight_labelers_give_a_task_asking_three_labels_exactly_three(new_target):
+    path = new_target("agreement")
+    ids = _catalogue_store(path, 600, labels_per_image=3)
+    workers = [_claiming_worker(path, f"labeler{k}", 20) for k in range(8)]
+    for worker in workers:
+        _, err = worker.communicate(timeout=600)
+        assert worker.returncode == 0, err
+    assert (_labels_per_image(path, ids) == 3).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_a_server_restarted_mid_loop_loses_no_returned_label(postgres, mode):
+    url = postgres.new_database()
+    _catalogue_store(url, 1000)
+    worker = _worker(url, "ann", 3000)
+    for _ in range(300):  # well into the loop
+        assert worker.stdout.readline(), worker.stderr.read()
+    postgres.stop(mode)
+    time.sleep(1.0)
+    postgres.start()
+    out, err = worker.communicate(timeout=600)
+    assert worker.returncode == 0, err  # the loop carried on after the restart
+    returned = [line.split() for line in out.splitlines()]
+    assert len(returned) == 3000 - 300
+    with LabelStore.open(url) as store:
+        history = store.get_annotations(history=True, kinds=["tag"])
+    written = set(zip(history["image_id"], history["value"]))
+    for image_id, k in returned:
+        assert (image_id, "present" if int(k) % 2 else "not present") in written

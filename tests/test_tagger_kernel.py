@@ -3,21 +3,9 @@
 import pytest
 
 from conftest import write_images
+from widget_drivers import Browser
 from geolabel_widgets import ImageTagger, LabelStore
 from geolabel_widgets.widgets.keyboard import class_keys, key_map
-
-
-class Browser:
-    """Collects what the tagger sends to its view."""
-
-    def __init__(self, tagger: ImageTagger):
-        self.tagger = tagger
-        self.sent: list[tuple[dict, list]] = []
-        tagger.send = lambda content, buffers=None: self.sent.append((content, buffers or []))
-
-    def say(self, **content) -> dict:
-        self.tagger._on_message(self.tagger, content, [])
-        return self.sent[-1][0]
 
 
 @pytest.fixture

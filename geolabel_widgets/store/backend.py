@@ -40,7 +40,8 @@ WRITE_LOCK = 0x67656F6C  # an advisory lock key of our own ("geol"), per databas
 
 
 def _postgresql_engine(url: sa.URL) -> sa.Engine:
-    engine = sa.create_engine(url, pool_pre_ping=True)
+    # a server that does not answer is an error within seconds, not a hung kernel
+    engine = sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
 
     @event.listens_for(engine, "begin")
     def _begin(connection):

@@ -7,12 +7,15 @@ stroke in progress redraws only the top layer and never re-sends the image.
 
 Every finished shape is a row in the store the moment it is finished (world
 coordinates too where the image is georeferenced); a shape still being drawn is
-never saved. Undo and redo are the store's, per image.
+never saved. Undo and redo are the store's, per image. A shape the store cannot
+take (its database server went away) stays drawn, is listed as unsaved, and is
+sent again every few seconds until it is in.
 """
 
 from __future__ import annotations
 
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
@@ -31,11 +34,11 @@ from ..imagery.display import (display_jpeg, encode_png, read_display_array,
                                read_display_region)
 from ..imagery.header import UnreadableImage
 from ..segment import DoodleError, doodle_raster, doodles_to_mask
-from ..store import LabelStore, StoreError
+from ..store import LabelStore, StoreError, StoreUnavailable
 from .drawing import (DRAWN_KINDS, HANDLE_PX, Shape, View, draw_shapes, move_vertex,
                       shape_at, vertex_at, vertices, with_hole)
 from .keyboard import NAVIGATION_KEYS, help_line, key_map, key_name
-from .queue import QueueWalker
+from .queue import RETRY_EVERY, QueueWalker
 
 TOOLS = ("box", "polygon", "point", "brush", "eraser", "select")
 CANVAS_KEYS = {
@@ -107,6 +110,8 @@ class CanvasLabeler(QueueWalker, w.VBox):
         self._predicted_for = -1  # the generation self.prediction belongs to
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geolabel-segment")
         self._refine_timer: threading.Timer | None = None
+        self._unsaved: list[dict] = []  # annotate() arguments the store could not take yet
+        self._retry_timer: threading.Timer | None = None
         self._lock = threading.RLock()  # the worker thread draws too
 
         self.canvas = MultiCanvas(4, width=display_size, height=display_size)
@@ -237,8 +242,9 @@ class CanvasLabeler(QueueWalker, w.VBox):
 
     def close(self) -> None:
         self._worker.shutdown(wait=False, cancel_futures=True)
-        if self._refine_timer is not None:
-            self._refine_timer.cancel()
+        for timer in (self._refine_timer, self._retry_timer):
+            if timer is not None:
+                timer.cancel()
         _close(self._base, self._overlay, self._sharp)
         for widget in (self._clicks, self._moves, self.canvas):
             widget.close()
@@ -503,10 +509,49 @@ class CanvasLabeler(QueueWalker, w.VBox):
                 label_id: str | None = None, width: float = 0.0) -> None:
         """One finished shape: into the store, then onto the labels layer."""
         props = {"width": width} if kind == "stroke" else None
-        label_id = self.store.annotate(self.current, geometry, value or self._class,
-                                       task=self.task, labeler=self.labeler, kind=kind,
-                                       label_id=label_id, props=props)
-        self._changed(kind, select=label_id if self.selected is not None else None)
+        label_id = label_id or uuid.uuid4().hex  # the same label if it is sent again
+        self._unsaved.append(dict(image_id=self.current, geometry=geometry,
+                                  value=value or self._class, task=self.task,
+                                  labeler=self.labeler, kind=kind, label_id=label_id,
+                                  props=props))
+        if self._save_unsaved():
+            self._changed(kind, select=label_id if self.selected is not None else None)
+        else:
+            self.shapes = [s for s in self.shapes if s.label_id != label_id]
+            self.shapes.append(Shape(label_id, kind, value or self._class, geometry, width))
+            self._draw_labels()
+            self._draw_progress()
+
+    def _save_unsaved(self) -> bool:
+        """Send the shapes not yet in the store, oldest first; False if the server is
+        still away (they are kept, and tried again in RETRY_EVERY seconds)."""
+        saved = 0
+        try:
+            with self._saving():
+                while self._unsaved:
+                    self.store.annotate(**self._unsaved[0])
+                    self._unsaved.pop(0)
+                    saved += 1
+        except StoreUnavailable as err:
+            self._server_away()
+            self._say(f"⚠ {err}. {len(self._unsaved)} shape(s) kept here, not yet saved: "
+                      f"sent again every {RETRY_EVERY:.0f} s")
+            if self._retry_timer is not None:
+                self._retry_timer.cancel()
+            self._retry_timer = threading.Timer(RETRY_EVERY, self._retry_unsaved)
+            self._retry_timer.daemon = True
+            self._retry_timer.start()
+            return False
+        if self._retry_timer is not None:  # it had been waiting for the server
+            self._retry_timer = None
+            self._say(f"The database is back: {saved} kept shape(s) saved.")
+        return True
+
+    def _retry_unsaved(self) -> None:
+        with self._lock:
+            kinds = {u["kind"] for u in self._unsaved}
+            if kinds and self._save_unsaved() and self.current is not None:
+                self._changed("stroke" if "stroke" in kinds else "polygon")
 
     def _changed(self, kind: str, select: str | None = None) -> None:
         self._reload()
@@ -537,6 +582,9 @@ class CanvasLabeler(QueueWalker, w.VBox):
         self.shapes = [Shape(r.label_id, r.kind, r.value, r.geometry,
                              float((r.props or {}).get("width", 0.0)))
                        for r in rows.itertuples()]
+        self.shapes += [Shape(u["label_id"], u["kind"], u["value"], u["geometry"],
+                              float((u["props"] or {}).get("width", 0.0)))
+                        for u in self._unsaved if u["image_id"] == self.current]
 
     # -- doodles to mask ---------------------------------------------------------------------
     def _strokes_changed(self) -> None:

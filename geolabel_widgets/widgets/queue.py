@@ -7,13 +7,20 @@ moves within its queue (``_move_to``) and starts a new one (``_restart``).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from ..imagery.header import UnreadableImage
 from ..store.ingest import path_of
 
+# How long a widget's save waits for a database server that went away before it
+# says so (keeping the label), and how often it then sends the label again.
+SAVE_PATIENCE = 2.0
+RETRY_EVERY = 5.0
+
 
 class QueueWalker:
+    _server_away_until = 0.0  # monotonic time; saves till then fail at once
     @property
     def queue(self) -> list[str]:
         return list(self._queue)
@@ -41,6 +48,15 @@ class QueueWalker:
             return
         at = min(self.position + 1, len(self._queue))
         self.set_queue([*self._queue[:at], image_id, *self._queue[at:]], position=at)
+
+    def _saving(self):
+        """Store calls that give up on an absent server soon (at once if it was away
+        moments ago), so that the widget says so and keeps the label."""
+        away = time.monotonic() < self._server_away_until
+        return self.store.waiting_at_most(0.0 if away else SAVE_PATIENCE)
+
+    def _server_away(self) -> None:
+        self._server_away_until = time.monotonic() + RETRY_EVERY / 2
 
     def image_path(self, image_id: str) -> Path:
         """The local file of an image; a remote one is an UnreadableImage."""

@@ -268,6 +268,10 @@ function render({ model, el }) {
         }
       }
       show();
+    } else if (content.type === "unsaved") {
+      // the store's server is away: the tag stays pending and is sent again
+      lastError = `${content.error}. Kept here and sent again every ${RESEND_MS / 1000} s`;
+      show();
     } else if (content.type === "failed") {
       pending.delete(content.req);
       remember();
@@ -317,7 +321,7 @@ function render({ model, el }) {
     const now = Date.now();
     const stale = [...pending.values()].filter((m) => now - (m.sentAt || 0) > RESEND_MS);
     if (!stale.length) return;
-    lastError = "the kernel has not confirmed some tags; sending them again";
+    lastError = lastError || "the kernel has not confirmed some tags; sending them again";
     for (const message of stale) {
       message.sentAt = now;
       trySend(message);

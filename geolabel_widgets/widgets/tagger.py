@@ -10,6 +10,8 @@ decided here, from the store.
 from __future__ import annotations
 
 import hashlib
+import json
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
@@ -20,11 +22,12 @@ import traitlets as t
 
 from ..imagery.display import display_jpeg
 from ..imagery.header import UnreadableImage
-from ..store import LabelStore, StoreError
+from ..store import LabelStore, StoreError, StoreUnavailable
 from .keyboard import help_line, key_map
 from .queue import QueueWalker
 
 BEHIND, AHEAD = 2, 8  # images kept in the browser around the current one
+SAVED_REQS_KEPT = 1000  # requests remembered as saved, so one sent twice is written once
 
 
 class ImageTagger(QueueWalker, anywidget.AnyWidget):
@@ -80,6 +83,7 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
                                             thread_name_prefix="geolabel-prefetch")
         self._encoded: dict[str, Future] = {}
         self._descriptions: dict[str, dict] = {}
+        self._saved_reqs: OrderedDict[str, list[str]] = OrderedDict()  # request -> images
         mapping = key_map(classes, class_keys, keys)
         super().__init__(task=task, labeler=labeler, classes=classes, key_map=mapping,
                          help=help_line(mapping), multilabel=multilabel,
@@ -115,7 +119,15 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
         if handler is None:
             return
         try:
-            handler(content)
+            with self._saving():
+                done = self._saved_reqs.get(_request_key(content))
+                if done is not None:  # sent again before the view heard it was saved
+                    self._saved(content, done)
+                else:
+                    handler(content)
+        except StoreUnavailable as err:  # the view keeps the tag and sends it again
+            self._server_away()
+            self.send({"type": "unsaved", "req": content.get("req"), "error": str(err)})
         except (StoreError, ValueError) as err:
             self.send({"type": "failed", "req": content.get("req"), "error": str(err)})
 
@@ -158,6 +170,10 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
         self._send_window(self.position, set())
 
     def _saved(self, content: dict, image_ids: list[str]) -> None:
+        if content.get("req") is not None:
+            self._saved_reqs[_request_key(content)] = image_ids
+            while len(self._saved_reqs) > SAVED_REQS_KEPT:
+                self._saved_reqs.popitem(last=False)
         labels = self._labels(image_ids)
         for image_id in image_ids:
             status = labels.get(image_id, _no_labels())["status"]
@@ -237,6 +253,11 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
                 if self.review_mode:
                     entry["labels"][labeler] = sorted([*entry["labels"].get(labeler, []), value])
         return result
+
+
+def _request_key(content: dict) -> str:
+    """A request as the view sends it, and sends it again (with a new ``sentAt``)."""
+    return json.dumps({k: v for k, v in content.items() if k != "sentAt"}, sort_keys=True)
 
 
 def _no_labels() -> dict:
