@@ -22,9 +22,11 @@ BACKENDS = ("sqlite", "postgresql")
 
 
 def pytest_generate_tests(metafunc):
-    """The store's own tests run on both backends; the rest on SQLite."""
-    if metafunc.module.__name__.startswith("test_store_") and \
-            "backend" in metafunc.fixturenames:
+    """The store's own tests (and a module saying ON_BOTH_BACKENDS) run on both
+    backends; the rest on SQLite."""
+    both = metafunc.module.__name__.startswith("test_store_") or \
+        getattr(metafunc.module, "ON_BOTH_BACKENDS", False)
+    if both and "backend" in metafunc.fixturenames:
         metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 

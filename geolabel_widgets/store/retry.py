@@ -31,8 +31,9 @@ def server_gone(err: BaseException) -> bool:
 
 def unavailable(store, err: BaseException, waited: float) -> StoreUnavailable:
     reason = str(getattr(err, "orig", err)).strip().splitlines()[0]
-    return StoreUnavailable(f"cannot reach the database {store.location} ({reason}); "
-                            f"tried for {waited:.0f} s, nothing of this call was written")
+    tried = f"; tried for {waited:.0f} s" if waited >= 1 else ""
+    return StoreUnavailable(f"cannot reach the database {store.location} ({reason}){tried}. "
+                            "Nothing of this call was written")
 
 
 def retried(method):

@@ -64,6 +64,9 @@ class CanvasLabeler(QueueWalker, w.VBox):
         The classes, in key order (1-9); default: the task's.
     dataset, status, image_ids, order, seed
         Which images, in which order: as ``LabelStore.queue`` (status None: all).
+    claim
+        Images claimed this many at a time (``LabelStore.claim``); by default 20 on a
+        team's task (one assigned to labelers), off otherwise. See ``ImageTagger``.
     class_keys, keys
         Other keys for classes (class -> key) or actions (action -> key).
     bands
@@ -79,7 +82,8 @@ class CanvasLabeler(QueueWalker, w.VBox):
     def __init__(self, store: LabelStore, *, task: str, labeler: str,
                  classes: Sequence[str] | None = None, dataset=None, status=None,
                  image_ids=None, order="stable", seed=None, class_keys=None, keys=None,
-                 bands=None, display_size: int = 640, brush_width: int = 6):
+                 bands=None, display_size: int = 640, brush_width: int = 6,
+                 claim: int | None = None):
         if task not in store.tasks.index:
             store.add_task(task, type="semantic_segmentation",
                            classes=list(classes or ("water", "land")))
@@ -90,9 +94,9 @@ class CanvasLabeler(QueueWalker, w.VBox):
         self._class_of_key = {k: c for c, k in self.shortcuts["classes"].items()}
         self._action_of_key = {k: a for a, k in self.shortcuts["actions"].items()}
         self._bands, self.display_size = bands, display_size
-        self._queue = store.queue(task, labeler, status=status, dataset=dataset,
-                                  image_ids=image_ids, order=order, seed=seed)
-        self._images = store.images.reindex(self._queue)
+        self._queue = self._first_queue(task, labeler, claim, status=status, dataset=dataset,
+                                        image_ids=image_ids, order=order, seed=seed)
+        self._images = store.images_of(self._queue)
 
         self.shapes: list[Shape] = []
         self.selected: Shape | None = None
@@ -164,6 +168,8 @@ class CanvasLabeler(QueueWalker, w.VBox):
             self._go(position)
 
     def _go(self, position: int) -> None:
+        if position >= len(self._queue) - 1 and self._claim_more():
+            self._jump.max = len(self._queue)
         self.position = max(0, min(int(position), max(len(self._queue) - 1, 0)))
         self._polygon, self._drag, self.selected = [], None, None
         _close(self._base, self._overlay, self._sharp)
@@ -241,13 +247,15 @@ class CanvasLabeler(QueueWalker, w.VBox):
         return row
 
     def close(self) -> None:
-        self._worker.shutdown(wait=False, cancel_futures=True)
-        for timer in (self._refine_timer, self._retry_timer):
-            if timer is not None:
-                timer.cancel()
-        _close(self._base, self._overlay, self._sharp)
-        for widget in (self._clicks, self._moves, self.canvas):
-            widget.close()
+        if hasattr(self, "_moves"):  # built whole (close runs after a failed __init__ too)
+            self._worker.shutdown(wait=False, cancel_futures=True)
+            for timer in (self._refine_timer, self._retry_timer):
+                if timer is not None:
+                    timer.cancel()
+            self._release_claims()
+            _close(self._base, self._overlay, self._sharp)
+            for widget in (self._clicks, self._moves, self.canvas):
+                widget.close()
         super().close()
 
     # -- controls ----------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """Walking a queue of images: what the tagger and the canvas share.
 
-A widget using this sets ``store``, ``task``, ``labeler``, ``_queue`` (image ids),
-``_images`` (their rows of ``store.images``) and ``position``, and says how it
-moves within its queue (``_move_to``) and starts a new one (``_restart``).
+A widget using this sets ``store``, ``task``, ``labeler``, ``_queue`` (image ids,
+from ``_first_queue``), ``_images`` (their rows of ``store.images``) and
+``position``, and says how it moves within its queue (``_move_to``) and starts a
+new one (``_restart``). On a team's task (one assigned to labelers) the queue is
+the images claimed from the store, a batch at a time, so that two labelers are
+never shown the same image when the task asks for one label per image.
 """
 
 from __future__ import annotations
@@ -10,17 +13,60 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from ..imagery.header import UnreadableImage
+from ..store import StoreError
 from ..store.ingest import path_of
 
 # How long a widget's save waits for a database server that went away before it
 # says so (keeping the label), and how often it then sends the label again.
 SAVE_PATIENCE = 2.0
 RETRY_EVERY = 5.0
+CLAIM_BATCH = 20  # images a team member's widget claims at a time
 
 
 class QueueWalker:
     _server_away_until = 0.0  # monotonic time; saves till then fail at once
+    _claim_batch = 0  # 0: the queue is the store's queue, not claimed images
+
+    def _first_queue(self, task: str, labeler: str, claim: int | None, **filters
+                     ) -> list[str]:
+        """Claimed images (``claim`` at a time; by default on a team's task), else the
+        store's queue with these filters."""
+        if claim is None:
+            claim = CLAIM_BATCH if task in set(self.store.assignments["task"]) else 0
+        self._claim_batch = claim
+        if not claim:
+            return self.store.queue(task, labeler, **filters)
+        given = sorted(k for k, v in filters.items() if v is not None and
+                       (k, v) not in (("order", "stable"), ("status", "unlabeled")))
+        if given:
+            raise ValueError(f"images of task {task!r} are claimed from the team's queue "
+                             f"in its order; {', '.join(given)} cannot choose them (claim=0 "
+                             "opens the whole queue instead)")
+        return self.store.claim(task, labeler, claim)
+
+    def _claim_more(self) -> bool:
+        """Claim the next batch onto the end of the queue (renewing what is held)."""
+        if not self._claim_batch:
+            return False
+        have = set(self._queue)
+        new = [image_id for image_id in
+               self.store.claim(self.task, self.labeler, len(have) + self._claim_batch)
+               if image_id not in have]
+        if new:
+            self._queue.extend(new)
+            self._images = pd.concat([self._images, self.store.images_of(new)])
+        return bool(new)
+
+    def _release_claims(self) -> None:
+        """Give back what this widget claimed and did not label, for the others."""
+        if self._claim_batch:
+            try:
+                self.store.release(self.task, self.labeler)
+            except StoreError:  # a server away: the leases expire by themselves
+                pass
     @property
     def queue(self) -> list[str]:
         return list(self._queue)

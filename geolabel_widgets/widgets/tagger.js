@@ -354,6 +354,7 @@ function render({ model, el }) {
   });
   frame.addEventListener("mousedown", () => el.focus());
   model.on("change:labeled", show);
+  model.on("change:total", show); // a team's queue grows as images are claimed
   model.on("change:review_mode", show);
   model.on("change:position", () => {
     if (model.get("position") !== position) move(model.get("position"));

@@ -42,6 +42,11 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
         The classes, in key order; default: the task's.
     dataset, status, bbox, image_ids, value, order, seed
         Which images, in which order: as ``LabelStore.queue`` (status None: all).
+    claim
+        Images claimed from the store this many at a time (``LabelStore.claim``),
+        more as the labeler nears the end; by default 20 on a team's task (one
+        assigned to labelers) and off otherwise. Claimed images come in the task's
+        order, so the filters above do not apply.
     multilabel
         Keys toggle classes on the image instead of choosing one and moving on.
     class_keys, keys
@@ -69,16 +74,18 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
     def __init__(self, store: LabelStore, *, task: str, labeler: str,
                  classes: Sequence[str] | None = None, dataset=None, multilabel: bool = False,
                  status=None, bbox=None, image_ids=None, value=None, order="stable",
-                 seed=None, class_keys=None, keys=None, bands=None, display_size: int = 768):
+                 seed=None, class_keys=None, keys=None, bands=None, display_size: int = 768,
+                 claim: int | None = None):
         if task not in store.tasks.index:
             store.add_task(task, type="multilabel" if multilabel else "tag",
                            classes=list(classes or ("present", "not present")))
         classes = list(classes or store.classes(task))
         self.store = store
         self._bands = bands
-        self._queue = store.queue(task, labeler, status=status, dataset=dataset, bbox=bbox,
-                                  image_ids=image_ids, value=value, order=order, seed=seed)
-        self._images = store.images.reindex(self._queue)
+        self._queue = self._first_queue(task, labeler, claim, status=status, dataset=dataset,
+                                        bbox=bbox, image_ids=image_ids, value=value,
+                                        order=order, seed=seed)
+        self._images = store.images_of(self._queue)
         self._prefetch = ThreadPoolExecutor(max_workers=1,  # leaves a core to the kernel
                                             thread_name_prefix="geolabel-prefetch")
         self._encoded: dict[str, Future] = {}
@@ -98,7 +105,9 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
 
     # -- what a user may call from Python too --------------------------------------------
     def close(self) -> None:
-        self._prefetch.shutdown(wait=False, cancel_futures=True)
+        if hasattr(self, "_prefetch"):  # built (close runs after a failed __init__ too)
+            self._prefetch.shutdown(wait=False, cancel_futures=True)
+            self._release_claims()
         super().close()
 
     def _move_to(self, position: int) -> None:
@@ -132,7 +141,10 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
             self.send({"type": "failed", "req": content.get("req"), "error": str(err)})
 
     def _do_need(self, content: dict) -> None:
-        self.position = max(0, min(int(content["position"]), len(self._queue)))
+        wanted = int(content["position"])
+        if wanted + AHEAD >= len(self._queue) and self._claim_more():
+            self.total = len(self._queue)  # before the view gets there
+        self.position = max(0, min(wanted, len(self._queue)))
         self._send_window(self.position, set(content.get("have", [])))
 
     def _do_tag(self, content: dict) -> None:
