@@ -100,7 +100,7 @@ def test_a_store_call_says_when_the_server_stays_away(postgres, server_store):
     finally:
         postgres.start()
     assert "cannot reach the database" in str(raised.value)
-    assert "nothing of this call was written" in str(raised.value)
+    assert "Nothing of this call was written" in str(raised.value)
     assert 0.5 < waited < 2.5  # it tried again, for at most about 1.5 s
     server_store.add_labeler("bob")  # and the same store works once it is back
     assert "bob" in server_store.labelers.index

@@ -65,6 +65,25 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
              ) -> "LabelStore":
         """Open (or create) a store: a file path for SQLite, or a ``postgresql://`` URL."""
         engine = make_engine(target)
+        location = engine.url.render_as_string(hide_password=True) if is_url(target) \
+            else str(target)
+        try:
+            cls._prepare(engine, location)
+        except sa.exc.DBAPIError as err:
+            if is_url(target) and server_gone(err):
+                raise unavailable(location, err) from err
+            raise
+        if mask_dir is None:
+            if is_url(target):
+                mask_dir = Path.cwd() / "geolabel_masks"
+            else:
+                path = Path(target).expanduser().absolute()
+                mask_dir = path.with_name(path.stem + "_masks")
+        return cls(engine, Path(mask_dir), location)
+
+    @staticmethod
+    def _prepare(engine: sa.Engine, location: str) -> None:
+        """Create the tables of a new store, or bring an older one up to date."""
         with writer(engine).begin() as conn:
             s.metadata.create_all(conn)
             known = conn.execute(sa.select(s.store_info.c.value)
@@ -73,17 +92,10 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                 conn.execute(sa.insert(s.store_info).values(key="schema_version",
                                                             value=str(s.SCHEMA_VERSION)))
             elif int(known) > s.SCHEMA_VERSION:
-                raise StoreError(f"{target} was written by a newer geolabel_widgets "
+                raise StoreError(f"{location} was written by a newer geolabel_widgets "
                                  f"(schema {known}); upgrade the package to open it")
             elif int(known) < s.SCHEMA_VERSION:
                 _migrate(conn, int(known))
-        if mask_dir is None:
-            if is_url(target):
-                mask_dir = Path.cwd() / "geolabel_masks"
-            else:
-                path = Path(target).expanduser().absolute()
-                mask_dir = path.with_name(path.stem + "_masks")
-        return cls(engine, Path(mask_dir), str(target))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -132,7 +144,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
             self._tasks.clear()  # what they cached may have been rolled back
             self._labelers.clear()
             if self.on_server and isinstance(err, sa.exc.DBAPIError) and server_gone(err):
-                raise unavailable(self, err, 0) from err
+                raise unavailable(self.location, err) from err
             raise
 
     @contextmanager

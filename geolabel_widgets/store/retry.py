@@ -29,10 +29,10 @@ def server_gone(err: BaseException) -> bool:
         getattr(err, "connection_invalidated", False)
 
 
-def unavailable(store, err: BaseException, waited: float) -> StoreUnavailable:
+def unavailable(location: str, err: BaseException, waited: float = 0.0) -> StoreUnavailable:
     reason = str(getattr(err, "orig", err)).strip().splitlines()[0]
     tried = f"; tried for {waited:.0f} s" if waited >= 1 else ""
-    return StoreUnavailable(f"cannot reach the database {store.location} ({reason}){tried}. "
+    return StoreUnavailable(f"cannot reach the database {location} ({reason}){tried}. "
                             "Nothing of this call was written")
 
 
@@ -56,7 +56,7 @@ def retried(method):
                     if not server_gone(err):
                         raise
                     if waited + delay > store_patience(store):
-                        raise unavailable(store, err, waited) from err
+                        raise unavailable(store.location, err, waited) from err
                     time.sleep(delay)
                     delay = min(delay * 2, 1.0)
         finally:
