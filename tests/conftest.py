@@ -46,8 +46,10 @@ def new_target(backend, tmp_path, request):
 
 
 @pytest.fixture
-def store(new_target, tmp_path) -> LabelStore:
-    with LabelStore.open(new_target(), mask_dir=tmp_path / "masks") as opened:
+def store(new_target, backend, tmp_path) -> LabelStore:
+    """A new store; masks in a folder beside a SQLite file, in the database on a server."""
+    masks = tmp_path / "masks" if backend == "sqlite" else None
+    with LabelStore.open(new_target(), mask_dir=masks) as opened:
         yield opened
 
 

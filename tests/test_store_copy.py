@@ -13,7 +13,7 @@ def _tables(store: LabelStore) -> dict:
     """Every row of every table but store_info, sorted: what a copy must keep."""
     with store.engine.connect() as conn:
         return {t.name: sorted(map(repr, (tuple(r) for r in conn.execute(sa.select(t)))))
-                for t in s.metadata.sorted_tables if t is not s.store_info}
+                for t in s.metadata.sorted_tables if t not in (s.store_info, s.mask_files)}
 
 
 def test_a_store_goes_to_postgresql_and_back_whole(tmp_path, postgres):
@@ -29,19 +29,33 @@ def test_a_store_goes_to_postgresql_and_back_whole(tmp_path, postgres):
     store.close()
 
     url = postgres.new_database()
-    assert main(["store", "copy", str(tmp_path / "a.sqlite"), url,
-                 "--dest-masks", str(tmp_path / "pg_masks")]) == 0
-    with LabelStore.open(url, mask_dir=tmp_path / "pg_masks") as team:
+    assert main(["store", "copy", str(tmp_path / "a.sqlite"), url]) == 0
+    with LabelStore.open(url) as team:
         assert _tables(team) == before
         [current] = team.get_annotations(kinds=["mask"]).itertuples()
+        assert team.mask_dir is None  # the server keeps the masks' PNGs itself
         assert np.array_equal(team.mask(current.annotation_id)[0], 1 - mask)
         team.tag(ids[3], "present", task=TAGS, labeler="cy")  # ids go on after the copied ones
         after = _tables(team)
-    assert main(["store", "copy", url, str(tmp_path / "back.sqlite"),
-                 "--src-masks", str(tmp_path / "pg_masks")]) == 0
+    assert main(["store", "copy", url, str(tmp_path / "back.sqlite")]) == 0
     with LabelStore.open(tmp_path / "back.sqlite") as back:
         assert _tables(back) == after
         assert np.array_equal(back.mask(current.annotation_id)[0], 1 - mask)
+        assert len(list(back.mask_dir.glob("*.png"))) == 2  # files again, both masks
+
+
+def test_masks_on_a_shared_disk_go_there(tmp_path, postgres):
+    store, ids = labeled_store(tmp_path / "a.sqlite", tmp_path / "files")
+    store.add_task("cover", type="semantic_segmentation", classes=["water", "sand"])
+    store.add_mask(ids[0], np.eye(8, dtype=np.uint8), task="cover", labeler="ann")
+    store.close()
+    url = postgres.new_database()
+    assert main(["store", "copy", str(tmp_path / "a.sqlite"), url,
+                 "--dest-masks", str(tmp_path / "shared")]) == 0
+    with LabelStore.open(url, mask_dir=tmp_path / "shared") as team:
+        [row] = team.get_annotations(kinds=["mask"]).itertuples()
+        assert np.array_equal(team.mask(row.annotation_id)[0], np.eye(8))
+    assert len(list((tmp_path / "shared").glob("*.png"))) == 1
 
 
 def test_copying_into_a_store_that_holds_labels_is_refused(tmp_path, capsys):

@@ -27,7 +27,8 @@ def test_a_folder_is_found_recursively_hashed_and_not_copied(store, image_folder
     assert images[["width", "height", "bands", "dtype"]].drop_duplicates().values.tolist() == [
         [64, 48, 3, "uint8"]]
     assert not images["file_missing"].any()
-    assert not (store.mask_dir.exists() and any(store.mask_dir.iterdir()))
+    assert store.mask_dir is None or not (store.mask_dir.exists()
+                                          and any(store.mask_dir.iterdir()))
 
 
 def test_not_recursive_skips_subfolders(store, image_folder):

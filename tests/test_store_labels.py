@@ -149,6 +149,17 @@ def test_masks_are_files_with_pixel_counts_and_undo_restores_the_earlier_mask(ev
         store.add_mask(ids[1], np.full((4, 4), 7, np.uint8), task="cover", labeler="ann")
 
 
+def test_another_kernel_reads_a_mask_where_the_store_keeps_it(event, tmp_path, monkeypatch):
+    store, ids = event
+    store.add_task("cover", type="semantic_segmentation", classes=["water", "sand"])
+    mask = np.eye(48, 64, dtype=np.uint8)
+    row = store.add_mask(ids[0], mask, task="cover", labeler="ann")
+    (tmp_path / "bob").mkdir()
+    monkeypatch.chdir(tmp_path / "bob")  # another labeler's kernel, in their own home
+    with LabelStore.open(store.location, mask_dir=store.mask_dir) as bobs:
+        assert np.array_equal(bobs.mask(row)[0], mask)
+
+
 def test_doodles_use_zero_for_not_doodled(event):
     store, ids = event
     store.add_task("cover", type="semantic_segmentation", classes=["water", "sand"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 import sqlalchemy as sa
 
@@ -17,7 +16,7 @@ CHUNK = 5000
 def copy_store(source: str | os.PathLike, dest: str | os.PathLike, *,
                source_masks: str | os.PathLike | None = None,
                dest_masks: str | os.PathLike | None = None) -> dict[str, int]:
-    """Copy every row of every table, and the mask files, into an empty store.
+    """Copy every row of every table, and the masks' PNGs, into an empty store.
 
     Row ids are kept, so history, actions and masks keep pointing at each other; on
     PostgreSQL the id sequences then continue after them. One transaction on the
@@ -32,8 +31,8 @@ def copy_store(source: str | os.PathLike, dest: str | os.PathLike, *,
                     raise StoreError(f"{dest} already holds a store ({table.name} has rows); "
                                      "copy into a new one")
             for table in s.metadata.sorted_tables:
-                if table is s.store_info:
-                    continue  # the destination wrote its own on opening
+                if table in (s.store_info, s.mask_files):
+                    continue  # its own, written on opening; masks go below, where they live
                 copied[table.name] = 0
                 result = read.execution_options(yield_per=CHUNK).execute(sa.select(table))
                 for rows in result.mappings().partitions():
@@ -41,11 +40,10 @@ def copy_store(source: str | os.PathLike, dest: str | os.PathLike, *,
                     copied[table.name] += len(rows)
             if write.dialect.name == "postgresql":
                 _continue_sequences(write)
-            paths = read.execute(sa.select(s.masks.c.path)).scalars().all()
-        for path in paths:  # once the rows are in: a failed copy leaves no stray files
-            target = dst.mask_dir / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src.mask_dir / path, target)
+            paths = read.execute(sa.select(s.masks.c.path).distinct()).scalars().all()
+            for path in paths:  # files or rows, as each store keeps them
+                dst.masks_at.put(write, path, src.masks_at.get(read, path))
+            copied[s.mask_files.name] = len(paths)
         return copied
 
 

@@ -33,7 +33,7 @@ from .changes import ChangeFeed
 from .history import HistoryMixin
 from .types import StoreError, TaskInfo
 from .ingest import IngestReport, rows_from_files, rows_from_frame
-from .masks import MaskRef, pixel_counts, read_mask, write_mask
+from .masks import DatabaseMasks, FolderMasks, MaskRef, decode_mask, encode_mask, pixel_counts
 from .queue import OPEN_STATUSES, QueueMixin
 from .retry import PATIENCE_SECONDS, retried, server_gone, unavailable, waiting_at_most
 from .splits import SplitMixin
@@ -47,9 +47,10 @@ REVIEW_VERDICTS = {"accept": "reviewed", "reviewed": "reviewed",
 class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
     """Images, tasks, labelers and labels, read as pandas frames, written by methods."""
 
-    def __init__(self, engine: sa.Engine, mask_dir: Path, location: str):
+    def __init__(self, engine: sa.Engine, mask_dir: Path | None, location: str):
         self.engine = engine
-        self.mask_dir = Path(mask_dir)
+        self.masks_at = FolderMasks(mask_dir) if mask_dir is not None else DatabaseMasks()
+        self.mask_dir = self.masks_at.folder  # None: masks are rows of the database
         self.location = location
         self._writer = writer(engine)
         self._local = threading.local()  # the connection of a transaction() in this thread
@@ -63,7 +64,11 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
     @classmethod
     def open(cls, target: str | os.PathLike, mask_dir: str | os.PathLike | None = None
              ) -> "LabelStore":
-        """Open (or create) a store: a file path for SQLite, or a ``postgresql://`` URL."""
+        """Open (or create) a store: a file path for SQLite, or a ``postgresql://`` URL.
+
+        Mask rasters go in ``mask_dir``: by default a folder beside a SQLite file,
+        and the database itself on a server (so that a team needs no shared disk).
+        """
         engine = make_engine(target)
         location = engine.url.render_as_string(hide_password=True) if is_url(target) \
             else str(target)
@@ -73,13 +78,10 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
             if is_url(target) and server_gone(err):
                 raise unavailable(location, err) from err
             raise
-        if mask_dir is None:
-            if is_url(target):
-                mask_dir = Path.cwd() / "geolabel_masks"
-            else:
-                path = Path(target).expanduser().absolute()
-                mask_dir = path.with_name(path.stem + "_masks")
-        return cls(engine, Path(mask_dir), location)
+        if mask_dir is None and not is_url(target):
+            path = Path(target).expanduser().absolute()
+            mask_dir = path.with_name(path.stem + "_masks")
+        return cls(engine, mask_dir, location)
 
     @staticmethod
     def _prepare(engine: sa.Engine, location: str) -> None:
@@ -354,10 +356,14 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         The scene is read window by window (never whole); chips of nodata only, and
         chips outside ``region`` (a shapely geometry or GeoJSON dict in lon/lat), are
         skipped. Chips are GeoTIFFs in ``folder`` (default: ``<scene>_chips`` beside the
-        store's masks), each with its footprint, and remember their scene and window
+        store's masks; a store on a server needs one that every labeler reads), each with
+        its footprint, and remember their scene and window
         in ``props``. Returns the chips' image ids; ``store.last_chips`` says what was cut.
         """
         scene_name = Path(str(scene)).stem
+        if folder is None and self.mask_dir is None:
+            raise StoreError("a store on a server keeps no files: give add_chips a folder "
+                             "that every labeler's kernel can read")
         folder = Path(folder) if folder else self.mask_dir.parent / f"{scene_name}_chips"
         report = cut_chips(scene, folder, size=size, overlap=overlap, region=region,
                            progress=progress)
@@ -591,12 +597,13 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         offset = 1 if kind == "doodles" else 0
         if mask.size and int(mask.max()) >= len(classes) + offset:
             raise StoreError(f"mask holds value {int(mask.max())} but only {len(classes)} classes")
-        file_name = write_mask(self.mask_dir, mask)
+        file_name, png = encode_mask(mask)
         counts = pixel_counts(mask, [""] * offset + classes)
         counts.pop("", None)
         label_id = f"{kind}/{info.task_id}/{image_id}/{labeler}"
         ref = MaskRef(file_name, int(mask.shape[0]), int(mask.shape[1]), tuple(classes), counts)
         with self._action(info, labeler, image_id) as (conn, action):
+            self.masks_at.put(conn, file_name, png)
             annotation_id = self._put(conn, action, label_id, image_id, info, labeler,
                                       kind=kind, value=None, props=props, mask=ref)
             if kind == "mask":
@@ -608,9 +615,9 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         with self._read() as conn:
             row = conn.execute(sa.select(s.masks).where(
                 s.masks.c.annotation_id == int(annotation_id))).first()
-        if row is None:
-            raise StoreError(f"annotation {annotation_id} has no mask")
-        return read_mask(self.mask_dir, row.path), list(row.classes)
+            if row is None:
+                raise StoreError(f"annotation {annotation_id} has no mask")
+            return decode_mask(self.masks_at.get(conn, row.path)), list(row.classes)
 
     # -- lifecycle -------------------------------------------------------------------------
     @retried

@@ -1,8 +1,10 @@
-"""Dense label rasters kept as lossless PNG files beside the store."""
+"""Dense label rasters as lossless PNGs: files in a folder beside a SQLite store, or
+rows of the database itself on a server, which every labeler's kernel reaches."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,8 +49,8 @@ class MaskRef:
                 for k, v in self.counts.items()])
 
 
-def write_mask(folder: Path, mask: np.ndarray) -> str:
-    """Save a 2-D class-index mask; returns its file name (content-addressed)."""
+def encode_mask(mask: np.ndarray) -> tuple[str, bytes]:
+    """A 2-D class-index mask as PNG bytes, and its content-addressed name."""
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise ValueError(f"a mask is a 2-D array of class indices, got shape {mask.shape}")
@@ -56,18 +58,49 @@ def write_mask(folder: Path, mask: np.ndarray) -> str:
         raise ValueError("mask class indices must lie in 0..255")
     mask = mask.astype(np.uint8, copy=False)
     name = hashlib.sha256(mask.tobytes() + str(mask.shape).encode()).hexdigest()[:32] + ".png"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / name
-    if not target.exists():
-        partial = target.with_suffix(".part")
-        Image.fromarray(mask).save(partial, format="PNG", optimize=False)
-        partial.replace(target)  # never leave a half-written mask under its final name
-    return name
+    buffer = io.BytesIO()
+    Image.fromarray(mask).save(buffer, format="PNG", optimize=False)
+    return name, buffer.getvalue()
 
 
-def read_mask(folder: Path, name: str) -> np.ndarray:
-    with Image.open(folder / name) as im:
+def decode_mask(png: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(png)) as im:
         return np.asarray(im)
+
+
+class FolderMasks:
+    """PNG files in a folder (beside a SQLite file, or a disk a team shares)."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+
+    def put(self, conn, name: str, png: bytes) -> None:
+        target = self.folder / name
+        if not target.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(".part")
+            partial.write_bytes(png)
+            partial.replace(target)  # never leave a half-written mask under its final name
+
+    def get(self, conn, name: str) -> bytes:
+        return (self.folder / name).read_bytes()
+
+
+class DatabaseMasks:
+    """PNG bytes in the store's own ``mask_files`` table, written in the label's
+    transaction: a team on a server needs no shared disk, and a mask is never without
+    its row or its row without it."""
+
+    folder = None
+
+    def put(self, conn, name: str, png: bytes) -> None:
+        files = s.mask_files
+        if conn.execute(sa.select(files.c.name).where(files.c.name == name)).first() is None:
+            conn.execute(sa.insert(files).values(name=name, png=png))
+
+    def get(self, conn, name: str) -> bytes:
+        return conn.execute(sa.select(s.mask_files.c.png)
+                            .where(s.mask_files.c.name == name)).scalar_one()
 
 
 def pixel_counts(mask: np.ndarray, classes: list[str]) -> dict[str, int]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 5  # 2: aggregates; 3: image sources; 4: assignments; 5: leases
+SCHEMA_VERSION = 5  # 2: aggregates; 3: image sources; 4: assignments; 5: leases, mask_files
 
 metadata = sa.MetaData()
 
@@ -201,7 +201,7 @@ annotations = sa.Table(
     sa.Index("ix_annotations_current_kind", "is_current", "kind", "task_id"),
 )
 
-# Dense rasters live as files beside the store; their pixel counts are rows.
+# Dense rasters live as PNGs (masks.py: files, or mask_files); their pixel counts are rows.
 masks = sa.Table(
     "masks",
     metadata,
@@ -210,6 +210,14 @@ masks = sa.Table(
     sa.Column("width", sa.Integer, nullable=False),
     sa.Column("height", sa.Integer, nullable=False),
     sa.Column("classes", sa.JSON, nullable=False),
+)
+
+# The PNGs of masks, by content, where the store keeps them itself (on a server).
+mask_files = sa.Table(
+    "mask_files",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("png", sa.LargeBinary, nullable=False),
 )
 
 mask_pixels = sa.Table(
