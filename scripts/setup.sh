@@ -2,7 +2,8 @@
 # Set up everything on a fresh Debian machine with Python 3.10+:
 # system packages (when missing), a virtual environment in .venv, the package.
 #   scripts/setup.sh          for the demo
-#   scripts/setup.sh --test   also what the tests need (Chromium, PostgreSQL, test extras)
+#   scripts/setup.sh --test   also what the tests need (Chromium, PostgreSQL + PostGIS,
+#                             test extras)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,8 +13,10 @@ want_tests=false
 packages=()
 python3 -c "import ensurepip, venv" 2>/dev/null || packages+=(python3-venv)
 $want_tests && [ ! -x /usr/bin/chromium ] && packages+=(chromium)
-# the tests start a throwaway PostgreSQL server of their own
+# the tests start a throwaway PostgreSQL server of their own, with PostGIS
 $want_tests && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && packages+=(postgresql)
+$want_tests && ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 &&
+    packages+=(postgresql-postgis)
 if [ ${#packages[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"

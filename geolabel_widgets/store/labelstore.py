@@ -30,6 +30,7 @@ from . import aggregates, frames
 from . import schema as s
 from .backend import is_url, make_engine, writer
 from .changes import ChangeFeed
+from .geometry import POSTGIS, add_spatial_indexes, choose_geometry
 from .history import HistoryMixin
 from .types import StoreError, TaskInfo
 from .ingest import IngestReport, rows_from_files, rows_from_frame
@@ -87,12 +88,18 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
     def _prepare(engine: sa.Engine, location: str) -> None:
         """Create the tables of a new store, or bring an older one up to date."""
         with writer(engine).begin() as conn:
+            info = {}
+            if sa.inspect(conn).has_table(s.store_info.name):
+                info = dict(conn.execute(sa.select(s.store_info.c.key, s.store_info.c.value)).all())
+            known = info.get("schema_version")
+            kind = choose_geometry(conn, known is None, info.get("geometry"))
             s.metadata.create_all(conn)
-            known = conn.execute(sa.select(s.store_info.c.value)
-                                 .where(s.store_info.c.key == "schema_version")).scalar()
             if known is None:
-                conn.execute(sa.insert(s.store_info).values(key="schema_version",
-                                                            value=str(s.SCHEMA_VERSION)))
+                conn.execute(sa.insert(s.store_info), [
+                    dict(key="schema_version", value=str(s.SCHEMA_VERSION)),
+                    dict(key="geometry", value=kind)])
+                if kind == POSTGIS:
+                    add_spatial_indexes(conn)
             elif int(known) > s.SCHEMA_VERSION:
                 raise StoreError(f"{location} was written by a newer geolabel_widgets "
                                  f"(schema {known}); upgrade the package to open it")

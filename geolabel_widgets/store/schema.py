@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from .geometry import Geometry
+
 SCHEMA_VERSION = 5  # 2: aggregates; 3: image sources; 4: assignments; 5: leases, mask_files
 
 metadata = sa.MetaData()
@@ -133,7 +135,7 @@ images = sa.Table(
     sa.Column("dtype", sa.String(16)),
     sa.Column("crs", sa.Text),
     sa.Column("transform", sa.JSON),  # affine (a, b, c, d, e, f), pixel -> CRS
-    sa.Column("footprint", sa.LargeBinary),  # WKB, EPSG:4326
+    sa.Column("footprint", Geometry(4326)),  # lon/lat
     sa.Column("lon", sa.Float),
     sa.Column("lat", sa.Float),
     sa.Column("acquired_at", sa.Float),
@@ -180,8 +182,8 @@ annotations = sa.Table(
     sa.Column("author_id", sa.String(255), nullable=False),  # a reviewer writes others' status
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("value", sa.Text),
-    sa.Column("geometry", sa.LargeBinary),  # WKB, full-resolution image pixels
-    sa.Column("world_geometry", sa.LargeBinary),  # WKB, EPSG:4326
+    sa.Column("geometry", Geometry()),  # full-resolution image pixels
+    sa.Column("world_geometry", Geometry(4326)),  # lon/lat
     sa.Column("props", sa.JSON),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("supersedes", sa.Integer),
