@@ -90,7 +90,8 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         with writer(engine).begin() as conn:
             info = {}
             if sa.inspect(conn).has_table(s.store_info.name):
-                info = dict(conn.execute(sa.select(s.store_info.c.key, s.store_info.c.value)).all())
+                info = dict(conn.execute(sa.select(s.store_info.c.key,
+                                                   s.store_info.c.value)).all())
             known = info.get("schema_version")
             kind = choose_geometry(conn, known is None, info.get("geometry"))
             s.metadata.create_all(conn)
@@ -363,9 +364,9 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         The scene is read window by window (never whole); chips of nodata only, and
         chips outside ``region`` (a shapely geometry or GeoJSON dict in lon/lat), are
         skipped. Chips are GeoTIFFs in ``folder`` (default: ``<scene>_chips`` beside the
-        store's masks; a store on a server needs one that every labeler reads), each with
-        its footprint, and remember their scene and window
-        in ``props``. Returns the chips' image ids; ``store.last_chips`` says what was cut.
+        store's masks; a store on a server needs one every labeler reads), each with its
+        footprint, and remember their scene and window in ``props``. Returns the chips'
+        image ids; ``store.last_chips`` says what was cut.
         """
         scene_name = Path(str(scene)).stem
         if folder is None and self.mask_dir is None:
@@ -617,6 +618,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                 self._set_status(conn, action, image_id, info, labeler, "labeled")
         return annotation_id
 
+    @retried
     def mask(self, annotation_id: int) -> tuple[np.ndarray, list[str]]:
         """The raster of a mask row and its class names."""
         with self._read() as conn:

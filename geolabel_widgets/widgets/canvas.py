@@ -551,6 +551,7 @@ class CanvasLabeler(QueueWalker, w.VBox):
             self._retry_timer.start()
             return False
         if self._retry_timer is not None:  # it had been waiting for the server
+            self._retry_timer.cancel()
             self._retry_timer = None
             self._say(f"The database is back: {saved} kept shape(s) saved.")
         return True

@@ -67,6 +67,7 @@ class QueueWalker:
                 self.store.release(self.task, self.labeler)
             except StoreError:  # a server away: the leases expire by themselves
                 pass
+
     @property
     def queue(self) -> list[str]:
         return list(self._queue)
