@@ -1,5 +1,5 @@
-"""Several kernels writing one store (a SQLite file, or PostgreSQL), and kernels killed
-mid-labeling."""
+"""Several kernels writing one store (a SQLite file, or PostgreSQL), kernels killed
+mid-labeling, and a server restarted under a labeling loop."""
 
 import random
 import signal
@@ -37,23 +37,6 @@ def _claiming_worker(path, labeler: str, batch: int) -> subprocess.Popen:
 def _run_worker(*args) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(WORKER), *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-@pytest.mark.slow
-def test_four_processes_tagging_at_once_lose_nothing(new_target):
-    path = new_target("team")
-    ids = _catalogue_store(path, 2500)
-    workers = [_worker(path, f"labeler{k}", 2500) for k in range(4)]
-    for worker in workers:
-        out, err = worker.communicate(timeout=600)
-        assert worker.returncode == 0, err
-        assert "locked" not in err
-        assert len(out.splitlines()) == 2500
-    with LabelStore.open(path) as store:
-        current = store.annotations
-        assert len(current) == 10_000
-        assert current.groupby("labeler")["image_id"].nunique().tolist() == [2500] * 4
-        assert set(current["image_id"]) == set(ids)
 
 
 @pytest.mark.slow
@@ -117,7 +100,8 @@ def test_eight_labelers_give_a_task_asking_three_labels_exactly_three(new_target
     for worker in workers:
         _, err = worker.communicate(timeout=600)
         assert worker.returncode == 0, err
-    assert (_labels_per_image(path, ids) == 3).all()
+        assert "locked" not in err  # SQLite's writers waited their turn, none gave up
+    assert (_labels_per_image(path, ids) == 3).all()  # three writers on each image at once
 
 
 @pytest.mark.slow

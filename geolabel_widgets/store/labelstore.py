@@ -40,6 +40,7 @@ from .retry import PATIENCE_SECONDS, retried, server_gone, unavailable, waiting_
 from .splits import SplitMixin
 
 DEFAULT_TAG_CLASSES = ("present", "not present")
+_UNREAD = object()  # _put reads the current row itself
 REVIEW_VERDICTS = {"accept": "reviewed", "reviewed": "reviewed",
                    "needs_improvement": "needs_improvement",
                    "needs improvement": "needs_improvement"}
@@ -891,13 +892,15 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
     def _put(self, conn, action: int, label_id: str, image_id: str, info: TaskInfo,
              labeler: str, *, kind: str, value=None, geometry=None, world_geometry=None,
              props=None, deleted: bool = False, author: str | None = None,
-             mask: MaskRef | None = None) -> int:
-        """Write a new current row for ``label_id``, superseding the one before,
-        and move the distribution aggregates from the old row to the new."""
+             mask: MaskRef | None = None, previous=_UNREAD) -> int:
+        """Write a new current row for ``label_id``, superseding the one before (read
+        here unless the caller has it), and move the distribution aggregates from the
+        old row to the new."""
         a = s.annotations
-        previous = conn.execute(sa.select(a.c.annotation_id, a.c.kind, a.c.value, a.c.deleted,
-                                          a.c.props).where(
-            a.c.label_id == label_id, a.c.is_current)).first()
+        if previous is _UNREAD:
+            previous = conn.execute(sa.select(a.c.annotation_id, a.c.kind, a.c.value,
+                                              a.c.deleted, a.c.props).where(
+                a.c.label_id == label_id, a.c.is_current)).first()
         before = aggregates.NOTHING
         if previous is not None:
             conn.execute(sa.update(a).where(a.c.annotation_id == previous.annotation_id)
@@ -934,7 +937,8 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         if current is None and status == "unlabeled":
             return
         self._put(conn, action, label_id, image_id, info, labeler, kind="status", value=status,
-                  props={"comment": comment} if comment else None, author=author)
+                  props={"comment": comment} if comment else None, author=author,
+                  previous=current)
         if status not in OPEN_STATUSES:  # done with it: the lease goes back
             le = s.leases
             conn.execute(sa.delete(le).where(le.c.task_id == info.task_id,
