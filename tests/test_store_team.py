@@ -4,9 +4,11 @@ labelers at once as its task asks labels for."""
 import time
 
 import pandas as pd
+import psycopg
 import pytest
+from sqlalchemy import event
 
-from geolabel_widgets import StoreError
+from geolabel_widgets import LabelStore, StoreError
 
 
 @pytest.fixture
@@ -115,3 +117,24 @@ def test_leases_are_rows_of_the_store(team):
     assert list(leases.columns) == ["task", "image_id", "labeler", "expires_at"]
     left = (leases["expires_at"] - pd.Timestamp.now(tz="UTC")).dt.total_seconds()
     assert len(leases) == 2 and left.between(50, 60).all()
+
+
+def test_a_call_cut_off_mid_transaction_is_run_again_whole(postgres_url, tmp_path):
+    """The server drops the connection just before a new labeler's first lease is
+    written (after their labeler row was): the retry writes both, not just the lease."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "a.png").write_bytes(_png())
+    with LabelStore.open(postgres_url) as store:
+        store.add_images(tmp_path / "images", dataset="d", progress=False)
+        store.add_task("once")
+        dropped = []
+
+        @event.listens_for(store.engine, "before_cursor_execute")
+        def drop_once(conn, cursor, statement, *args):
+            if statement.startswith("INSERT INTO leases") and not dropped:
+                dropped.append(statement)
+                raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+        assert len(store.claim("once", "newcomer", 1)) == 1
+        assert dropped and list(store.leases["labeler"]) == ["newcomer"]
+        assert "newcomer" in store.labelers.index

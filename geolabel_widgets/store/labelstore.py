@@ -152,11 +152,15 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                 finally:
                     self._local.conn = None
         except BaseException as err:
-            self._tasks.clear()  # what they cached may have been rolled back
-            self._labelers.clear()
+            self._forget_cached()  # rows it vouched for may have been rolled back
             if self.on_server and isinstance(err, sa.exc.DBAPIError) and server_gone(err):
                 raise unavailable(self.location, err) from err
             raise
+
+    def _forget_cached(self) -> None:
+        """Drop what this object remembers of tasks and labelers (read again when needed)."""
+        self._tasks.clear()
+        self._labelers.clear()
 
     @contextmanager
     def _write(self):
