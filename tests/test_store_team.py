@@ -138,3 +138,12 @@ def test_a_call_cut_off_mid_transaction_is_run_again_whole(postgres_url, tmp_pat
         assert len(store.claim("once", "newcomer", 1)) == 1
         assert dropped and list(store.leases["labeler"]) == ["newcomer"]
         assert "newcomer" in store.labelers.index
+
+
+def test_a_labeler_not_receiving_new_images_only_finishes_theirs(team):
+    held = team.claim("once", "ann", 2)
+    team.assign("once", "ann", receive_new=False)
+    assert team.claim("once", "ann", 6) == held  # what they hold, nothing new
+    team.tag(held[0], "present", task="once", labeler="ann")
+    assert team.claim("once", "ann", 6) == held[1:]
+    assert len(team.claim("once", "bob", 6)) == 4  # the rest went on to others

@@ -91,10 +91,11 @@ class QueueMixin:
         them): a task asking for k labels per image hands no image to more than k
         labelers at once, counting the labels already made. Images they hold or began
         come first, then the task's stable order; [] when nothing is left for them.
-        Calling it again renews the lease of what they hold.
+        Calling it again renews the lease of what they hold. A labeler assigned with
+        ``receive_new=False`` (S3Label's receive_new_unlabeled_data) gets only those.
         """
         info = self._task(task)
-        self._check_assigned(info, labeler)
+        receive_new = self._check_assigned(info, labeler)
         i, le, il = s.images, s.leases, s.image_labelers
         now = time.time()
         with self._write() as conn:
@@ -116,7 +117,7 @@ class QueueMixin:
                              .outerjoin(others, others.c.image_id == i.c.image_id))
                 .where(self._in_scope(conn, info),
                        sa.func.coalesce(status.c.value, "unlabeled").in_(OPEN_STATUSES),
-                       sa.or_(mine, labels < info.labels_per_image))
+                       sa.or_(mine, labels < info.labels_per_image) if receive_new else mine)
                 .order_by(sa.case((mine, 0), else_=1), i.c.seq)
                 .limit(n)).scalars().all()
             conn.execute(sa.delete(le).where(le.c.task_id == info.task_id,
@@ -165,14 +166,16 @@ class QueueMixin:
                     t.c.task_id.in_(assigned.where(a.c.labeler_id == labeler))))
                 .order_by(t.c.task_id)).scalars().all()
 
-    def _check_assigned(self, info, labeler: str) -> None:
+    def _check_assigned(self, info, labeler: str) -> bool:
+        """Refuse a labeler the task is not assigned to; whether they receive new images."""
         a = s.assignments
         with self._read() as conn:
-            assigned = conn.execute(sa.select(a.c.labeler_id)
-                                    .where(a.c.task_id == info.task_id)).scalars().all()
+            assigned = dict(conn.execute(sa.select(a.c.labeler_id, a.c.receive_new)
+                                         .where(a.c.task_id == info.task_id)).all())
         if assigned and labeler not in assigned:
             raise StoreError(f"task {info.title!r} is assigned to {', '.join(sorted(assigned))}, "
                              f"not to {labeler!r}")
+        return bool(assigned.get(labeler, True))
 
     @staticmethod
     def _status_join(info, labeler: str):
