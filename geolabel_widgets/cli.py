@@ -6,7 +6,6 @@ import argparse
 import inspect
 import json
 import os
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -149,7 +148,10 @@ def _demo(args) -> int:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     env = {**os.environ, "GEOLABEL_DEMO_STORE": str(path)}
-    return subprocess.call(command, env=env, cwd=notebooks)
+    sys.stdout.flush()
+    os.chdir(notebooks)
+    # JupyterLab in this very process: a signal that stops `geolabel demo` stops it too
+    os.execve(sys.executable, command, env)
 
 
 def _stats(args) -> int:

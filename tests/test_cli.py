@@ -116,6 +116,9 @@ def test_demo_serves_the_quickstart_in_jupyterlab(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+        # the command became JupyterLab: stopping it left no server behind on the port
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=5)
 
 
 def test_import_coasttrain_twice_keeps_or_replaces_and_says_what_changed(tmp_path, capsys):
