@@ -18,6 +18,10 @@ import urllib.request
 from pathlib import Path
 
 import nbformat
+import numpy as np
+from PIL import Image
+
+from geolabel_widgets import demo
 
 CHROMIUM = os.environ.get("GEOLABEL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -101,6 +105,31 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, path)
     return path
+
+
+def write_scenes(folder: Path, count: int, size: int = demo.SIZE) -> Path:
+    """``count`` synthetic coastal scenes (the demo's drawing) as JPEGs in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in range(count):
+        rgb, _ = demo.coastal_scene(np.random.default_rng(k), size)
+        Image.fromarray(rgb).save(folder / f"scene_{k}.jpg")
+    return folder
+
+
+def tagger_settled(page, position: int, timeout: float = 30) -> None:
+    """Until the ImageTagger shows ``position`` with no tag waiting to be saved; if it
+    never does, what it shows instead."""
+    try:
+        page.wait_for_function(
+            "(p) => { const el = document.querySelector('.geolabel-tagger');"
+            " return el && el.dataset.pending === '0' && el.dataset.position === String(p); }",
+            arg=position, timeout=timeout * 1000)
+    except Exception:
+        state = page.evaluate("() => { const el = document.querySelector('.geolabel-tagger');"
+                              " return el && [el.dataset.pending, el.dataset.position,"
+                              " el.querySelector('.gl-state').textContent,"
+                              " el.querySelector('.gl-position').textContent]; }")
+        raise AssertionError(f"tagger not settled at {position}: {state}") from None
 
 
 def copy_notebook(source: Path, folder: Path) -> Path:

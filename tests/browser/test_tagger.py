@@ -1,12 +1,11 @@
 """ImageTagger in a real JupyterLab: keys as a person presses them, checked in the store."""
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from geolabel_widgets import LabelStore, demo
+from geolabel_widgets import LabelStore
 
-from .harness import write_notebook
+from .harness import tagger_settled as _settled
+from .harness import write_notebook, write_scenes
 
 TASK = "plume"
 
@@ -14,11 +13,7 @@ TASK = "plume"
 @pytest.fixture
 def tagger_store(tmp_path, shared_data):
     """Three synthetic demo scenes, then the real photos and GeoTIFF."""
-    folder = tmp_path / "scenes"
-    folder.mkdir()
-    for k in range(3):
-        rgb, _ = demo.coastal_scene(np.random.default_rng(k))
-        Image.fromarray(rgb).save(folder / f"scene_{k}.jpg")
+    folder = write_scenes(tmp_path / "scenes", 3)
     path = tmp_path / "tagger.sqlite"
     with LabelStore.open(path) as store:
         ids = store.add_images(folder, dataset="demo", progress=False)
@@ -32,13 +27,6 @@ def _notebook(lab, path):
         f"store = LabelStore.open({str(path)!r})\n"
         f"tagger = ImageTagger(store, task={TASK!r}, labeler='ann')\ntagger",
     ])
-
-
-def _settled(page, position):
-    page.wait_for_function(
-        "(p) => { const el = document.querySelector('.geolabel-tagger');"
-        " return el && el.dataset.pending === '0' && el.dataset.position === String(p); }",
-        arg=position, timeout=20_000)
 
 
 def _tags(path):

@@ -1,13 +1,12 @@
 """A labeling team on one PostgreSQL store, in a real JupyterLab: two labelers, each in
 their own browser and kernel, tag one task; then the server goes away under one."""
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from geolabel_widgets import LabelStore, demo
+from geolabel_widgets import LabelStore
 
-from .harness import NotebookPage, write_notebook
+from .harness import NotebookPage, write_notebook, write_scenes
+from .harness import tagger_settled as _settled
 
 TASK = "plume"
 
@@ -15,11 +14,7 @@ TASK = "plume"
 @pytest.fixture
 def team_url(postgres, tmp_path):
     """Twenty synthetic scenes in a task asking one label per image, for ann and bob."""
-    folder = tmp_path / "scenes"
-    folder.mkdir()
-    for k in range(20):
-        rgb, _ = demo.coastal_scene(np.random.default_rng(k), 128)
-        Image.fromarray(rgb).save(folder / f"scene_{k}.jpg")
+    folder = write_scenes(tmp_path / "scenes", 20, size=128)
     url = postgres.new_database()
     with LabelStore.open(url) as store:
         store.add_images(folder, dataset="demo", progress=False)
@@ -44,20 +39,6 @@ def _open(browser, lab, name: str) -> NotebookPage:
     notebook = NotebookPage(context.new_page(), lab, name).open().run_all()
     notebook.page.locator(".geolabel-tagger .gl-image").click()
     return notebook
-
-
-def _settled(page, position):
-    try:
-        page.wait_for_function(
-            "(p) => { const el = document.querySelector('.geolabel-tagger');"
-            " return el && el.dataset.pending === '0' && el.dataset.position === String(p); }",
-            arg=position, timeout=30_000)
-    except Exception:
-        state = page.evaluate("() => { const el = document.querySelector('.geolabel-tagger');"
-                              " return [el.dataset.pending, el.dataset.position,"
-                              " el.querySelector('.gl-state').textContent,"
-                              " el.querySelector('.gl-position').textContent]; }")
-        raise AssertionError(f"not settled at {position}: {state}") from None
 
 
 def _tags(url):
