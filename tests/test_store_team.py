@@ -98,6 +98,13 @@ def test_an_image_begun_comes_back_to_its_labeler_first(team):
     assert team.claim("once", "ann", 2) == [ids[3], ids[0]]
 
 
+def test_a_claim_for_no_images_or_no_time_is_refused(team):
+    for n, lease in ((-1, 60), (2.5, 60), (1, 0)):
+        with pytest.raises(StoreError, match="claim takes a count n >= 0 and a lease > 0"):
+            team.claim("once", "ann", n, lease=lease)
+    assert team.claim("once", "ann", 0) == [] and team.leases.empty
+
+
 def test_a_labelers_queue_holds_only_their_tasks(team):
     team.add_task("open to all")
     team.add_labeler("dee")

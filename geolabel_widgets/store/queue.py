@@ -94,6 +94,9 @@ class QueueMixin:
         Calling it again renews the lease of what they hold. A labeler assigned with
         ``receive_new=False`` (S3Label's receive_new_unlabeled_data) gets only those.
         """
+        if not (isinstance(n, int) and n >= 0) or not lease > 0:
+            raise StoreError(f"claim takes a count n >= 0 and a lease > 0 seconds, "
+                             f"got n={n!r}, lease={lease!r}")
         info = self._task(task)
         receive_new = self._check_assigned(info, labeler)
         i, le, il = s.images, s.leases, s.image_labelers
