@@ -64,3 +64,15 @@ def test_a_team_widget_says_filters_do_not_choose_claimed_images(team_store):
 def test_someone_not_assigned_gets_a_clear_error(team_store):
     with pytest.raises(ValueError, match="assigned to ann, bob, not to 'cy'"):
         ImageTagger(team_store, task="flood", labeler="cy")
+
+
+def test_a_finished_queue_does_not_claim_on_every_step(team_store):
+    tagger = ImageTagger(team_store, task="flood", labeler="ann", claim=30)
+    browser = Browser(tagger)
+    claims = []
+    original = team_store.claim
+    team_store.claim = lambda *args, **kwargs: claims.append(args) or original(*args, **kwargs)
+    for position in (25, 26, 27, 28):  # near the end, with nothing left to claim
+        browser.say(type="need", position=position, have=[])
+    assert len(claims) == 1 and tagger.total == 30
+    tagger.close()

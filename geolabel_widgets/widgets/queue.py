@@ -24,11 +24,13 @@ from ..store.ingest import path_of
 SAVE_PATIENCE = 2.0
 RETRY_EVERY = 5.0
 CLAIM_BATCH = 20  # images a team member's widget claims at a time
+CLAIM_AGAIN_AFTER = 30.0  # seconds after a claim that found nothing left
 
 
 class QueueWalker:
     _server_away_until = 0.0  # monotonic time; saves till then fail at once
     _claim_batch = 0  # 0: the queue is the store's queue, not claimed images
+    _claimed_out_until = 0.0  # monotonic time; a claim found nothing, ask again after
 
     def _first_queue(self, task: str, labeler: str, claim: int | None, **filters
                      ) -> list[str]:
@@ -49,8 +51,8 @@ class QueueWalker:
 
     def _claim_more(self) -> bool:
         """Claim the next batch onto the end of the queue (renewing what is held)."""
-        if not self._claim_batch:
-            return False
+        if not self._claim_batch or time.monotonic() < self._claimed_out_until:
+            return False  # (each claim takes the write lock: not on every key near the end)
         have = set(self._queue)
         new = [image_id for image_id in
                self.store.claim(self.task, self.labeler, len(have) + self._claim_batch)
@@ -58,6 +60,8 @@ class QueueWalker:
         if new:
             self._queue.extend(new)
             self._images = pd.concat([self._images, self.store.images_of(new)])
+        else:
+            self._claimed_out_until = time.monotonic() + CLAIM_AGAIN_AFTER
         return bool(new)
 
     def _release_claims(self) -> None:
