@@ -148,7 +148,7 @@ def test_the_real_coast_train_records_import_and_stats_match_the_csvs(shared_dat
         assert main(["import", "coasttrain", str(path), "--store", str(store)]) == 0
     stats = json.loads(geolabel("stats", "--store", store, "--json").stdout)
     truth = read_csvs_independently()
-    assert sorted(stats["datasets"]) == sorted(truth) and len(truth) == 5
+    assert sorted(stats["datasets"]) == sorted(truth) and len(truth) == 10
     for record, counts in truth.items():
         got = stats["datasets"][record]
         assert got["images"] == sum(counts["labelers"].values()), record

@@ -37,7 +37,7 @@ def coast_train(tmp_path_factory):
 @needs_data
 def test_per_record_counts_equal_an_independent_reading_of_the_csvs(coast_train):
     expected = read_csvs_independently()
-    assert len(expected) == 5
+    assert len(expected) == 10
     classes = class_frame(coast_train)
     labelers = labeler_frame(coast_train)
     datasets = dataset_frame(coast_train).set_index("dataset")
