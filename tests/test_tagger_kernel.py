@@ -35,18 +35,84 @@ def test_a_tag_is_committed_before_the_view_hears_saved(tagger):
     first = tagger.queue[0]
     reply = browser.say(type="tag", image_id=first, value="present", req=7)
     assert reply == {"type": "saved", "req": 7, "items": [
-        {"image_id": first, "label": ["present"], "labels": {}, "status": "labeled"}]}
+        {"image_id": first, "label": ["present"], "labels": {}, "status": "labeled"}],
+        "positions": [0]}
     assert tagger.store.annotations["value"].tolist() == ["present"]
     assert tagger.labeled == 1
 
 
-def test_undo_goes_back_to_the_image_it_changed(tagger):
+def test_undo_says_where_the_image_it_changed_is(tagger):
     browser = Browser(tagger)
-    for image_id in tagger.queue[:3]:
-        browser.say(type="tag", image_id=image_id, value="present", req=1)
-    browser.say(type="undo", req=2)
-    assert browser.sent[-1][0] == {"type": "goto", "position": 2}
+    for req, image_id in enumerate(tagger.queue[:3]):
+        browser.say(type="tag", image_id=image_id, value="present", req=req)
+    reply = browser.say(type="undo", image_id=tagger.queue[2], req=9)
+    assert reply["type"] == "saved" and reply["positions"] == [2]
     assert tagger.labeled == 2
+
+
+def test_undo_takes_back_the_image_the_view_names_not_the_last_write(tagger):
+    browser = Browser(tagger)
+    first, second = tagger.queue[:2]
+    browser.say(type="tag", image_id=first, value="present", req=1)
+    browser.say(type="tag", image_id=second, value="present", req=2)
+    browser.say(type="undo", image_id=first, req=3)
+    assert tagger.store.annotations["image_id"].tolist() == [second]
+
+
+def test_writes_wait_in_order_for_a_slow_store_and_images_do_not(tagger, monkeypatch):
+    """A store that takes 200 ms a write: the window of images is answered at once, and
+    the tags, a copy sent twice and an undo are applied in the order made, once each."""
+    import threading
+    import time
+
+    release = threading.Event()
+    real_tag = tagger.store.tag
+
+    def slow_tag(*args, **kwargs):
+        release.wait(5)
+        time.sleep(0.2)
+        return real_tag(*args, **kwargs)
+
+    monkeypatch.setattr(tagger.store, "tag", slow_tag)
+    browser = Browser(tagger)
+    ids = tagger.queue[:3]
+    for req, image_id in enumerate(ids):
+        tagger._on_message(tagger, {"type": "tag", "image_id": image_id, "value": "present",
+                                    "req": req}, [])
+    tagger._on_message(tagger, {"type": "tag", "image_id": ids[0], "value": "present",
+                                "req": 0}, [])  # the view sent it again
+    tagger._on_message(tagger, {"type": "undo", "image_id": ids[2], "req": 3}, [])
+    tagger._on_message(tagger, {"type": "need", "position": 3, "have": [], "seen": None}, [])
+    assert browser.sent[-1][0]["type"] == "window"  # before any write is done
+    assert tagger.store.annotations.empty
+    release.set()
+    tagger.flush()
+    saved = [content["req"] for content, _ in browser.sent if content["type"] == "saved"]
+    assert saved == [0, 1, 2, 0, 3]
+    history = tagger.store.get_annotations(task="flood", history=True)
+    assert history["image_id"].tolist().count(ids[0]) == 1  # written once
+    assert sorted(tagger.store.annotations["image_id"]) == sorted(ids[:2])
+
+
+def test_the_view_moves_itself_python_moves_it_with_a_goto(tagger):
+    browser = Browser(tagger)
+    browser.say(type="need", position=4, have=[], seen=None)
+    assert tagger.position == 4 and all(c["type"] != "goto" for c, _ in browser.sent)
+    tagger.position = 1
+    assert browser.sent[-1][0] == {"type": "goto", "position": 1}
+    reply = browser.say(type="first_unlabeled", moves=7)
+    assert reply == {"type": "goto", "position": 0, "moves": 7}
+
+
+def test_images_on_their_way_to_the_view_are_not_sent_twice(tagger):
+    browser = Browser(tagger)
+    first = browser.say(type="need", position=0, have=[], seen=None)
+    # asked again before the first window arrived: nothing to send but the new one
+    second = browser.say(type="need", position=1, have=[], seen=None)
+    assert len(browser.sent[-1][1]) == len(browser.sent[-2][1])  # a view it has not heard
+    third = browser.say(type="need", position=1, have=[], seen=first["window"])
+    assert browser.sent[-1][1] == []
+    assert second["window"] < third["window"]
 
 
 def test_an_unknown_class_fails_loudly_and_stores_nothing(tagger):

@@ -12,6 +12,7 @@ class Browser:
 
     def say(self, **content) -> dict:
         self.tagger._on_message(self.tagger, content, [])
+        self.tagger.flush()  # writes are applied on the tagger's writer thread
         return self.sent[-1][0]
 
 

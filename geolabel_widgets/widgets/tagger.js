@@ -1,9 +1,13 @@
 // ImageTagger's view: keys are handled here, against images already in the
-// browser, so the next image shows in the same frame. Tags go to the kernel,
-// which commits them to the store; until it says "saved" a tag is shown as
+// browser, so the next image shows in the same frame. Every write it sends
+// names the image that was on screen when the key went down; the kernel applies
+// them in order, once each, and says "saved". Until then a tag is shown as
 // pending and kept in localStorage, so a kernel restart loses none of them.
+// The view alone decides where it is: the kernel moves it only when asked to
+// (a jump from Python or the map, or the answer to "first unlabeled").
 
 const RESEND_MS = 3000;
+const NOTE_MS = 2500;
 
 function h(tag, cls, text) {
   const node = document.createElement(tag);
@@ -14,17 +18,23 @@ function h(tag, cls, text) {
 
 function render({ model, el }) {
   const items = new Map(); // position -> {image_id, name, info, label, labels, status, url, error}
-  const pending = new Map(); // req -> message not yet saved by the kernel
+  const pending = new Map(); // req -> write not yet saved by the kernel
   const keyTimes = new Map(); // req -> when its key was pressed, to measure key -> saved
   const memoryKey = `geolabel:pending:${model.get("store_key")}:${model.get("task")}:${model.get("labeler")}`;
+  const written = []; // images this view wrote to, newest last: what undo takes back
+  const undone = []; // images undone here, newest last: what redo puts back
   let position = model.get("position");
+  let moves = 0; // counts the person's moves, so a late answer never moves the view
+  let lastWindow = null; // the newest window of images received
   let reqCounter = Date.now();
   let lastError = "";
+  let noteTimer = null;
 
   // -- layout ---------------------------------------------------------------------------
   el.classList.add("geolabel-tagger");
   el.tabIndex = 0;
   el.setAttribute("data-lm-suppress-shortcuts", "true"); // JupyterLab leaves our keys alone
+  el.dataset.ignored = "0";
   const header = h("div", "gl-header");
   const title = h("span", "gl-title");
   const where = h("span", "gl-position");
@@ -42,8 +52,9 @@ function render({ model, el }) {
   const comment = h("input", "gl-comment");
   comment.placeholder = "comment for 'needs improvement'";
   const help = h("div", "gl-help", model.get("help"));
+  const note = h("div", "gl-note");
   const state = h("div", "gl-state");
-  el.append(header, frame, info, label, buttons, review, help, state);
+  el.append(header, frame, info, label, buttons, review, help, note, state);
 
   const keys = model.get("key_map");
   const actionByKey = {};
@@ -71,7 +82,7 @@ function render({ model, el }) {
     button("next →", actions.next, () => move(position + 1)),
     button("skip", actions.skip, skip),
     button("undo", actions.undo, undo),
-    button("redo", actions.redo, () => send({ type: "redo" })),
+    button("redo", actions.redo, redo),
     button("first unlabeled", actions.first_unlabeled, firstUnlabeled),
     button("review mode", actions.review, toggleReview),
   );
@@ -82,9 +93,15 @@ function render({ model, el }) {
   );
 
   // -- showing the current image --------------------------------------------------------
+  function shown() {
+    // the item on screen: one whose image (or why it cannot be shown) is here
+    const item = items.get(position);
+    return item && (item.url || item.error) ? item : null;
+  }
+
   function show() {
     const total = model.get("total");
-    const item = items.get(position);
+    const item = shown();
     title.textContent = `${model.get("task")} — ${model.get("labeler")}`;
     where.textContent = position >= total ? `done: ${total} / ${total}` : `${position + 1} / ${total}`;
     progress.max = Math.max(total, 1);
@@ -92,19 +109,16 @@ function render({ model, el }) {
     progress.title = `${model.get("labeled")} of ${total} labeled by ${model.get("labeler")}`;
     review.style.display = model.get("review_mode") ? "" : "none";
     el.classList.toggle("gl-reviewing", model.get("review_mode"));
-    if (position >= total) {
+    if (position >= total || !item) {
       img.style.display = "none";
+      img.removeAttribute("src");
       placeholder.style.display = "";
-      placeholder.textContent = "All images in this queue are done.";
-      info.textContent = "";
-      label.textContent = "";
-    } else if (!item) {
-      img.style.display = "none";
-      placeholder.style.display = "";
-      placeholder.textContent = "loading…";
+      placeholder.textContent = position >= total ? "All images in this queue are done." : "loading…";
+      el.classList.toggle("gl-loading", position < total);
       info.textContent = "";
       label.textContent = "";
     } else {
+      el.classList.remove("gl-loading");
       if (item.url) {
         img.src = item.url;
         img.style.display = "";
@@ -112,7 +126,7 @@ function render({ model, el }) {
       } else {
         img.style.display = "none";
         placeholder.style.display = "";
-        placeholder.textContent = `Cannot show ${item.name}: ${item.error || "no image"} (skip with ${actions.skip})`;
+        placeholder.textContent = `Cannot show ${item.name}: ${item.error} (skip with ${actions.skip})`;
       }
       info.textContent = `${item.name} · ${item.info}`;
       label.textContent = describeLabel(item);
@@ -126,6 +140,7 @@ function render({ model, el }) {
         : "all tags saved";
     state.classList.toggle("gl-error", Boolean(lastError));
     el.dataset.position = String(position);
+    el.dataset.imageId = item ? item.image_id : "";
     el.dataset.pending = String(waiting);
   }
 
@@ -141,6 +156,18 @@ function render({ model, el }) {
     return text;
   }
 
+  function say(text) {
+    // a short note on a key that did nothing, and why
+    note.textContent = text;
+    clearTimeout(noteTimer);
+    noteTimer = setTimeout(() => (note.textContent = ""), NOTE_MS);
+  }
+
+  function ignored(why) {
+    el.dataset.ignored = String(Number(el.dataset.ignored) + 1);
+    say(why);
+  }
+
   function shownFrame() {
     // the frame that first shows the new image, for the latency measurements
     const start = window.__geolabelKeyTime;
@@ -151,9 +178,11 @@ function render({ model, el }) {
     });
   }
 
-  // -- actions ---------------------------------------------------------------------------
+  // -- writes: each names the image it is for and the position the person saw -----------
   function send(message) {
     message.req = ++reqCounter;
+    message.position = position;
+    message.moves = moves;
     message.sentAt = Date.now();
     if (window.__geolabelKeyTime !== undefined) keyTimes.set(message.req, window.__geolabelKeyTime);
     pending.set(message.req, message);
@@ -171,9 +200,14 @@ function render({ model, el }) {
     }
   }
 
+  function wrote(imageId) {
+    written.push(imageId);
+    undone.length = 0; // a new write ends what redo could put back, as in the store
+  }
+
   function chooseClass(cls) {
-    const item = items.get(position);
-    if (!item) return;
+    const item = shown();
+    if (!item) return ignored("The image is still loading: that key was not applied.");
     let value;
     if (model.get("multilabel")) {
       const now = new Set(item.pendingLabel || item.label);
@@ -183,28 +217,50 @@ function render({ model, el }) {
       value = cls;
     }
     item.pendingLabel = Array.isArray(value) ? value : [value];
+    wrote(item.image_id);
     send({ type: "tag", image_id: item.image_id, value });
     if (model.get("multilabel")) show();
     else move(position + 1);
   }
 
   function skip() {
-    const item = items.get(position);
-    if (!item) return;
+    const item = shown();
+    if (!item) return ignored("The image is still loading: that key was not applied.");
+    wrote(item.image_id);
     send({ type: "skip", image_id: item.image_id });
     move(position + 1);
   }
 
-  function undo() {
-    send({ type: "undo" });
-  }
-
   function reviewVerdict(verdict) {
-    const item = items.get(position);
-    if (!item || !model.get("review_mode")) return;
+    const item = shown();
+    if (!model.get("review_mode")) return;
+    if (!item) return ignored("The image is still loading: that key was not applied.");
+    wrote(item.image_id);
     send({ type: "review", image_id: item.image_id, verdict, comment: comment.value });
     comment.value = "";
     move(position + 1);
+  }
+
+  function undo() {
+    // this view's last write; with none, the last write on the image shown
+    const imageId = written.pop() ?? shown()?.image_id;
+    if (!imageId) return ignored("The image is still loading: nothing to undo here yet.");
+    undone.push(imageId);
+    send({ type: "undo", image_id: imageId });
+    goToImage(imageId);
+  }
+
+  function redo() {
+    const imageId = undone.pop() ?? shown()?.image_id;
+    if (!imageId) return ignored("The image is still loading: nothing to redo here yet.");
+    written.push(imageId);
+    send({ type: "redo", image_id: imageId });
+    goToImage(imageId);
+  }
+
+  function goToImage(imageId) {
+    // at once if the image is held here; else when the kernel says where it is
+    for (const [p, item] of items) if (item.image_id === imageId) return move(p);
   }
 
   function toggleReview() {
@@ -212,46 +268,56 @@ function render({ model, el }) {
   }
 
   function firstUnlabeled() {
-    model.send({ type: "first_unlabeled" }); // the store knows, for the whole queue
+    model.send({ type: "first_unlabeled", moves }); // the store knows, for the whole queue
   }
 
   function move(target) {
+    moves += 1;
     position = Math.max(0, Math.min(target, model.get("total")));
     show();
-    if (items.get(position)?.url) shownFrame();
-    model.send({ type: "need", position, have: haveIds() });
+    if (shown()?.url) shownFrame();
+    model.send({ type: "need", position, image_id: shown()?.image_id ?? null,
+                 have: haveIds(), seen: lastWindow });
   }
 
   function haveIds() {
     return [...items.values()].filter((i) => i.url || i.error).map((i) => i.image_id);
   }
 
+  function stillPending(imageId) {
+    return [...pending.values()].some((m) => m.image_id === imageId && m.type === "tag");
+  }
+
   // -- what the kernel says --------------------------------------------------------------
   model.on("msg:custom", (content, buffers) => {
     if (content.type === "window") {
+      lastWindow = Math.max(lastWindow ?? -1, content.window);
       const byId = new Map([...items.values()].map((i) => [i.image_id, i]));
+      const wasWaiting = !shown();
       for (const item of content.items) {
         const known = byId.get(item.image_id);
         if (item.buffer !== undefined) {
-          const blob = new Blob([buffers[item.buffer]], { type: "image/jpeg" });
-          item.url = URL.createObjectURL(blob);
-          const preload = new Image();
-          preload.src = item.url;
-          preload.decode().catch(() => {}); // decoded before it is needed
+          if (known?.url) {
+            item.url = known.url; // sent twice (two views asked): keep the one decoded
+          } else {
+            const blob = new Blob([buffers[item.buffer]], { type: "image/jpeg" });
+            item.url = URL.createObjectURL(blob);
+            const preload = new Image();
+            preload.src = item.url;
+            preload.decode().catch(() => {}); // decoded before it is needed
+          }
         } else if (known) {
           item.url = known.url;
           item.error = item.error || known.error;
         }
-        if (known?.pendingLabel && [...pending.values()].some((m) => m.image_id === item.image_id)) {
-          item.pendingLabel = known.pendingLabel;
-        }
+        if (known?.pendingLabel && stillPending(item.image_id)) item.pendingLabel = known.pendingLabel;
         items.set(item.position, item);
       }
       forgetFarAway();
-      const wasWaiting = !img.src || img.style.display === "none";
       show();
-      if (wasWaiting && items.get(position)?.url) shownFrame();
+      if (wasWaiting && shown()?.url) shownFrame();
     } else if (content.type === "saved") {
+      const message = pending.get(content.req);
       pending.delete(content.req);
       if (keyTimes.has(content.req)) {
         (window.__geolabelSavedTimings = window.__geolabelSavedTimings || []).push(
@@ -264,29 +330,37 @@ function render({ model, el }) {
         for (const item of items.values()) {
           if (item.image_id !== saved.image_id) continue;
           Object.assign(item, { label: saved.label, labels: saved.labels, status: saved.status });
-          if (![...pending.values()].some((m) => m.image_id === item.image_id)) delete item.pendingLabel;
+          if (!stillPending(item.image_id)) delete item.pendingLabel;
         }
       }
+      // an undo or redo of an image not held here: go there, unless the person moved on
+      if (message && ["undo", "redo"].includes(message.type) && message.moves === moves
+          && !shown() && content.positions?.length) move(content.positions[0]);
       show();
     } else if (content.type === "unsaved") {
       // the store's server is away: the tag stays pending and is sent again
       lastError = `${content.error}. Kept here and sent again every ${RESEND_MS / 1000} s`;
       show();
     } else if (content.type === "failed") {
+      const message = pending.get(content.req);
       pending.delete(content.req);
       remember();
       lastError = content.error;
-      for (const item of items.values()) delete item.pendingLabel;
+      for (const item of items.values()) {
+        if (message && item.image_id === message.image_id && !stillPending(item.image_id)) delete item.pendingLabel;
+      }
       show();
     } else if (content.type === "goto") {
-      move(content.position);
+      // from Python or the map, or the answer to a question asked before any later move
+      if (content.moves === undefined || content.moves === moves) move(content.position);
     } else if (content.type === "queue") {
       // a new queue (a selection on the map): positions now name other images
       for (const item of items.values()) if (item.url) URL.revokeObjectURL(item.url);
       items.clear();
       position = content.position;
+      moves += 1;
       show();
-      model.send({ type: "need", position, have: [] });
+      model.send({ type: "need", position, image_id: null, have: [], seen: lastWindow });
     }
   });
 
@@ -339,6 +413,10 @@ function render({ model, el }) {
     if (!action) return;
     event.preventDefault();
     event.stopPropagation();
+    if (event.repeat) {
+      // a held key acts once: each image gets its own press, seen
+      return ignored("Holding a key acts once: press it again for the next image.");
+    }
     window.__geolabelKeyTime = event.timeStamp;
     const [name, arg] = action;
     if (name === "class") chooseClass(arg);
@@ -346,7 +424,7 @@ function render({ model, el }) {
     else if (name === "previous") move(position - 1);
     else if (name === "skip") skip();
     else if (name === "undo") undo();
-    else if (name === "redo") send({ type: "redo" });
+    else if (name === "redo") redo();
     else if (name === "first_unlabeled") firstUnlabeled();
     else if (name === "review") toggleReview();
     else if (name === "accept") reviewVerdict("accept");
@@ -356,9 +434,6 @@ function render({ model, el }) {
   model.on("change:labeled", show);
   model.on("change:total", show); // a team's queue grows as images are claimed
   model.on("change:review_mode", show);
-  model.on("change:position", () => {
-    if (model.get("position") !== position) move(model.get("position"));
-  });
 
   // tags a restarted kernel never saved are sent again by this new view
   for (const message of recall()) {
@@ -367,11 +442,12 @@ function render({ model, el }) {
     trySend(message);
   }
   show();
-  model.send({ type: "need", position, have: [] });
+  model.send({ type: "need", position, image_id: null, have: [], seen: null });
   setTimeout(() => el.focus(), 0);
 
   return () => {
     clearInterval(resend);
+    clearTimeout(noteTimer);
     for (const item of items.values()) if (item.url) URL.revokeObjectURL(item.url);
   };
 }

@@ -2,16 +2,22 @@
 
 The key press is handled in the browser (``tagger.js``), which already holds
 the next images, so the next image shows within a frame; the tag goes to the
-kernel, which commits it to the store and says so, and the view shows it as
-pending until then. Everything else (the queue, the images, the labels) is
-decided here, from the store.
+kernel, naming the image that was on screen, and the view shows it as pending
+until the store has it. Writes are applied in the order they were made, once
+each, on a thread of their own, so a slow store never holds up the next
+images. Everything else (the queue, the images, the labels) is decided here,
+from the store.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections import OrderedDict
+import queue
+import threading
+import warnings
+from collections import OrderedDict, deque
+from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
@@ -28,6 +34,9 @@ from .queue import QueueWalker
 
 BEHIND, AHEAD = 2, 8  # images kept in the browser around the current one
 SAVED_REQS_KEPT = 1000  # requests remembered as saved, so one sent twice is written once
+WINDOWS_KEPT = 64  # windows of images remembered as on their way to the views
+# messages applied in order on the writer thread; the rest answer at once
+IN_ORDER = ("tag", "skip", "review", "undo", "redo", "first_unlabeled")
 
 
 class ImageTagger(QueueWalker, anywidget.AnyWidget):
@@ -66,7 +75,7 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
     help = t.Unicode().tag(sync=True)
     multilabel = t.Bool(False).tag(sync=True)
     total = t.Int(0).tag(sync=True)
-    position = t.Int(0).tag(sync=True)
+    position = t.Int(0).tag(sync=True)  # where a new view starts; a view moves itself
     labeled = t.Int(0).tag(sync=True)
     review_mode = t.Bool(False).tag(sync=True)
     display_size = t.Int(768).tag(sync=True)
@@ -91,6 +100,11 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
         self._encoded: dict[str, Future] = {}
         self._descriptions: dict[str, dict] = {}
         self._saved_reqs: OrderedDict[str, list[str]] = OrderedDict()  # request -> images
+        self._windows: deque[tuple[int, set[str]]] = deque(maxlen=WINDOWS_KEPT)
+        self._view_moving = False  # a position the view reports, not one to send it to
+        self._writes: queue.Queue = queue.Queue()
+        self._writer = threading.Thread(target=self._write_in_order, daemon=True,
+                                        name="geolabel-tagger-writes")
         mapping = key_map(classes, class_keys, keys)
         super().__init__(task=task, labeler=labeler, classes=classes, key_map=mapping,
                          help=help_line(mapping), multilabel=multilabel,
@@ -99,19 +113,40 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
         unlabeled = set(store.queue(task, labeler, image_ids=self._queue))
         self._done = set(self._queue) - unlabeled
         self.labeled = len(self._done)
-        self.position = self.first_unlabeled()
+        with self._following_view():  # no view yet: a new one starts here
+            self.position = self.first_unlabeled()
         self._prefetch_from(self.position)
+        self._writer.start()
         self.on_msg(self._on_message)
 
     # -- what a user may call from Python too --------------------------------------------
+    def flush(self) -> None:
+        """Wait until every key pressed so far is in the store (or refused)."""
+        if self._writer.is_alive():
+            self._writes.join()
+
     def close(self) -> None:
         if hasattr(self, "_prefetch"):  # built (close runs after a failed __init__ too)
             self._prefetch.shutdown(wait=False, cancel_futures=True)
+            self._writes.put(None)  # what is queued is still written, then the thread ends
             self._release_claims()
         super().close()
 
     def _move_to(self, position: int) -> None:
-        self.position = position  # the view follows
+        self.position = position  # the view is sent there
+
+    @t.observe("position")
+    def _position_set(self, change: dict) -> None:
+        if not self._view_moving:  # set from Python (or the map): move the views
+            self.send({"type": "goto", "position": change["new"]})
+
+    @contextmanager
+    def _following_view(self):
+        self._view_moving = True
+        try:
+            yield
+        finally:
+            self._view_moving = False
 
     def _restart(self, position: int) -> None:
         unlabeled = set(self.store.queue(self.task, self.labeler, image_ids=self._queue))
@@ -119,11 +154,29 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
         self._descriptions.clear()
         # the view forgets what its positions held before it hears the new position
         self.send({"type": "queue", "position": position})
-        with self.hold_sync():
+        with self.hold_sync(), self._following_view():
             self.total, self.labeled, self.position = len(self._queue), len(self._done), position
 
     # -- messages from the browser ---------------------------------------------------------
     def _on_message(self, _widget, content: dict, _buffers) -> None:
+        if content.get("type") in IN_ORDER:
+            self._writes.put(content)
+        else:
+            self._handle(content)
+
+    def _write_in_order(self) -> None:
+        while (content := self._writes.get()) is not None:
+            try:
+                self._handle(content)
+            except Exception as err:  # a bug must not stop the writes after it
+                warnings.warn(f"ImageTagger could not apply {content.get('type')}: {err!r}",
+                              RuntimeWarning)
+                self.send({"type": "failed", "req": content.get("req"), "error": repr(err)})
+            finally:
+                self._writes.task_done()
+        self._writes.task_done()
+
+    def _handle(self, content: dict) -> None:
         handler = getattr(self, f"_do_{content.get('type')}", None)
         if handler is None:
             return
@@ -144,8 +197,13 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
         wanted = int(content["position"])
         if wanted + AHEAD >= len(self._queue) and self._claim_more():
             self.total = len(self._queue)  # before the view gets there
-        self.position = max(0, min(wanted, len(self._queue)))
-        self._send_window(self.position, set(content.get("have", [])))
+        with self._following_view():
+            self.position = max(0, min(wanted, len(self._queue)))
+        have = set(content.get("have", []))
+        seen = content.get("seen")
+        if seen is not None:  # and what is on its way to the view already
+            have.update(*(ids for number, ids in self._windows if number > seen))
+        self._send_window(self.position, have)
 
     def _do_tag(self, content: dict) -> None:
         image_id = content["image_id"]
@@ -162,20 +220,19 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
         self._saved(content, [content["image_id"]])
 
     def _do_undo(self, content: dict) -> None:
-        changed = self.store.undo(task=self.task, labeler=self.labeler)
+        changed = self.store.undo(task=self.task, labeler=self.labeler,
+                                  image_id=content.get("image_id"))
         self._saved(content, changed)
-        positions = [self._queue.index(i) for i in changed if i in self._queue]
-        if positions:
-            self.position = min(positions)
-            self.send({"type": "goto", "position": self.position})
 
     def _do_redo(self, content: dict) -> None:
-        changed = self.store.redo(task=self.task, labeler=self.labeler)
+        changed = self.store.redo(task=self.task, labeler=self.labeler,
+                                  image_id=content.get("image_id"))
         self._saved(content, changed)
 
     def _do_first_unlabeled(self, content: dict) -> None:
-        self.position = self.first_unlabeled()
-        self.send({"type": "goto", "position": self.position})
+        # after the writes before it; the view goes there unless it moved meanwhile
+        self.send({"type": "goto", "position": self.first_unlabeled(),
+                   "moves": content.get("moves")})
 
     def _do_review_mode(self, content: dict) -> None:
         self.review_mode = bool(content["on"])
@@ -192,7 +249,8 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
             (self._done.discard if status == "unlabeled" else self._done.add)(image_id)
         self.labeled = len(self._done)
         self.send({"type": "saved", "req": content.get("req"),
-                   "items": [{"image_id": i, **labels.get(i, _no_labels())} for i in image_ids]})
+                   "items": [{"image_id": i, **labels.get(i, _no_labels())} for i in image_ids],
+                   "positions": [self._queue.index(i) for i in image_ids if i in self._queue]})
 
     # -- the images and labels the browser shows -------------------------------------------
     def _send_window(self, position: int, have: set[str]) -> None:
@@ -211,7 +269,10 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
                 except UnreadableImage as err:
                     item["error"] = err.reason
             items.append(item)
-        self.send({"type": "window", "position": position, "items": items}, buffers=buffers)
+        number = self._windows[-1][0] + 1 if self._windows else 0
+        self._windows.append((number, {item["image_id"] for item in items if "buffer" in item}))
+        self.send({"type": "window", "window": number, "position": position, "items": items},
+                  buffers=buffers)
         self._prefetch_from(hi)
 
     def _prefetch_from(self, start: int) -> None:
