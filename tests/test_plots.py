@@ -63,8 +63,10 @@ def test_super_classes_count_an_image_once_per_super_class(coast_train):
         truth.update({aliases.get(c, c) for c in ast.literal_eval("[" + value + "]")})
     assert got[got["dataset"] == "G_madeira"].set_index("class")["images"].to_dict() \
         == dict(truth)
-    # the original labels are untouched by the view
-    assert class_frame(coast_train)["class"].isin(aliases).all()
+    # the original labels are untouched by the view (J_naip_6class has a class,
+    # vegetated_ground, that no remap file names: it stays as it is)
+    original = {c for record in read_csvs_independently().values() for c in record["classes"]}
+    assert set(class_frame(coast_train)["class"]) == original
 
 
 @needs_data
