@@ -11,6 +11,18 @@ SHARED_DATA = Path(os.environ.get("GEOLABEL_SHARED_DATA",
                                   Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
+def pytest_addoption(parser):
+    parser.addoption("--soak", action="store_true",
+                     help="run the long versions of the concurrency and kill tests")
+
+
+@pytest.fixture
+def soak(request) -> bool:
+    """Whether to run a long version (scripts/test.sh --soak), not one sized to show the
+    property."""
+    return request.config.getoption("--soak")
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

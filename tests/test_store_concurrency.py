@@ -40,12 +40,12 @@ def _run_worker(*args) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_a_kernel_killed_at_random_moments_loses_no_returned_tag(tmp_path):
+def test_a_kernel_killed_at_random_moments_loses_no_returned_tag(tmp_path, soak):
     path = tmp_path / "kill.sqlite"
     _catalogue_store(path, 500)
     rng = random.Random(7)
     offset = 0
-    for round_ in range(20):
+    for round_ in range(20 if soak else 6):
         worker = _worker(path, "ann", 100_000, offset)
         # wait for the first tag, then kill at a random moment while it tags
         first = worker.stdout.readline()
@@ -78,8 +78,9 @@ def _labels_per_image(path, ids) -> pd.Series:
 
 
 @pytest.mark.slow
-def test_eight_labelers_claiming_20000_images_label_each_exactly_once(postgres_url):
-    ids = _catalogue_store(postgres_url, 20_000)
+def test_eight_labelers_claiming_many_images_label_each_exactly_once(postgres_url, soak):
+    count = 20_000 if soak else 2_000
+    ids = _catalogue_store(postgres_url, count)
     workers = [_claiming_worker(postgres_url, f"labeler{k}", 50) for k in range(8)]
     done = []
     for worker in workers:
@@ -88,8 +89,8 @@ def test_eight_labelers_claiming_20000_images_label_each_exactly_once(postgres_u
         done.append(out.split())
     per_image = _labels_per_image(postgres_url, ids)
     assert (per_image == 1).all(), per_image.value_counts()
-    assert sum(map(len, done)) == 20_000  # what the labelers say they did: the same
-    assert all(len(d) > 500 for d in done)  # every one of them had work
+    assert sum(map(len, done)) == count  # what the labelers say they did: the same
+    assert all(len(d) > count / 40 for d in done)  # every one of them had work
 
 
 @pytest.mark.slow
