@@ -208,3 +208,38 @@ def test_an_image_without_a_known_size_says_so(store):
     assert "no known size" in widget.message.value
     Hand(widget).key("o")  # nothing to draw on: ignored, no error
     widget.close()
+
+
+def test_input_made_before_the_next_image_was_on_screen_is_not_applied_to_it(labeler):
+    """A view that answers: the next image is on screen only once it says so. A box
+    drawn and a skip pressed before then were made on the image before: they land on
+    neither, and the canvas says so; class and tool keys still count."""
+    screen = labeler._screen
+    screen._on_message(screen, {"type": "view"}, [])  # a browser view is here
+    screen._on_message(screen, {"type": "shown", "n": screen._asked}, [])
+    hand = Hand(labeler)
+    first = labeler.current
+    labeler.next()  # the kernel switched; the browser has not drawn it yet
+    second = labeler.current
+    hand.key("b")
+    hand.key("3")
+    hand.drag([(20, 20), (60, 40), (100, 80)])
+    hand.key("s")
+    assert labeler.store.get_annotations(task="cover").empty
+    assert labeler.store.statuses("cover").empty
+    assert "2 click(s) or key(s) made before" in labeler.message.value
+    screen._on_message(screen, {"type": "shown", "n": screen._asked}, [])
+    hand.drag([(20, 20), (60, 40), (100, 80)])
+    saved = labeler.store.get_annotations(task="cover")
+    assert saved["image_id"].tolist() == [second] and first != second
+    assert saved[["kind", "value"]].values.tolist() == [["box", "sand"]]
+
+
+def test_a_held_key_acts_once(labeler):
+    hand = Hand(labeler)
+    hand.key("o")
+    hand.key("s")
+    hand.send("keydown", key="s", repeat=True)
+    hand.send("keydown", key="s", repeat=True)
+    assert labeler.position == 1  # skipped one image, not three
+    assert "acts once" in labeler.message.value

@@ -7,7 +7,9 @@ stroke in progress redraws only the top layer and never re-sends the image.
 
 Every finished shape is a row in the store the moment it is finished (world
 coordinates too where the image is georeferenced); a shape still being drawn is
-never saved. Undo and redo are the store's, per image. A shape the store cannot
+never saved. Input made before a new image reached the screen (the kernel was
+behind) is not applied to it: it was meant for the image before, and the canvas
+says so. A held key acts once. Undo and redo are the store's, per image. A shape the store cannot
 take (its database server went away) stays drawn, is listed as unsaved, and is
 sent again every few seconds until it is in.
 """
@@ -39,6 +41,7 @@ from .drawing import (DRAWN_KINDS, HANDLE_PX, Shape, View, draw_shapes, move_ver
                       shape_at, vertex_at, vertices, with_hole)
 from .keyboard import NAVIGATION_KEYS, help_line, key_map, key_name
 from .queue import RETRY_EVERY, QueueWalker
+from .screen import ScreenEcho
 
 TOOLS = ("box", "polygon", "point", "brush", "eraser", "select")
 CANVAS_KEYS = {
@@ -48,6 +51,9 @@ CANVAS_KEYS = {
     "predict": "m", "accept_mask": "a", "delete": "Backspace", "finish": "Enter",
     "cancel": "Escape",
 }
+# what a key may still do before the new image is on screen: nothing tied to an image
+BEFORE_SHOWN = {"next", "previous", "first_unlabeled", "thinner", "thicker", "zoom_in",
+                "zoom_out", "fit", "cancel", *TOOLS}
 MAX_SEGMENT_SIZE = 4096  # longest side a mask is predicted for; cut larger scenes into chips
 OVERLAY_ALPHA = 110  # of 255: the predicted mask over the image
 
@@ -117,12 +123,14 @@ class CanvasLabeler(QueueWalker, w.VBox):
         self._unsaved: list[dict] = []  # annotate() arguments the store could not take yet
         self._retry_timer: threading.Timer | None = None
         self._lock = threading.RLock()  # the worker thread draws too
+        self._screen = ScreenEcho()  # whether the browser shows the image we switched to
+        self._not_applied = 0  # presses made on the image before, since the last switch
 
         self.canvas = MultiCanvas(4, width=display_size, height=display_size)
         self.canvas.add_class("geolabel-layers")
         self._build_controls(brush_width)
         super().__init__([self._toolbar, self._palette, self.canvas, self._footer,
-                          self.message, self._help])
+                          self.message, self._help, self._screen])
         self.add_class("geolabel-canvas")
         self._clicks = Event(source=self.canvas, prevent_default_action=True,
                              watched_events=["mousedown", "mouseup", "mouseleave",
@@ -165,7 +173,11 @@ class CanvasLabeler(QueueWalker, w.VBox):
         """Show the image at ``position`` in the queue (what is half-drawn is dropped);
         past either end, the first or last image."""
         with self._lock:
-            self._go(position)
+            self._not_applied = 0
+            try:
+                self._go(position)
+            finally:  # after the new image's drawing, so the answer comes once it is shown
+                self._screen.changed()
 
     def _go(self, position: int) -> None:
         if position >= len(self._queue) - 1 and self._claim_more():
@@ -254,7 +266,7 @@ class CanvasLabeler(QueueWalker, w.VBox):
                     timer.cancel()
             self._release_claims()
             _close(self._base, self._overlay, self._sharp)
-            for widget in (self._clicks, self._moves, self.canvas):
+            for widget in (self._clicks, self._moves, self.canvas, self._screen):
                 widget.close()
         super().close()
 
@@ -335,6 +347,17 @@ class CanvasLabeler(QueueWalker, w.VBox):
     def _on_event(self, event: dict) -> None:
         if self._view is None:
             return
+        if event.get("repeat"):
+            if self._key_action(event) is not None:
+                self._say("Holding a key acts once: press it again.")
+            return
+        if not self._screen.is_current and not self._before_shown(event):
+            if event["type"] in ("mousedown", "keydown"):  # a press, not each move
+                self._not_applied += 1
+            self._say(f"⚠ {self._not_applied} click(s) or key(s) made before "
+                      f"{self._images.at[self.current, 'name']} was on screen were not applied "
+                      "(they were meant for the image before it).")
+            return
         with self._lock:  # the prediction worker draws too
             try:
                 self._dispatch(event)
@@ -358,6 +381,22 @@ class CanvasLabeler(QueueWalker, w.VBox):
             self._on_move(event)
         elif kind in ("mouseup", "mouseleave"):
             self._on_up(event)
+
+    def _key_action(self, event: dict) -> str | None:
+        """What a key event does: an action, "class", or None."""
+        key = event.get("key", "")
+        if key in self._class_of_key:
+            return "class"
+        return self._action_of_key.get(key, "delete" if key == "Delete" else None)
+
+    def _before_shown(self, event: dict) -> bool:
+        """Whether an event may act while the browser still shows the image before:
+        keys that choose a class or tool, pan or zoom, or move on; no mouse event."""
+        if event["type"] == "keyup":
+            return True
+        if event["type"] != "keydown":
+            return False  # the mouse draws on the image it is over
+        return event.get("key") == " " or self._key_action(event) in {"class", *BEFORE_SHOWN}
 
     def _on_key(self, event: dict) -> None:
         key = event.get("key", "")

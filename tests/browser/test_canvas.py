@@ -156,3 +156,56 @@ def test_draw_box_polygon_hole_point_doodles_undo_redo(lab, open_notebook, canva
     assert cells_after == cells_before == ["code", "code"]  # 1, 3, 4 stayed with the canvas
     notebook.screenshot(screenshots / "canvas_accepted.png")
     assert notebook.errors() == [] and notebook.widget_problems() == []
+
+
+def test_a_box_drawn_before_the_next_image_shows_lands_on_neither(lab, open_notebook,
+                                                                  tmp_path, screenshots):
+    """The kernel made slow on purpose (every read of labels sleeps 300 ms): a box
+    drawn right after → was drawn on the image still on screen, so it is not put on
+    the next one; one drawn once the next image shows is hers."""
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for k in range(2):
+        rgb, _ = demo.coastal_scene(np.random.default_rng(20 + k), 256)
+        Image.fromarray(rgb).save(folder / f"scene_{k}.png")
+    path = tmp_path / "slow.sqlite"
+    with LabelStore.open(path) as store:
+        ids = store.add_images(folder, dataset="demo", progress=False)
+        store.add_task(TASK, type="semantic_segmentation", classes=CLASSES)
+    write_notebook(lab.root / "slow.ipynb", [
+        "import time\nfrom geolabel_widgets import LabelStore, CanvasLabeler\n"
+        f"store = LabelStore.open({str(path)!r})\n"
+        "read = store.get_annotations\n"
+        "def slow_read(*args, **kwargs):\n    time.sleep(0.3)\n    return read(*args, **kwargs)\n"
+        "store.get_annotations = slow_read",
+        f"canvas = CanvasLabeler(store, task={TASK!r}, labeler='ann', display_size=512)\n"
+        "canvas",
+    ])
+    notebook = open_notebook("slow.ipynb").run_all()
+    page = notebook.page
+    layers = page.locator(".geolabel-layers")
+    layers.wait_for(state="visible", timeout=30_000)
+    layers.scroll_into_view_if_needed()
+    origin = layers.bounding_box()
+
+    def drag(x0, y0, x1, y1):
+        page.mouse.move(origin["x"] + x0 * SCALE, origin["y"] + y0 * SCALE)
+        page.mouse.down()
+        page.mouse.move(origin["x"] + x1 * SCALE, origin["y"] + y1 * SCALE, steps=4)
+        page.mouse.up()
+
+    page.mouse.move(origin["x"] + 100, origin["y"] + 100)
+    page.keyboard.press("b")
+    page.wait_for_timeout(1500)  # the box tool is on, the kernel idle
+    page.keyboard.press("ArrowRight")
+    drag(10, 10, 60, 40)  # at once: the first image is still on screen
+    page.wait_for_function("() => document.querySelector('.geolabel-canvas')"
+                           ".textContent.includes('2 / 2')", timeout=20_000)
+    page.wait_for_timeout(1500)
+    assert _rows(path, "box").empty  # on neither image
+    assert "was on screen were not applied" in page.locator(".geolabel-canvas").inner_text()
+    notebook.screenshot(screenshots / "canvas_before_shown.png")
+    drag(100, 100, 160, 140)
+    box = _wait_rows(path, "box", 1).iloc[0]
+    assert box["image_id"] == ids[1]
+    assert np.allclose(box["geometry"].bounds, (100, 100, 160, 140), atol=1)
