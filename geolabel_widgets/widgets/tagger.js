@@ -241,21 +241,20 @@ function render({ model, el }) {
     move(position + 1);
   }
 
-  function undo() {
-    // this view's last write; with none, the last write on the image shown
-    const imageId = written.pop() ?? shown()?.image_id;
-    if (!imageId) return ignored("The image is still loading: nothing to undo here yet.");
-    undone.push(imageId);
-    send({ type: "undo", image_id: imageId });
+  function revert(type, from, to) {
+    // undo: this view's last write (redo: its last undo); with none, the image shown
+    const imageId = from.pop() ?? shown()?.image_id;
+    if (!imageId) return ignored(`The image is still loading: nothing to ${type} here yet.`);
+    to.push(imageId);
+    send({ type, image_id: imageId });
     goToImage(imageId);
+  }
+  function undo() {
+    revert("undo", written, undone);
   }
 
   function redo() {
-    const imageId = undone.pop() ?? shown()?.image_id;
-    if (!imageId) return ignored("The image is still loading: nothing to redo here yet.");
-    written.push(imageId);
-    send({ type: "redo", image_id: imageId });
-    goToImage(imageId);
+    revert("redo", undone, written);
   }
 
   function goToImage(imageId) {

@@ -44,6 +44,21 @@ def _wait_rows(path, kind, count, check=lambda frame: True, timeout=20):
     raise AssertionError(f"expected {count} {kind} row(s), the store has {len(frame)}")
 
 
+def _open_canvas(lab, open_notebook, name: str, store_cell: str):
+    """A notebook opening ``store`` (``store_cell``) and a CanvasLabeler on it, run; the
+    notebook and where the canvas is on the page."""
+    write_notebook(lab.root / f"{name}.ipynb", [
+        "from geolabel_widgets import LabelStore, CanvasLabeler\n" + store_cell,
+        f"canvas = CanvasLabeler(store, task={TASK!r}, labeler='ann', display_size=512)\n"
+        "canvas",
+    ])
+    notebook = open_notebook(f"{name}.ipynb").run_all()
+    layers = notebook.page.locator(".geolabel-layers")
+    layers.wait_for(state="visible", timeout=30_000)
+    layers.scroll_into_view_if_needed()
+    return notebook, layers.bounding_box()
+
+
 def inside(truth, cls, margin=12):
     """A point well inside the class's region, in image pixels."""
     from scipy.ndimage import distance_transform_edt
@@ -57,18 +72,9 @@ def inside(truth, cls, margin=12):
 def test_draw_box_polygon_hole_point_doodles_undo_redo(lab, open_notebook, canvas_store,
                                                         screenshots):
     path, truth = canvas_store
-    write_notebook(lab.root / "draw.ipynb", [
-        "from geolabel_widgets import LabelStore, CanvasLabeler",
-        f"store = LabelStore.open({str(path)!r})\n"
-        f"canvas = CanvasLabeler(store, task={TASK!r}, labeler='ann', display_size=512)\n"
-        "canvas",
-    ])
-    notebook = open_notebook("draw.ipynb").run_all()
+    notebook, origin = _open_canvas(lab, open_notebook, "draw",
+                                    f"store = LabelStore.open({str(path)!r})")
     page = notebook.page
-    layers = page.locator(".geolabel-layers")
-    layers.wait_for(state="visible", timeout=30_000)
-    layers.scroll_into_view_if_needed()
-    origin = layers.bounding_box()
     cells_before = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.widgets"
                                  ".map(c => c.model.type)")
 
@@ -172,21 +178,12 @@ def test_a_box_drawn_before_the_next_image_shows_lands_on_neither(lab, open_note
     with LabelStore.open(path) as store:
         ids = store.add_images(folder, dataset="demo", progress=False)
         store.add_task(TASK, type="semantic_segmentation", classes=CLASSES)
-    write_notebook(lab.root / "slow.ipynb", [
-        "import time\nfrom geolabel_widgets import LabelStore, CanvasLabeler\n"
-        f"store = LabelStore.open({str(path)!r})\n"
+    notebook, origin = _open_canvas(lab, open_notebook, "slow", (
+        f"import time\nstore = LabelStore.open({str(path)!r})\n"
         "read = store.get_annotations\n"
         "def slow_read(*args, **kwargs):\n    time.sleep(0.3)\n    return read(*args, **kwargs)\n"
-        "store.get_annotations = slow_read",
-        f"canvas = CanvasLabeler(store, task={TASK!r}, labeler='ann', display_size=512)\n"
-        "canvas",
-    ])
-    notebook = open_notebook("slow.ipynb").run_all()
+        "store.get_annotations = slow_read"))
     page = notebook.page
-    layers = page.locator(".geolabel-layers")
-    layers.wait_for(state="visible", timeout=30_000)
-    layers.scroll_into_view_if_needed()
-    origin = layers.bounding_box()
 
     def drag(x0, y0, x1, y1):
         page.mouse.move(origin["x"] + x0 * SCALE, origin["y"] + y0 * SCALE)
