@@ -9,9 +9,9 @@ Every finished shape is a row in the store the moment it is finished (world
 coordinates too where the image is georeferenced); a shape still being drawn is
 never saved. Input made before a new image reached the screen (the kernel was
 behind) is not applied to it: it was meant for the image before, and the canvas
-says so. A held key acts once. Undo and redo are the store's, per image. A shape the store cannot
-take (its database server went away) stays drawn, is listed as unsaved, and is
-sent again every few seconds until it is in.
+says so. A held key acts once. Undo and redo are the store's, per image. A shape
+the store cannot take (its database server went away) stays drawn, is listed as
+unsaved, and is sent again every few seconds until it is in.
 """
 
 from __future__ import annotations
@@ -391,7 +391,7 @@ class CanvasLabeler(QueueWalker, w.VBox):
 
     def _before_shown(self, event: dict) -> bool:
         """Whether an event may act while the browser still shows the image before:
-        keys that choose a class or tool, pan or zoom, or move on; no mouse event."""
+        keys that choose a class or tool, zoom, or move on; no mouse event."""
         if event["type"] == "keyup":
             return True
         if event["type"] != "keydown":
@@ -399,15 +399,13 @@ class CanvasLabeler(QueueWalker, w.VBox):
         return event.get("key") == " " or self._key_action(event) in {"class", *BEFORE_SHOWN}
 
     def _on_key(self, event: dict) -> None:
-        key = event.get("key", "")
-        if key == " ":
+        action = self._key_action(event)
+        if event.get("key") == " ":
             self._space = True
-        elif key in self._class_of_key:
-            self.current_class = self._class_of_key[key]
-        elif key in self._action_of_key:
-            self._act(self._action_of_key[key])
-        elif key == "Delete":
-            self._act("delete")
+        elif action == "class":
+            self.current_class = self._class_of_key[event["key"]]
+        elif action is not None:
+            self._act(action)
 
     def _point(self, event) -> tuple[float, float]:
         return self._view.to_image(event["relativeX"], event["relativeY"])
