@@ -8,6 +8,7 @@ stops it with a ``FormatError`` naming what is wrong, and the store is as it was
 from .coasttrain import read_coasttrain, write_coasttrain
 from .coco import read_coco, write_coco
 from .datagym import read_datagym, write_datagym
+from .doodler import read_doodler
 from .folder import read_folder, write_folder
 from .geojson import read_geojson, write_geojson
 from .geoparquet import read_geoparquet, write_geoparquet
@@ -17,6 +18,7 @@ from .safety import FormatError
 from .veda import read_veda, write_veda
 
 READERS = {"coasttrain": read_coasttrain, "coco": read_coco, "datagym": read_datagym,
+           "doodler": read_doodler,
            "folder": read_folder, "geojson": read_geojson, "geoparquet": read_geoparquet,
            "imagelabeler": read_imagelabeler, "s3label": read_s3label, "veda": read_veda}
 WRITERS = {"coasttrain": write_coasttrain, "coco": write_coco, "datagym": write_datagym,
@@ -25,7 +27,7 @@ WRITERS = {"coasttrain": write_coasttrain, "coco": write_coco, "datagym": write_
 
 __all__ = ["READERS", "WRITERS", "FormatError", "add_images_s3label", "read_s3label",
            "write_s3label",
-           "read_coasttrain", "read_coco", "read_datagym", "read_folder", "read_geojson",
+           "read_coasttrain", "read_coco", "read_datagym", "read_doodler", "read_folder", "read_geojson",
            "read_geoparquet", "read_imagelabeler", "read_veda",
            "write_coasttrain", "write_coco", "write_datagym", "write_folder", "write_geojson",
            "write_geoparquet", "write_imagelabeler", "write_veda"]

@@ -2,7 +2,8 @@
 settings and earlier trials, in and out.
 
 An NPZ holds ``image`` (the first three bands of ``orig_image``), ``orig_image``,
-``label`` (class indices into ``classes``), ``color_label``, ``doodles`` (0 not
+``label`` (class indices into ``classes``, or one-hot H x W x classes as Doodler
+writes it), ``color_label``, ``doodles`` (0 not
 doodled, k class k-1), ``color_doodles``, ``settings`` and ``classes``; keys with
 leading zeros are earlier trials (more zeros, earlier), kept here as history.
 """
@@ -23,11 +24,15 @@ from rasterio.errors import NotGeoreferencedWarning
 from tqdm.auto import tqdm
 
 from ..imagery.display import read_display_array
+from ..imagery.header import open_raster
 from ..store import LabelStore, StoreError
 from ..store.ingest import path_of
 from .safety import FormatError, load_npz
 
 TRIAL = re.compile(r"^(0+)(label|doodles)$")
+# what the 7 numbers of an NPZ's ``settings`` are, in order (6: no num_of_scales yet)
+SETTINGS_ORDER = ("pen_width", "CRF_downsample_factor", "Classifier_downsample_factor",
+                  "CRF_theta", "CRF_mu", "prob_of_unary_potential", "num_of_scales")
 CSV_COLUMNS = [
     "label_image_filename", "image_filename", "annotation_image_filename", "classes_array",
     "num_classes", "classes_integer", "classes_present_integer", "classes_present_array",
@@ -55,7 +60,7 @@ def image_files_from_npz(folder: Path, frame: pd.DataFrame) -> pd.Series:
                 pixels = arrays.get("orig_image", arrays.get("image"))
                 if pixels is None or pixels.ndim not in (2, 3):
                     raise FormatError(f"{npz}: no image array (orig_image or image)")
-                _write_tiff(path, pixels)
+                write_tiff(path, pixels)
         paths.append(str(path))
     return pd.Series(paths, index=frame.index)
 
@@ -70,7 +75,39 @@ def _npz_path(folder: Path, row) -> Path | None:
     return path if path.is_file() else None
 
 
-def _write_tiff(path: Path, pixels: np.ndarray) -> None:
+def trial_prefixes(arrays: dict, key: str) -> list[str]:
+    """The zero prefixes under which ``key`` was saved, oldest (most zeros) first and
+    the final save (``""``) last."""
+    zeros = {m.group(1) for k in arrays if (m := TRIAL.match(k)) and m.group(2) == key}
+    return sorted(zeros, key=len, reverse=True) + ([""] if key in arrays else [])
+
+
+def label_indices(label: np.ndarray, classes: int, where: str) -> np.ndarray:
+    """A ``label`` entry as a 2-D class-index raster: as it is, or the argmax of a
+    one-hot (H, W, classes) array."""
+    if label.ndim == 3 and label.shape[-1] == classes:
+        label = np.argmax(label, axis=-1).astype(np.uint8)
+    if label.ndim != 2 or label.dtype.kind not in "ui":
+        raise FormatError(f"{where} is neither a 2-D integer raster nor one-hot "
+                          f"(height, width, {classes}): shape {label.shape}, {label.dtype}")
+    return label
+
+
+def doodler_settings(values) -> dict:
+    """An NPZ's ``settings`` array as named numbers (empty where there is none)."""
+    if values is None or values.dtype.kind not in "uif" or values.ndim != 1:
+        return {}
+    return {name: float(v) for name, v in zip(SETTINGS_ORDER, values)}
+
+
+def read_tiff(path: Path) -> np.ndarray:
+    """Pixels as ``write_tiff`` took them."""
+    with open_raster(path) as src:
+        bands = src.read()
+    return bands[0] if len(bands) == 1 else np.moveaxis(bands, 0, -1)
+
+
+def write_tiff(path: Path, pixels: np.ndarray) -> None:
     bands = pixels[None] if pixels.ndim == 2 else np.moveaxis(pixels, -1, 0)
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # pixels only; the CSV row georeferences it
@@ -93,19 +130,25 @@ def write_masks(store: LabelStore, folder: Path, frame: pd.DataFrame, ids: list[
         arrays = load_npz(npz)
         classes = _classes(arrays, row.classes, npz)
         settings = row.doodle_props["doodler_settings"] if row.doodle_props else {}
-        trials = sorted((m.group(1), m.group(2)) for k in arrays if (m := TRIAL.match(k)))
-        steps = [(zeros + kind, kind) for zeros, kind in sorted(trials, key=lambda t: -len(t[0]))]
-        steps += [(kind, kind) for kind in ("doodles", "label") if kind in arrays]
-        for key, kind in steps:
-            array = arrays[key]
-            if array.ndim != 2 or array.dtype.kind not in "ui":
-                raise FormatError(f"{npz}: {key!r} is not a 2-D integer raster")
-            try:
-                store.add_mask(image_id, array, task=task, labeler=row.labeler, classes=classes,
-                               kind="mask" if kind == "label" else "doodles",
-                               props={"doodler_settings": settings, "npz_key": key})
-            except StoreError as err:
-                raise FormatError(f"{npz}: {key!r}: {err}") from None
+        for kind, key in (("doodles", "doodles"), ("mask", "label")):
+            for prefix in trial_prefixes(arrays, key):
+                where = f"{npz}: {prefix + key!r}"
+                array = arrays[prefix + key]
+                array = (label_indices(array, len(classes), where) if kind == "mask"
+                         else integer_raster(array, where))
+                try:
+                    store.add_mask(image_id, array, task=task, labeler=row.labeler,
+                                   classes=classes, kind=kind,
+                                   props={"doodler_settings": settings, "npz_key": prefix + key})
+                except StoreError as err:
+                    raise FormatError(f"{where}: {err}") from None
+
+
+def integer_raster(array: np.ndarray, where: str) -> np.ndarray:
+    """``array``, checked to be a 2-D raster of integers."""
+    if array.ndim != 2 or array.dtype.kind not in "ui":
+        raise FormatError(f"{where} is not a 2-D integer raster")
+    return array
 
 
 def _classes(arrays: dict, fallback: list[str], npz: Path) -> list[str]:

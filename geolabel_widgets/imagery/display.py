@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from .header import UnreadableImage
+from .header import UnreadableImage, open_raster
 
 DEFAULT_PERCENTILES = (2.0, 98.0)
 
@@ -56,11 +56,10 @@ def read_display_region(path: str | os.PathLike, box: tuple[int, int, int, int],
     left, top, right, bottom = box
     try:
         if path.suffix.lower() in (".tif", ".tiff"):
-            import rasterio
             from rasterio.enums import Resampling
             from rasterio.windows import Window
 
-            with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(path) as src:
+            with open_raster(path) as src:
                 indexes = _rgb_bands(src, bands)
                 data = src.read(indexes, window=Window(left, top, right - left, bottom - top),
                                 out_shape=(len(indexes), size[1], size[0]),
@@ -132,10 +131,9 @@ def _plain(im: Image.Image) -> Image.Image:
 
 
 def _read_raster(path: Path, max_size: int, bands) -> np.ndarray:
-    import rasterio
     from rasterio.enums import Resampling
 
-    with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(path) as src:
+    with open_raster(path) as src:
         scale = min(1.0, max_size / max(src.width, src.height))
         shape = (max(1, round(src.height * scale)), max(1, round(src.width * scale)))
         indexes = _rgb_bands(src, bands)

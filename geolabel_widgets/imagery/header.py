@@ -7,7 +7,9 @@ reads pixel data. Cheap end-of-file checks catch truncated downloads.
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,12 +97,24 @@ def _check_complete(path: Path, fmt: str | None) -> None:
     raise UnreadableImage(path, f"is a truncated {fmt} file (its data ends early)")
 
 
-def _raster_header(path: Path) -> ImageHeader:
+@contextmanager
+def open_raster(path: str | os.PathLike):
+    """``rasterio.open`` for reading, writing no side-car file and quiet about a
+    raster without georeference (a photo is one; its pixels are what count)."""
     import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(path) as src:
+            yield src
+
+
+def _raster_header(path: Path) -> ImageHeader:
     from rasterio.errors import RasterioIOError
 
     try:
-        with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(path) as src:
+        with open_raster(path) as src:
             crs = src.crs.to_wkt() if src.crs else None
             transform = None if src.transform.is_identity else tuple(src.transform)[:6]
             header = ImageHeader(src.width, src.height, src.count, src.dtypes[0], crs, transform)

@@ -1,0 +1,104 @@
+"""Every real file or folder in ``../shared/data/real/`` imported through the CLI, and
+checked against what ``../shared/FORMATS_REAL.md`` says it holds."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+
+from geolabel_widgets import LabelStore
+from geolabel_widgets.cli import main
+
+
+@dataclass
+class Real:
+    """A real source: its format, its path under ``real/``, the CLI's extra arguments
+    and what the store must then hold."""
+    format: str
+    path: str
+    check: Callable[[LabelStore, Path], None]
+    args: list[str] = field(default_factory=list)
+    copy: bool = False  # the reader writes beside its source: import a copy
+
+    @property
+    def id(self) -> str:
+        return f"{self.format}:{self.path}"
+
+
+def masks_of(store: LabelStore, history: bool = False):
+    masks = store.get_annotations(kinds=["mask", "doodles"], history=history)
+    return masks.join(store.images["name"], on="image_id")
+
+
+# -- Doodler result folders (FORMATS_REAL.md 1.1) ------------------------------------------
+def doodler_npz_truth(folder: Path):
+    """(file, final label as class indices, doodles, classes), read with numpy alone."""
+    for path in sorted(folder.rglob("*.npz")):
+        with np.load(path, allow_pickle=False) as npz:
+            yield path, np.argmax(npz["label"], -1), npz["doodles"], list(npz["classes"])
+
+
+def check_doodler_sessions(store: LabelStore, source: Path) -> None:
+    # 9 files, 7 stems; test_Enter-user-ID and 2014-02-23-..._db are the same pixels
+    assert len(store.images) == 6
+    assert set(store.tasks.index) == {
+        "Doodler: water, surf, sand, dev", "Doodler: water, surf, sand, other",
+        "Doodler: water, land", "Doodler: water, surf, sand, land", "Doodler: water, surf, land"}
+    masks = masks_of(store)
+    final = masks[masks["kind"] == "mask"]
+    # no two files share image, class set and labeler: each is a labeling of its own
+    assert len(final) == 9
+    s2 = final[final["name"] == "2017-12-21-19-00-36_S2_rgb_03.tif"]
+    assert sorted(s2["task"]) == ["Doodler: water, land", "Doodler: water, surf, sand, land"]
+    assert set(final["labeler"]) == {"db", "anon"}  # Enter-user-ID is anonymous
+    by_file = {(m.props["doodler_file"], m.task): m for m in masks.itertuples()
+               if m.kind == "mask"}
+    doodles = {(m.props["doodler_file"], m.task): m for m in masks.itertuples()
+               if m.kind == "doodles"}
+    for path, label, doodled, classes in doodler_npz_truth(source):
+        key = (path.name, f"Doodler: {', '.join(classes)}")
+        mask, names = store.mask(by_file[key].annotation_id)
+        assert names == classes and np.array_equal(mask, label), path.name
+        got, _ = store.mask(doodles[key].annotation_id)
+        assert np.array_equal(got, doodled), path.name
+
+
+def check_doodler_trials(store: LabelStore, source: Path) -> None:
+    (path, label, _, classes), = doodler_npz_truth(source)
+    history = masks_of(store, history=True)
+    masks = history[history["kind"] == "mask"].sort_values("annotation_id")
+    assert len(masks) == 6 and masks["is_current"].sum() == 1  # 5 earlier trials + final
+    assert [p["npz_key"] for p in masks["props"]] == [
+        "00000label", "0000label", "000label", "00label", "0label", "label"]
+    scales = [p["doodler_settings"]["num_of_scales"] for p in masks["props"]]
+    downsample = [p["doodler_settings"]["Classifier_downsample_factor"] for p in masks["props"]]
+    assert scales == [3, 2, 2, 2, 2, 2] and downsample == [4, 4, 6, 1, 1, 1]
+    current = masks[masks["is_current"]].iloc[0]
+    mask, names = store.mask(current.annotation_id)
+    assert names == classes == ["water", "land"] and np.array_equal(mask, label)
+    with np.load(path) as npz:
+        oldest, _ = store.mask(masks.iloc[0].annotation_id)
+        assert np.array_equal(oldest, np.argmax(npz["00000label"], -1))
+
+
+REAL_FILES = [
+    Real("doodler", "doodler", check_doodler_sessions, copy=True),
+    Real("doodler", "doodler/results2022-05-04-14-34", check_doodler_trials, copy=True),
+]
+
+
+@pytest.mark.parametrize("real", REAL_FILES, ids=lambda r: r.id)
+def test_a_real_file_imports_and_holds_what_it_should(real, shared_data, tmp_path, capsys):
+    source = shared_data / "real" / real.path
+    if real.copy:
+        source = Path(shutil.copytree(source, tmp_path / "source" / source.name))
+    store = tmp_path / "store.sqlite"
+    code = main(["import", real.format, str(source), "--store", str(store), *real.args])
+    assert code == 0, capsys.readouterr().err
+    with LabelStore.open(store) as opened:
+        real.check(opened, source)
