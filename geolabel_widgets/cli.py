@@ -120,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--store", required=True, help="store file or URL")
     p.add_argument("--task", help="the task whose labels to write (needed by coco and folder; "
                                   "the others write every task by default)")
+    p.add_argument("--remap", type=Path, metavar="JSON",
+                   help="doodler: also write the labels remapped to this remap file's "
+                        "super-classes, as Doodler's gen_remapped_images_and_labels does")
     p.set_defaults(run=_export)
     return parser
 
@@ -237,8 +240,13 @@ def _export(args) -> int:
         raise ValueError(f"a {args.format} export holds the whole store: --task does not apply")
     if args.task is None and task is not None and task.default is inspect.Parameter.empty:
         raise ValueError(f"a {args.format} export is of one task: give --task")
+    options = {} if args.task is None else {"task": args.task}
+    if args.remap is not None:
+        if "remap" not in inspect.signature(writer).parameters:
+            raise ValueError(f"{args.format} exports take no --remap")
+        options["remap"] = args.remap
     with _open(args.store) as store:
-        writer(store, args.dest, **({} if args.task is None else {"task": args.task}))
+        writer(store, args.dest, **options)
     print(f"wrote {args.dest}")
     return 0
 

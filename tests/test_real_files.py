@@ -10,6 +10,7 @@ from typing import Callable
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from geolabel_widgets import LabelStore
 from geolabel_widgets.cli import main
@@ -102,3 +103,38 @@ def test_a_real_file_imports_and_holds_what_it_should(real, shared_data, tmp_pat
     assert code == 0, capsys.readouterr().err
     with LabelStore.open(store) as opened:
         real.check(opened, source)
+
+
+def test_doodler_outputs_match_what_doodlers_own_scripts_wrote(shared_data, tmp_path):
+    """``results2021-10-16-14-20`` holds Doodler's own ``images/`` and ``labels/`` of its
+    two NPZs (lossy JPEGs): ours have the same names and agree with the NPZ at least
+    as well as theirs; Segmentation Gym's folders hold the exact classes."""
+    source = shutil.copytree(shared_data / "real/doodler/results2021-10-16-14-20",
+                             tmp_path / "results")
+    store, task = str(tmp_path / "s.sqlite"), "Doodler: water, surf, sand, other"
+    remap = shared_data / "real/doodler/scripts/superclasses_example.json"
+    assert main(["import", "doodler", str(source), "--store", store]) == 0
+    assert main(["export", "doodler", str(tmp_path / "out"), "--store", store, "--task", task,
+                 "--remap", str(remap)]) == 0
+    assert main(["export", "seggym", str(tmp_path / "gym"), "--store", store,
+                 "--task", task]) == 0
+    out, gym = tmp_path / "out", tmp_path / "gym"
+    for folder in ("images", "labels"):
+        assert sorted(p.name for p in (out / folder).iterdir()) == \
+            sorted(p.name for p in (Path(source) / folder).iterdir())
+    for path, label, doodles, classes in doodler_npz_truth(Path(source)):
+        stem = path.stem
+        with np.load(path) as npz:
+            image = npz["image"].astype(int)
+        ours = np.asarray(Image.open(out / "labels" / f"{stem}_label.jpg"))
+        theirs = np.asarray(Image.open(Path(source) / "labels" / f"{stem}_label.jpg"))
+        assert (ours == label).mean() >= max((theirs == label).mean(), 0.97)
+        pixels = np.asarray(Image.open(out / "images" / f"{stem}.jpg")).astype(int)
+        assert np.abs(pixels - image).max() <= 17  # theirs differ by up to 17 DN
+        remapped = np.asarray(Image.open(out / "labels_remap" / f"{stem}_remap_label.jpg"))
+        assert (remapped == np.where(label == 0, 1, 2)).mean() >= 0.99  # water 1, land 2
+        assert (out / "overlays" / f"{stem}_overlay.png").is_file()
+        assert (out / "doodles" / f"{stem}_doodles.png").is_file()
+        assert np.array_equal(np.asarray(Image.open(gym / "labels" / f"{stem}.png")), label)
+        assert np.array_equal(np.asarray(Image.open(gym / "images" / f"{stem}.png")), image)
+    assert (gym / "classes.txt").read_text().split("\n") == ["water", "surf", "sand", "other"]

@@ -23,10 +23,10 @@ from PIL import Image
 from rasterio.errors import NotGeoreferencedWarning
 from tqdm.auto import tqdm
 
-from ..imagery.display import read_display_array
 from ..imagery.header import open_raster
 from ..store import LabelStore, StoreError
 from ..store.ingest import path_of
+from .records import image_pixels
 from .safety import FormatError, load_npz
 
 TRIAL = re.compile(r"^(0+)(label|doodles)$")
@@ -185,7 +185,7 @@ def write_record(store: LabelStore, dest: Path, task: str, progress: bool = True
                 settings = (row.props or {}).get("doodler_settings") or settings
         if "label" not in arrays:
             continue
-        pixels = _pixels(image)
+        pixels = image_pixels(image)
         arrays.update(orig_image=pixels, image=pixels[..., :3],
                       color_label=PALETTE[arrays["label"] % len(PALETTE)],
                       classes=np.array(classes),
@@ -214,13 +214,6 @@ def _file_labelers(labelers) -> dict[str, str]:
     named = {l: l for l in labelers if re.fullmatch(r"ID\d+", l)}
     free = (f"ID{k}" for k in range(1, 10**6) if f"ID{k}" not in named)
     return {**named, **{l: next(free) for l in sorted(set(labelers) - set(named))}}
-
-
-def _pixels(image: pd.Series) -> np.ndarray:
-    source = path_of(image["uri"])
-    if source is None or not source.is_file():
-        raise FormatError(f"{image['name']}: its file {image['uri']} is not here to export")
-    return read_display_array(source, max_size=max(image["width"], image["height"]))
 
 
 def _csv_row(image, stem, image_file, classes, arrays, settings, labeler) -> dict:

@@ -1,7 +1,7 @@
-"""Doodler's own result folders in: one ``{image}_{labeler}.npz`` per image and save,
-no CSV (FORMATS_REAL.md 1.1).
+"""Doodler's own result folders in, and what Doodler's scripts make of them out.
 
-Each NPZ holds the image, ``label`` (one-hot, H x W x classes), ``doodles`` and
+In, a results folder (FORMATS_REAL.md 1.1): one ``{image}_{labeler}.npz`` per image and
+save, no CSV. Each NPZ holds the image, ``label`` (one-hot, H x W x classes), ``doodles`` and
 ``settings``; every re-save kept the previous one under keys with one more leading
 ``0``. The earlier trials become history, the final one the current mask. One image
 labeled in two sessions with two class sets is one image with a labeling per class
@@ -15,12 +15,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 from tqdm.auto import tqdm
 
 from ..store import LabelStore, StoreError
+from ..store.remap import read_remap_file
 from .coasttrain_npz import (doodler_settings, integer_raster, label_indices, read_tiff,
                              trial_prefixes, write_tiff)
-from .safety import FormatError, load_npz
+from .records import current_masks, image_pixels
+from .safety import FormatError, folder_name, load_npz
 
 ANONYMOUS = {"Enter-user-ID": "anon"}  # Doodler's never-changed default id
 SKIPPED = ("labelgen", "4zoo")  # files Doodler's own scripts leave out
@@ -122,3 +125,98 @@ def _write_image(arrays: dict, path: Path, target: Path) -> Path:
             return target
         target = target.with_name(f"{target.stem.split('~')[0]}~{k}.tif")
     raise FormatError(f"{path}: a thousand other images already share its name")
+
+
+# -- out: what Doodler's own scripts make of its results ----------------------------------
+G10 = ["#3366CC", "#DC3912", "#FF9900", "#109618", "#990099", "#0099C6", "#DD4477",
+       "#66AA00", "#B82E2E", "#316395"]  # plotly's palette, Doodler's class colours
+
+
+def write_doodler(store: LabelStore, dest: str | os.PathLike, *, task: str,
+                  remap: str | os.PathLike | None = None, progress: bool = True
+                  ) -> pd.DataFrame:
+    """Write what Doodler's ``gen_images_and_labels`` makes of a task's current masks
+    (FORMATS_REAL.md 1.2), one set per image and labeler, named ``{image}_{labeler}``:
+    ``images/S.jpg``, ``labels/S_label.jpg`` (greyscale class index), ``overlays/``
+    and ``doodles/`` (the masks and doodles over the image in Doodler's colours).
+    ``remap``: a remap JSON; also write ``gen_remapped_images_and_labels``' variant,
+    super-class integers 1..S in ``images_remap/``, ``labels_remap/``,
+    ``overlays_remap/``. Returns a table of what was written."""
+    dest = Path(dest)
+    supers = _super_classes(remap) if remap is not None else None
+    rows = []
+    labelings = current_masks(store, task)
+    for item in tqdm(labelings.itertuples(), total=len(labelings), desc="Writing",
+                     disable=not progress):
+        stem = f"{Path(item.name).stem}_{folder_name(item.labeler)}"
+        mask, classes = store.mask(item.mask_id)
+        pixels = image_pixels(store.images.loc[item.image_id])
+        written = {"images": _jpeg(dest / "images" / f"{stem}.jpg", pixels),
+                   "labels": _jpeg(dest / "labels" / f"{stem}_label.jpg", mask)}
+        written["overlays"] = _overlay(dest / "overlays" / f"{stem}_overlay.png", pixels, mask,
+                                       len(classes))
+        if pd.notna(item.doodles_id):
+            doodles, _ = store.mask(int(item.doodles_id))
+            written["doodles"] = _overlay(dest / "doodles" / f"{stem}_doodles.png", pixels,
+                                          np.ma.masked_equal(doodles.astype(int) - 1, -1),
+                                          len(classes))
+        if supers is not None:
+            remapped = _remapped(mask, classes, supers, item.name)
+            _jpeg(dest / "images_remap" / f"{stem}.jpg", pixels)
+            written["labels_remap"] = _jpeg(dest / "labels_remap" / f"{stem}_remap_label.jpg",
+                                            remapped)
+            written["overlays_remap"] = _overlay(
+                dest / "overlays_remap" / f"{stem}_remap_overlay.png", pixels, remapped,
+                len(supers["super_classes"]) + 1)
+        rows.append({"image_id": item.image_id, "labeler": item.labeler, "classes": classes,
+                     **{k: str(v.relative_to(dest)) for k, v in written.items()}})
+    return pd.DataFrame(rows)
+
+
+def _super_classes(remap) -> dict:
+    found = read_remap_file(remap)
+    if not found["super_classes"]:
+        raise FormatError(f"{remap}: a remap file for Doodler's outputs lists 'super_classes'")
+    return found
+
+
+def _remapped(mask: np.ndarray, classes: list[str], remap: dict, image: str) -> np.ndarray:
+    """Class index -> super-class integer (1-based, in ``super_classes`` order), the class
+    named by the remap file's own ``classes`` where it has them, as Doodler does."""
+    names = [c.strip("'\" ") for c in remap["classes"] or classes]
+    if int(mask.max(initial=0)) >= len(names):
+        raise FormatError(f"{image}: class index {int(mask.max())} has no name in the remap "
+                          f"file's {len(names)} classes")
+    order = {name: k for k, name in enumerate(remap["super_classes"], start=1)}
+    lookup = []
+    for name in names:
+        super_class = remap["aliases"].get(name)
+        if super_class not in order:
+            raise FormatError(f"{image}: class {name!r} maps to no super-class of the remap "
+                              f"file ({super_class!r})")
+        lookup.append(order[super_class])
+    return np.asarray(lookup, np.uint8)[mask]
+
+
+def _jpeg(path: Path, pixels: np.ndarray) -> Path:
+    """As Doodler saves: quality 100, no chroma subsampling (and still lossy)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels.astype(np.uint8)).save(path, quality=100, subsampling=0)
+    return path
+
+
+def _overlay(path: Path, pixels: np.ndarray, classes_raster, count: int) -> Path:
+    """The image with the raster at half opacity in the first ``count + 1`` palette
+    colours, no axes, 200 dpi: Doodler's overlay figure (not pixel-aligned)."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.figure import Figure
+
+    figure = Figure()
+    axes = figure.add_subplot()
+    axes.imshow(pixels)
+    palette = (G10 * (count // len(G10) + 1))[:count + 1]
+    axes.imshow(classes_raster, alpha=0.5, cmap=ListedColormap(palette), vmin=0, vmax=count)
+    axes.axis("off")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=200, bbox_inches="tight")
+    return path

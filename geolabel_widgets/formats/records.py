@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ..imagery.display import read_display_array
 from ..store import LabelStore
+from ..store.ingest import path_of
 from .safety import FormatError
 
 SHAPE_KINDS = ("box", "polygon", "point", "line", "stroke")
@@ -139,3 +142,23 @@ def bare_statuses(store: LabelStore, labels: pd.DataFrame, task: str | None = No
     return bare.assign(kind="status", value=None, geometry=None, world_geometry=None,
                        props=None).join(images, on="image_id").assign(
         task_type=lambda f: f["task"].map(store.tasks["type"])).reset_index(drop=True)
+
+
+def image_pixels(image: pd.Series) -> np.ndarray:
+    """An image of ``store.images`` as RGB pixels at full size, for a writer."""
+    source = path_of(image["uri"])
+    if source is None or not source.is_file():
+        raise FormatError(f"{image['name']}: its file {image['uri']} is not here to export")
+    return read_display_array(source, max_size=max(image["width"], image["height"]))
+
+
+def current_masks(store: LabelStore, task: str) -> pd.DataFrame:
+    """One row per (image, labeler) with a current mask in ``task``: ``mask_id`` and,
+    where there are doodles, ``doodles_id``, with the image's columns."""
+    masks = store.get_annotations(task=task, kinds=["mask", "doodles"])
+    keys = ["image_id", "labeler"]
+    frame = masks[masks["kind"] == "mask"][keys + ["annotation_id"]].rename(
+        columns={"annotation_id": "mask_id"}).merge(
+        masks[masks["kind"] == "doodles"][keys + ["annotation_id"]].rename(
+            columns={"annotation_id": "doodles_id"}), on=keys, how="left")
+    return frame.join(store.images, on="image_id").sort_values(["name", "labeler"])

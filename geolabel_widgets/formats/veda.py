@@ -28,12 +28,11 @@ from rasterio.transform import from_bounds
 from shapely.geometry import mapping, shape
 from tqdm.auto import tqdm
 
-from ..imagery.display import read_display_array
 from ..imagery.georef import lonlat_to_pixel
 from ..imagery.header import read_header
 from ..store import LabelStore
 from ..store.ingest import path_of
-from .records import Parsed, current_labels, write_records
+from .records import Parsed, current_labels, image_pixels, write_records
 from .safety import FormatError, read_json, unpack
 
 ML_TYPES = {"classification": "multilabel", "segmentation": "semantic_segmentation",
@@ -253,12 +252,10 @@ def _write_folder(store: LabelStore, folder: Path, task: str, progress: bool) ->
 def _write_tif(image: pd.Series, path: Path, georeferenced: bool) -> None:
     """A GeoTIFF copy of the image: as it is when it is one, else written from its pixels."""
     source = path_of(image["uri"])
-    if source is None or not source.exists():
-        raise FormatError(f"{image['name']}: its file {image['uri']} is not here to export")
-    if source.suffix.lower() in (".tif", ".tiff"):
+    if source is not None and source.suffix.lower() in (".tif", ".tiff") and source.exists():
         shutil.copy2(source, path)
         return
-    pixels = read_display_array(source, max_size=max(image["width"], image["height"]))
+    pixels = image_pixels(image)
     profile = {"driver": "GTiff", "width": pixels.shape[1], "height": pixels.shape[0],
                "count": 3, "dtype": "uint8", "compress": "deflate"}
     if georeferenced:
