@@ -20,7 +20,10 @@ def read_csvs_independently() -> dict:
         doodled = total = 0.0
         with open(path, newline="") as f:
             for row in csv.DictReader(f):
-                for name in set(ast.literal_eval("[" + row["classes_present_array"] + "]")):
+                # the integers index classes_array; record B's array lists every class
+                names = ast.literal_eval("[" + row["classes_array"] + "]")
+                present = row["classes_present_integer"].replace(",", " ").split()
+                for name in {names[int(k)].strip() for k in present}:
                     classes[name] += 1
                 who = "ID" + re.search(r"_ID(\d+)", row["image_filename"]).group(1)
                 size = int(row["ImageHeightPx"]) * int(row["ImageWidthPx"])

@@ -114,3 +114,36 @@ def test_the_csv_alone_is_still_a_catalogue(segmented, tmp_path):
         tags = again.annotations.groupby(["labeler"])["image_id"].agg(set)
         assert tags["ID2"] == tags["ann"] != tags["bob"]  # each row's tags on its own image
     assert isinstance(pd.read_csv(csv), pd.DataFrame)
+
+
+def test_a_one_hot_label_in_a_record_npz_is_its_argmax(segmented, tmp_path):
+    """The release's ``label`` may be one-hot (H, W, classes), as Doodler writes it."""
+    store, ids, truths = segmented
+    write_coasttrain(store, tmp_path / "record", task="cover", progress=False)
+    npz, = (tmp_path / "record" / "npz").glob("scene_1_*.npz")  # bob's
+    arrays = dict(np.load(npz))
+    arrays["label"] = np.eye(len(CLASSES), dtype=np.uint8)[arrays["label"]]
+    np.savez(npz, **arrays)
+    with LabelStore.open(tmp_path / "b.sqlite") as target:
+        read_coasttrain(target, tmp_path / "record", progress=False)
+        masks = target.get_annotations(kinds=["mask"], labeler="bob")
+        mask, _ = target.mask(masks["annotation_id"].iloc[0])
+        assert np.array_equal(mask, truths[1])
+
+
+def test_record_b_counts_its_integers_and_warns_once(shared_data, tmp_path):
+    """Record B's classes_present_array names all 7 classes on every row; the integers
+    say what is there (22 of its 44 rows hold fewer)."""
+    from coasttrain_truth import METADATA, read_csvs_independently
+
+    with LabelStore.open(tmp_path / "b.sqlite") as store:
+        with pytest.warns(UserWarning) as caught:
+            read_coasttrain(store, METADATA / "B_quads_gulf_meta_served.csv", progress=False)
+        messages = [str(w.message) for w in caught if "disagrees" in str(w.message)]
+        assert messages == ["B_quads_gulf_meta_served.csv: classes_present_array disagrees "
+                            "with classes_present_integer in 22 of 44 rows; the integers are "
+                            "used (the authors' own figures count them)"]
+        tags = store.get_annotations(kinds=["tag"])
+        counts = tags.explode("value")["value"].value_counts().to_dict()
+        assert counts == dict(read_csvs_independently()["B_quads_gulf"]["classes"])
+        assert counts["water"] == 44 and counts["developed"] < 44

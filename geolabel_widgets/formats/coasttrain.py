@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -172,8 +173,7 @@ def read_metadata_csv(path: Path) -> pd.DataFrame:
         frame["labeler"] = named_labelers.where(named_labelers.notna(), frame["labeler"])
     frame["classes"] = [_names(v, n, "classes_array", path)
                         for v, n in zip(frame["classes_array"], line)]
-    frame["present"] = [_names(v, n, "classes_present_array", path)
-                        for v, n in zip(frame["classes_present_array"], line)]
+    frame["present"] = _present(frame, line, path)
     for column in ("ImageHeightPx", "ImageWidthPx"):
         sizes = pd.to_numeric(frame[column], errors="coerce")
         bad = sizes.isna() | (sizes <= 0)
@@ -189,6 +189,47 @@ def read_metadata_csv(path: Path) -> pd.DataFrame:
         for d, s in zip(density if density is not None else [np.nan] * len(frame),
                         settings.to_dict("records"))]
     return frame
+
+
+def _present(frame: pd.DataFrame, line, path: Path) -> list[list[str]]:
+    """Each row's classes present: ``classes_present_integer`` (0-based into
+    ``classes_array``, what the authors' own figures count) where the row has it, else
+    ``classes_present_array``. Where the two disagree (record B lists every class in
+    its array on every row), the integers win, with one warning for the record."""
+    named = [_names(v, n, "classes_present_array", path)
+             for v, n in zip(frame["classes_present_array"], line)]
+    if "classes_present_integer" not in frame.columns:
+        return named
+    present, disagree = [], 0
+    for value, classes, names, n in zip(frame["classes_present_integer"], frame["classes"],
+                                        named, line):
+        indices = _indices(value, n, len(classes), path)
+        if indices is None:
+            present.append(names)
+            continue
+        chosen = [classes[k] for k in indices]
+        disagree += sorted(set(chosen)) != sorted(set(names))
+        present.append(chosen)
+    if disagree:
+        warnings.warn(f"{path.name}: classes_present_array disagrees with "
+                      f"classes_present_integer in {disagree} of {len(frame)} rows; the "
+                      "integers are used (the authors' own figures count them)", stacklevel=4)
+    return present
+
+
+def _indices(value, line: int, count: int, path: Path) -> list[int] | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        indices = [int(v) for v in re.split(r"[,\s\[\]]+", value.strip()) if v]
+    except ValueError:
+        raise StoreError(f"{path} line {line}: classes_present_integer is not a list of "
+                         f"integers: {value[:80]!r}") from None
+    bad = [k for k in indices if not 0 <= k < count]
+    if bad:
+        raise StoreError(f"{path} line {line}: classes_present_integer holds {bad[0]}, "
+                         f"outside the {count} classes of classes_array")
+    return indices
 
 
 def _catalogue(frame: pd.DataFrame, folder: Path, record: str) -> gpd.GeoDataFrame:
