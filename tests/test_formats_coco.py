@@ -1,7 +1,9 @@
 """COCO: boxes and polygons (holes kept on the side) in pixels, and files from elsewhere."""
 
+import itertools
 import json
 
+import numpy as np
 import pytest
 
 from formats_helpers import SHAPES, labeled_store, snapshot
@@ -55,11 +57,47 @@ def test_a_plain_coco_file_reads_with_its_images_beside_it(tmp_path):
         assert not store.images.loc[image_id, "file_missing"]
 
 
+def test_rle_masks_compressed_or_not_are_one_mask_per_image(tmp_path):
+    """Column-major runs, 0s first; an uncompressed and a compressed RLE of the same
+    pixels read alike, later annotations over earlier, ``unlabeled`` where none lies."""
+    from pycocotools import mask as coco_mask
+
+    sand = np.zeros((6, 5), np.uint8)
+    sand[1:4, 1:3] = 1
+    water = np.zeros((6, 5), np.uint8)
+    water[3:, :] = 1
+    runs = [len(list(run)) for _, run in itertools.groupby(sand.ravel(order="F"))]
+    compressed = coco_mask.encode(np.asfortranarray(water))["counts"].decode()
+    (tmp_path / "stuff.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "absent.jpg", "width": 5, "height": 6}],
+        "categories": [{"id": 0, "name": "sand"}, {"id": 5, "name": "water"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 0, "iscrowd": 1,
+             "segmentation": {"size": [6, 5], "counts": runs}},
+            {"id": 2, "image_id": 1, "category_id": 5, "iscrowd": 0,
+             "segmentation": {"size": [6, 5], "counts": compressed}}]}))
+    assert runs[0] == 7 and sum(runs) == 30
+    with LabelStore.open(tmp_path / "s.sqlite") as store:
+        read_coco(store, tmp_path / "stuff.json", progress=False)
+        [row] = store.get_annotations(kinds=["mask"]).itertuples()
+        mask, classes = store.mask(row.annotation_id)
+        assert classes == ["sand", "water", "unlabeled"]
+        want = np.full((6, 5), 2)
+        want[sand == 1] = 0
+        want[water == 1] = 1
+        assert np.array_equal(mask, want)
+        assert store.tasks.loc["stuff objects", "type"] == "semantic_segmentation"
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda d: d["annotations"][0].update(category_id=9), "annotation 0 has category 9"),
     (lambda d: d["annotations"][1].update(segmentation=[[1, 2, 3]]), "annotation 1 has a ring"),
     (lambda d: d["annotations"][1].update(segmentation={"counts": "x", "size": [8, 8]}),
-     "annotation 1 is an RLE mask"),
+     "annotation 1's RLE size is \\[8, 8\\], its image 80 x 120"),
+    (lambda d: d["annotations"][1].update(segmentation={"counts": [5, 3], "size": [80, 120]}),
+     "annotation 1's uncompressed RLE counts are not non-negative integers summing to 9600"),
+    (lambda d: d["annotations"][1].update(segmentation={"counts": "a b", "size": [80, 120]}),
+     "annotation 1's RLE counts are neither"),
     (lambda d: d["images"][0].pop("width"), "image 0 has no int 'width'"),
     (lambda d: d.pop("categories"), "no 'categories' list"),
 ])

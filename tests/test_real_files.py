@@ -3,7 +3,9 @@ checked against what ``../shared/FORMATS_REAL.md`` says it holds."""
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -22,9 +24,10 @@ class Real:
     and what the store must then hold."""
     format: str
     path: str
-    check: Callable[[LabelStore, Path], None]
+    check: Callable[[LabelStore, Path], None] | None  # None: refused with ``error``
     args: list[str] = field(default_factory=list)
     copy: bool = False  # the reader writes beside its source: import a copy
+    error: str = ""  # what the one line on stderr says of a file that is not one
 
     @property
     def id(self) -> str:
@@ -87,9 +90,73 @@ def check_doodler_trials(store: LabelStore, source: Path) -> None:
         assert np.array_equal(oldest, np.argmax(npz["00000label"], -1))
 
 
+# -- COCO (FORMATS_REAL.md 6) -------------------------------------------------------------
+def coco_document(source: Path) -> dict:
+    return json.loads(source.read_text())
+
+
+def shapes_by_class(store: LabelStore) -> dict:
+    return store.get_annotations().groupby("value").size().to_dict()
+
+
+def check_coco_stuff(store: LabelStore, source: Path) -> None:
+    """17 compressed RLE annotations (iscrowd 0) on 2 images: one mask each whose
+    class pixel counts are the annotations' areas, the rest unlabeled."""
+    document = coco_document(source)
+    names = {c["id"]: c["name"] for c in document["categories"]}
+    assert len(store.images) == 2
+    assert store.tasks["type"].tolist() == ["semantic_segmentation"]
+    masks = masks_of(store)
+    assert len(masks) == 2
+    for row in masks.itertuples():
+        image = next(i for i in document["images"] if i["file_name"] == row.name)
+        want = Counter()
+        for item in document["annotations"]:
+            if item["image_id"] == image["id"]:
+                want[names[item["category_id"]]] += int(item["area"])
+        mask, classes = store.mask(row.annotation_id)
+        assert mask.shape == (image["height"], image["width"])
+        got = Counter({classes[k]: int(n) for k, n in zip(*np.unique(mask, return_counts=True))})
+        unlabeled = got.pop("unlabeled", 0)
+        assert got == want and unlabeled == mask.size - sum(want.values())
+
+
+def check_coco_counts(images: int, shapes: dict, kind: str, missing: int = 0):
+    def check(store: LabelStore, source: Path) -> None:
+        assert len(store.images) == images
+        assert int(store.images["file_missing"].sum()) == missing
+        assert shapes_by_class(store) == shapes
+        assert set(store.get_annotations()["kind"]) == {kind}
+        document = coco_document(source)
+        names = {c["id"]: str(c["name"]) for c in document["categories"]}
+        assert store.classes(store.tasks.index[0]) == list(names.values())
+    return check
+
+
+def check_solaris_flat_rings(store: LabelStore, source: Path) -> None:
+    """One flat list per segmentation (not a list of rings), clipped at y = 90.0."""
+    check_coco_counts(2, {"other": 3}, "polygon", missing=2)(store, source)
+    polygons = store.get_annotations()["geometry"]
+    assert all(p.is_valid and p.area > 0 for p in polygons)
+    assert max(p.bounds[3] for p in polygons) == 90.0
+
+
 REAL_FILES = [
     Real("doodler", "doodler", check_doodler_sessions, copy=True),
     Real("doodler", "doodler/results2022-05-04-14-34", check_doodler_trials, copy=True),
+    Real("coco", "coco/cocoapi/stuff_examples.json", check_coco_stuff),
+    Real("coco", "coco/cocoapi/instances_val2014_fakebbox100_results.json", None,
+         error="a COCO results file (734 detections with scores"),
+    Real("coco", "coco/sahi/terrain1.json", None, error="a LabelMe file"),
+    Real("coco", "coco/sahi/terrain1_coco.json", check_coco_counts(1, {"human": 7}, "polygon")),
+    Real("coco", "coco/sahi/terrain2_coco.json", check_coco_counts(1, {"car": 5}, "polygon")),
+    Real("coco", "coco/sahi/terrain_all_coco.json",  # terrain3.png is not there
+         check_coco_counts(3, {"human": 17, "car": 5}, "polygon", missing=1)),
+    Real("coco", "coco/sahi/visdrone2019-det-train-first50image.json",  # ids from 0, boxes
+         check_coco_counts(50, {"vehicle": 2118, "human": 1208}, "box", missing=50)),
+    Real("coco", "spacenet_solaris/coco_sample_1.json", check_solaris_flat_rings),
+    Real("coco", "spacenet_solaris/coco_sample_2.json",  # class names 1.0 and 0.0
+         check_coco_counts(1, {"0.0": 37, "1.0": 6}, "polygon")),
 ]
 
 
@@ -100,6 +167,10 @@ def test_a_real_file_imports_and_holds_what_it_should(real, shared_data, tmp_pat
         source = Path(shutil.copytree(source, tmp_path / "source" / source.name))
     store = tmp_path / "store.sqlite"
     code = main(["import", real.format, str(source), "--store", str(store), *real.args])
+    if real.check is None:
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert code == 1 and real.error in error and str(source) in error
+        return
     assert code == 0, capsys.readouterr().err
     with LabelStore.open(store) as opened:
         real.check(opened, source)

@@ -1,7 +1,9 @@
 """COCO detection and segmentation JSON, in image pixels.
 
 Boxes become ``bbox`` ([x, y, width, height]); polygons become ``segmentation`` (one
-flat ring per part). COCO polygons have no holes, so a polygon's holes also go in
+flat ring per part). In, an RLE ``segmentation`` (compressed or not, crowd or not;
+decoded with pycocotools) is a pixel mask: an image's RLE annotations make one mask of
+the task, later ones over earlier, with ``unlabeled`` where none lies. COCO polygons have no holes, so a polygon's holes also go in
 ``geolabel_holes`` (other tools ignore the key; the ``area`` counts them out), with
 the task, labeler and kind, so that our own files come back whole. Points and lines
 are not COCO objects and stay out; the writer says how many.
@@ -88,8 +90,7 @@ def read_coco(store: LabelStore, source: str | os.PathLike, *, dataset: str | No
 
 def parse_coco(document, source: Path, *, task: str | None, labeler: str,
                images_dir: Path) -> Parsed:
-    if not isinstance(document, dict):
-        raise FormatError(f"{source}: not a COCO document (a JSON object)")
+    _not_another_kind(document, source)
     for key in ("images", "categories", "annotations"):
         if not isinstance(document.get(key), list):
             raise FormatError(f"{source}: no {key!r} list")
@@ -97,8 +98,11 @@ def parse_coco(document, source: Path, *, task: str | None, labeler: str,
     task = task or _text(info.get("geolabel_task")) or f"{source.stem} objects"
     categories = {}
     for k, category in enumerate(document["categories"]):
-        _need(category, {"id": int, "name": str}, f"category {k}", source)
-        categories[category["id"]] = category["name"]
+        _need(category, {"id": int}, f"category {k}", source)
+        name = category.get("name")
+        if not isinstance(name, (str, int, float)) or isinstance(name, bool) or name == "":
+            raise FormatError(f"{source}: category {k} has no name")
+        categories[category["id"]] = str(name)  # solaris names its classes 1.0 and 0.0
     images = {}
     for k, image in enumerate(document["images"]):
         _need(image, {"id": int, "file_name": str, "width": int, "height": int},
@@ -112,7 +116,7 @@ def parse_coco(document, source: Path, *, task: str | None, labeler: str,
         images[image["id"]] = {"uri": uri, "name": Path(image["file_name"]).name,
                                "width": image["width"], "height": image["height"],
                                "dataset": _text(image.get("geolabel_dataset")) or source.stem}
-    rows = []
+    rows, rasters = [], {}
     for k, item in enumerate(document["annotations"]):
         where = f"annotation {k}"
         _need(item, {"image_id": int, "category_id": int}, where, source)
@@ -122,17 +126,85 @@ def parse_coco(document, source: Path, *, task: str | None, labeler: str,
         if item["category_id"] not in categories:
             raise FormatError(f"{source}: {where} has category {item['category_id']}, "
                               "which the file does not list")
+        if isinstance(item.get("segmentation"), dict):
+            image = images[item["image_id"]]
+            pixels = _rle(item["segmentation"], image["height"], image["width"], where, source)
+            rasters.setdefault(item["image_id"], []).append((pixels, item["category_id"]))
+            continue
         kind, geometry = _geometry(item, where, source)
         rows.append({"image": item["image_id"], "task": task,
                      "labeler": _text(item.get("geolabel_labeler")) or labeler, "kind": kind,
                      "value": categories[item["category_id"]], "geometry": geometry,
                      "props": None})
+    classes = list(dict.fromkeys(categories.values()))
+    for image, parts in rasters.items():
+        mask, names = _mask(parts, categories, classes)
+        rows.append({"image": image, "task": task, "labeler": labeler, "kind": "mask",
+                     "value": mask, "geometry": None, "props": {"classes": names}})
+        classes += [n for n in names if n not in classes]
     kinds = {r["kind"] for r in rows}
-    task_type = _text(info.get("geolabel_task_type")) or \
-        ("instance_segmentation" if "polygon" in kinds else "detection")
+    task_type = _text(info.get("geolabel_task_type")) or (
+        "semantic_segmentation" if kinds == {"mask"} else
+        "instance_segmentation" if kinds & {"polygon", "mask"} else "detection")
     return Parsed(images=pd.DataFrame.from_dict(images, orient="index"),
-                  tasks={task: {"type": task_type, "classes": list(categories.values())}},
+                  tasks={task: {"type": task_type, "classes": classes}},
                   labels=pd.DataFrame(rows, columns=LABEL_COLUMNS))
+
+
+def _not_another_kind(document, source: Path) -> None:
+    """Files mistaken for a COCO dataset, named for what they are."""
+    if isinstance(document, list) and document and all(
+            isinstance(d, dict) and "score" in d and "image_id" in d for d in document):
+        raise FormatError(f"{source}: a COCO results file ({len(document)} detections with "
+                          "scores, no images or categories): a model's predictions, not "
+                          "labels; import the dataset file it was made for")
+    if not isinstance(document, dict):
+        raise FormatError(f"{source}: not a COCO document (a JSON object)")
+    if "shapes" in document and "imagePath" in document:
+        raise FormatError(f"{source}: a LabelMe file (shapes of one image), not COCO; "
+                          "labelme2coco converts it")
+
+
+def _rle(rle: dict, height: int, width: int, where: str, source: Path) -> np.ndarray:
+    """An RLE ``segmentation`` as an (h, w) 0/1 array, checked before pycocotools (C
+    code) sees it: the size is the image's; counts are a string of RLE characters or
+    non-negative integers summing to h * w."""
+    from pycocotools import mask as coco_mask
+
+    size, counts = rle.get("size"), rle.get("counts")
+    if size != [height, width]:
+        raise FormatError(f"{source}: {where}'s RLE size is {size}, its image "
+                          f"{height} x {width}")
+    if isinstance(counts, list):
+        if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts) \
+                or sum(counts) != height * width:
+            raise FormatError(f"{source}: {where}'s uncompressed RLE counts are not "
+                              f"non-negative integers summing to {height * width}")
+        rle = coco_mask.frPyObjects({"size": size, "counts": counts}, height, width)
+    elif isinstance(counts, str) and counts and all(48 <= ord(c) < 112 for c in counts):
+        rle = {"size": size, "counts": counts.encode("ascii")}
+    else:
+        raise FormatError(f"{source}: {where}'s RLE counts are neither a list of integers "
+                          "nor an RLE string")
+    with warnings.catch_warnings():  # pycocotools' own use of numpy's __array__
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if int(coco_mask.area(rle)) > height * width:
+            raise FormatError(f"{source}: {where}'s RLE runs past its image")
+        return coco_mask.decode(rle)
+
+
+def _mask(parts, categories: dict, classes: list[str]) -> tuple[np.ndarray, list[str]]:
+    """An image's RLE parts as one class-index mask (later over earlier); ``unlabeled``
+    is a class only where some pixel has none."""
+    height, width = parts[0][0].shape
+    mask = np.full((height, width), -1, np.int32)
+    for pixels, category in parts:
+        mask[pixels.astype(bool)] = classes.index(categories[category])
+    names = list(classes)
+    if (mask < 0).any():
+        names = names if "unlabeled" in names else names + ["unlabeled"]
+        mask[mask < 0] = names.index("unlabeled")
+    return mask.astype(np.uint8 if len(names) <= 256 else np.int32), names
 
 
 def _geometry(item: dict, where: str, source: Path):
@@ -140,6 +212,8 @@ def _geometry(item: dict, where: str, source: Path):
     if isinstance(segmentation, dict):
         raise FormatError(f"{source}: {where} is an RLE mask; only polygon segmentations "
                           "and boxes are read")
+    if isinstance(segmentation, list) and segmentation and is_number(segmentation[0]):
+        segmentation = [segmentation]  # solaris writes one flat ring, unnested
     if segmentation:
         holes = item.get("geolabel_holes") or [[] for _ in segmentation]
         if not isinstance(segmentation, list) or not isinstance(holes, list) or \
