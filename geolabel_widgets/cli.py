@@ -105,6 +105,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--remap", type=Path, action="append", metavar="JSON",
                    help="coasttrain: a remap file whose aliases map this record's classes to "
                         "super-classes (the class view 'superclasses'); repeat to merge")
+    p.add_argument("--image", help="vector: the image (a file, or the name or id of one in "
+                                   "the store) the shapes lie on (default: the store's "
+                                   "images under them)")
+    p.add_argument("--class-property", metavar="NAME",
+                   help="vector: the property naming each shape's class")
+    p.add_argument("--crs", help="vector: the file's CRS where it gives none (EPSG:n, WKT), "
+                                 "or 'image' to take the image's")
     modes = p.add_mutually_exclusive_group()
     modes.add_argument("--replace", dest="mode", action="store_const", const="replace",
                        help="imported labels supersede a labeler's labels already there "
@@ -205,6 +212,11 @@ def _import(args) -> int:
         if "remap" not in inspect.signature(reader).parameters:
             raise ValueError(f"{args.format} imports take no --remap")
         options["remap"] = args.remap
+    for option in ("image", "class_property", "crs"):
+        if getattr(args, option) is not None:
+            if option not in inspect.signature(reader).parameters:
+                raise ValueError(f"{args.format} imports take no --{option.replace('_', '-')}")
+            options[option] = getattr(args, option)
     if args.mode:
         if "mode" not in inspect.signature(reader).parameters:
             raise ValueError(f"{args.format} imports images only: --keep and --replace "

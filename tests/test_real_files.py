@@ -12,7 +12,9 @@ from typing import Callable
 
 import numpy as np
 import pytest
+import shapely
 from PIL import Image
+from shapely.geometry import box
 
 from geolabel_widgets import LabelStore
 from geolabel_widgets.cli import main
@@ -28,6 +30,11 @@ class Real:
     args: list[str] = field(default_factory=list)
     copy: bool = False  # the reader writes beside its source: import a copy
     error: str = ""  # what the one line on stderr says of a file that is not one
+    says: list[str] = field(default_factory=list)  # lines the import prints
+    before: list[list[str]] = field(default_factory=list)  # CLI commands run first
+
+    def resolve(self, args: list[str], real: Path) -> list[str]:
+        return [a.replace("{real}", str(real)) for a in args]
 
     @property
     def id(self) -> str:
@@ -141,7 +148,110 @@ def check_solaris_flat_rings(store: LabelStore, source: Path) -> None:
     assert max(p.bounds[3] for p in polygons) == 90.0
 
 
+# -- odd GeoTIFFs (FORMATS_REAL.md 10) -----------------------------------------------------
+def check_imagery(store: LabelStore, source: Path) -> None:
+    import rasterio
+
+    images = store.images.reset_index().set_index("name")
+    assert len(images) == 20
+    assert images.loc[["goes.tif", "cog_hirise_mars.tif"], "geometry"].isna().all()
+    dateline = images.loc["cog_dateline.tif", "geometry"]
+    assert dateline.geom_type == "MultiPolygon" and len(dateline.geoms) == 2
+    assert dateline.bounds[0] == pytest.approx(-180) and dateline.bounds[2] == pytest.approx(180)
+    assert abs(images.loc["cog_dateline.tif", "lon"]) > 170  # by the antimeridian
+    with rasterio.open(source / "rio-tiler/cog_gcps.tif") as src:
+        lons = [g.x for g in src.gcps[0]]
+        lats = [g.y for g in src.gcps[0]]
+    west, south, east, north = images.loc["cog_gcps.tif", "geometry"].bounds
+    assert (west, south, east, north) == pytest.approx(
+        (min(lons), min(lats), max(lons), max(lats)), abs=0.05)
+    assert images.loc["inverted_lat.tif", "geometry"].bounds == pytest.approx((-180, -90, 180, 90))
+    # labels still go on an image with no place on the Earth's map, in its pixels
+    store.add_task("craters", type="detection", classes=["crater"])
+    store.annotate(images.loc["cog_hirise_mars.tif", "image_id"], box(10, 10, 50, 50), "crater",
+                   task="craters", labeler="ann", kind="box")
+    assert len(store.get_annotations(task="craters")) == 1
+
+
+# -- plain vector labels (FORMATS_REAL.md 10) ----------------------------------------------
+SOLARIS = "{real}/spacenet_solaris"
+WORLD = "{real}/imagery/rio-tiler/inverted_lat.tif"  # EPSG:4326, 0.5 degree, south-up
+
+
+def check_solaris_buildings(store: LabelStore, source: Path) -> None:
+    """43 buildings in UTM 16N (a legacy crs member) on a 900 x 900 raster whose bounds
+    they were clipped to: each shape equals the file's mapped by the raster's inverse
+    transform."""
+    import geopandas as gpd
+    import rasterio
+
+    labels = store.get_annotations()
+    assert len(labels) == 43 and set(labels["value"]) == {"yes"}
+    assert set(labels["kind"]) == {"polygon"}
+    with rasterio.open(source.parent / "sample_geotiff.tif") as src:
+        inverse = ~src.transform
+    truth = gpd.read_file(source).geometry
+    assert truth.crs.to_epsg() == 32616
+    a, b, c, d, e, f = tuple(inverse)[:6]
+    want = sorted(round(shapely.transform(g, lambda xy: np.column_stack(
+        [a * xy[:, 0] + b * xy[:, 1] + c, d * xy[:, 0] + e * xy[:, 1] + f])).area, 3)
+        for g in truth)
+    assert sorted(round(g.area, 3) for g in labels["geometry"]) == want
+    assert all(0 <= v <= 900 for g in labels["geometry"] for v in g.bounds)
+
+
+def check_custom_projection(store: LabelStore, source: Path) -> None:
+    labels = store.get_annotations()
+    assert len(labels) == 19  # 4 of them cut at the raster's right edge (warned)
+    width = store.images["width"].iloc[0]
+    assert max(g.bounds[2] for g in labels["geometry"]) == pytest.approx(width)
+
+
+def check_on_the_world(count: int, kind: str, by_class: dict | None = None):
+    def check(store: LabelStore, source: Path) -> None:
+        labels = store.get_annotations()
+        assert len(labels) == count and set(labels["kind"]) == {kind}
+        if by_class is not None:
+            assert labels.groupby("value").size().to_dict() == by_class
+        # south-up: pixel row = (lat + 90) / 0.5, column = (lon + 180) / 0.5
+        for row in labels.itertuples():
+            lon, lat = shapely.transform(row.geometry, lambda xy: np.column_stack(
+                [xy[:, 0] * 0.5 - 180, xy[:, 1] * 0.5 - 90])).centroid.coords[0]
+            world = row.world_geometry.centroid
+            assert (lon, lat) == pytest.approx((world.x, world.y), abs=1e-6)
+    return check
+
+
 REAL_FILES = [
+    Real("vector", "spacenet_solaris/geotiff_labels.geojson", check_solaris_buildings,
+         args=["--image", f"{SOLARIS}/sample_geotiff.tif", "--class-property", "building"]),
+    Real("vector", "spacenet_solaris/geotiff_custom_proj_labels.geojson", None,
+         args=["--image", f"{SOLARIS}/sample_geotiff_custom_proj.tif"],
+         error="says nothing of its CRS: give --crs"),
+    Real("vector", "spacenet_solaris/geotiff_custom_proj_labels.geojson",
+         check_custom_projection,
+         args=["--image", f"{SOLARIS}/sample_geotiff_custom_proj.tif", "--crs", "image"]),
+    Real("vector", "geoparquet/example.parquet",  # onto the store's images under it
+         check_on_the_world(5, "polygon"), args=["--class-property", "name"],
+         before=[["import", "folder", WORLD]]),
+    Real("vector", "geoparquet/data_crs_null.parquet", None, args=["--image", WORLD],
+         error="says nothing of its CRS"),
+    Real("vector", "geoparquet/data_crs_null.parquet", check_on_the_world(3, "point"),
+         args=["--image", WORLD, "--crs", "EPSG:4326"]),
+    Real("vector", "geoparquet/data_geometry_column_name.parquet",
+         check_on_the_world(3, "point"), args=["--image", WORLD]),
+    Real("vector", "geoparquet/data_orientation.parquet", check_on_the_world(3, "point"),
+         args=["--image", WORLD]),
+    Real("vector", "geoparquet/data-polygon-encoding_native.parquet",  # GeoArrow, an empty
+         check_on_the_world(2, "polygon"), args=["--image", WORLD]),  # and a null row out
+    Real("vector", "geoparquet/data-polygon-encoding_wkb.parquet",
+         check_on_the_world(2, "polygon"), args=["--image", WORLD]),
+    Real("vector", "geoparquet/data-multipolygon-encoding_wkb.parquet",
+         check_on_the_world(3, "polygon"), args=["--image", WORLD]),
+    Real("folder", "imagery", check_imagery, says=[
+        "  goes.tif: added without a footprint: its corners lie off the Earth's disk "
+        "(a geostationary full disk?)",
+        "  cog_hirise_mars.tif: added without a footprint: its CRS is of Mars, not the Earth"]),
     Real("doodler", "doodler", check_doodler_sessions, copy=True),
     Real("doodler", "doodler/results2022-05-04-14-34", check_doodler_trials, copy=True),
     Real("coco", "coco/cocoapi/stuff_examples.json", check_coco_stuff),
@@ -166,12 +276,17 @@ def test_a_real_file_imports_and_holds_what_it_should(real, shared_data, tmp_pat
     if real.copy:
         source = Path(shutil.copytree(source, tmp_path / "source" / source.name))
     store = tmp_path / "store.sqlite"
-    code = main(["import", real.format, str(source), "--store", str(store), *real.args])
+    for command in real.before:
+        assert main([*real.resolve(command, shared_data / "real"), "--store", str(store)]) == 0
+    code = main(["import", real.format, str(source), "--store", str(store),
+                 *real.resolve(real.args, shared_data / "real")])
     if real.check is None:
         error = capsys.readouterr().err.strip().splitlines()[-1]
         assert code == 1 and real.error in error and str(source) in error
         return
-    assert code == 0, capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert [line for line in real.says if line not in out.splitlines()] == []
     with LabelStore.open(store) as opened:
         real.check(opened, source)
 

@@ -16,12 +16,13 @@ from .safety import folder_name
 
 def read_folder(store: LabelStore, source: str | os.PathLike, *, dataset: str | None = None,
                 recursive: bool = True) -> list[str]:
-    """Add every image below ``source`` to ``dataset`` (default: the folder's name)."""
+    """Add every image below ``source`` (or the one image file it is) to ``dataset``
+    (default: the folder's name, or the file's folder's)."""
     source = Path(source)
-    if not source.is_dir():
-        raise FileNotFoundError(f"{source} is not a folder")
-    return store.add_images(source, dataset=dataset or source.absolute().name,
-                            recursive=recursive)
+    if not source.exists():
+        raise FileNotFoundError(f"no folder or image file at {source}")
+    default = source.absolute().name if source.is_dir() else source.absolute().parent.name
+    return store.add_images(source, dataset=dataset or default, recursive=recursive)
 
 
 def write_folder(store: LabelStore, dest: str | os.PathLike, *, task: str,

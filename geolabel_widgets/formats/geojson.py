@@ -79,7 +79,9 @@ def parse_frame(frame: pd.DataFrame, source) -> Parsed:
     """Features (as written above) to records; every problem names the feature."""
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
-        raise FormatError(f"{source}: the features lack the properties {missing}")
+        raise FormatError(f"{source}: the features lack the properties {missing} of this "
+                          "package's own export; plain vector labels import as 'vector' "
+                          "(with --image and --class-property)")
     frame = frame.reset_index(drop=True)
     for column in PROPERTIES:
         if column not in frame.columns:

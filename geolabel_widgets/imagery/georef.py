@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Sequence
 
@@ -9,7 +10,9 @@ import numpy as np
 import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
-from shapely.geometry import box
+from pyproj.exceptions import CRSError, ProjError
+from shapely.affinity import translate
+from shapely.geometry import MultiPolygon, box
 from shapely.geometry.base import BaseGeometry
 
 Transform = Sequence[float]  # affine a, b, c, d, e, f (rasterio order)
@@ -49,10 +52,58 @@ def lonlat_to_pixel(geometry: BaseGeometry, crs: str, transform: Transform) -> B
     return shapely.transform(projected, lambda xy: _apply(inverse, xy))
 
 
+class NoFootprint(ValueError):
+    """An image whose outline has no place on the Earth's map; the message says why."""
+
+
 def footprint(crs: str, transform: Transform, width: int, height: int) -> BaseGeometry:
-    """The image's outline in EPSG:4326, densified so that curved edges stay true."""
+    """The image's outline in EPSG:4326, densified so that curved edges stay true, in
+    two parts where it crosses the antimeridian. Raises ``NoFootprint`` for a CRS of
+    another planet, or an outline off the Earth (a geostationary full disk)."""
     outline = box(0, 0, width, height).segmentize(max(width, height) / 8)
-    return pixel_to_lonlat(outline, crs, transform)
+    try:
+        lonlat = pixel_to_lonlat(outline, crs, transform)
+    except ProjError as err:
+        if "celestial body" in str(err):
+            body = re.search(r"\((\w+) vs Earth\)", str(err))
+            raise NoFootprint(f"its CRS is of {body.group(1) if body else 'another body'}, "
+                              "not the Earth") from None
+        raise NoFootprint(f"its CRS cannot be mapped to longitude and latitude ({err})") \
+            from None
+    except CRSError as err:
+        raise NoFootprint(f"its CRS cannot be read ({err})") from None
+    if not np.isfinite(shapely.get_coordinates(lonlat)).all():
+        raise NoFootprint("its corners lie off the Earth's disk (a geostationary full disk?)")
+    return _split_at_antimeridian(lonlat)
+
+
+def centre(footprint: BaseGeometry) -> tuple[float, float]:
+    """(lon, lat) of a footprint's centroid; one split at the antimeridian is taken
+    whole first, so that its centre is by 180 degrees, not on the prime meridian."""
+    west, _, east, _ = footprint.bounds
+    if footprint.geom_type == "MultiPolygon" and west <= -180 + 1e-9 and east >= 180 - 1e-9:
+        shifted = shapely.transform(footprint, lambda xy: np.column_stack(
+            [np.where(xy[:, 0] < 0, xy[:, 0] + 360, xy[:, 0]), xy[:, 1]]))
+        point = shifted.centroid
+        return (point.x - 360 if point.x > 180 else point.x), point.y
+    point = footprint.centroid
+    return point.x, point.y
+
+
+def _split_at_antimeridian(outline: BaseGeometry) -> BaseGeometry:
+    """An outline whose longitude jumps by more than 180 degrees from one vertex to the
+    next crosses +-180: shifted east to be whole, then cut there into a part on each
+    side. (An image of the whole world spans 360 degrees without a jump.)"""
+    lons = shapely.get_coordinates(outline)[:, 0]
+    if not (np.abs(np.diff(lons)) > 180).any():
+        return outline
+    whole = shapely.transform(outline, lambda xy: np.column_stack(
+        [np.where(xy[:, 0] < 0, xy[:, 0] + 360, xy[:, 0]), xy[:, 1]]))
+    west = whole.intersection(box(-180, -90, 180, 90))
+    east = translate(whole.intersection(box(180, -90, 540, 90)), -360)
+    parts = [p for g in (west, east) for p in getattr(g, "geoms", [g])
+             if p.geom_type == "Polygon" and not p.is_empty]
+    return MultiPolygon(parts)
 
 
 def _apply(affine: Affine, xy):

@@ -117,6 +117,11 @@ def _raster_header(path: Path) -> ImageHeader:
         with open_raster(path) as src:
             crs = src.crs.to_wkt() if src.crs else None
             transform = None if src.transform.is_identity else tuple(src.transform)[:6]
+            gcps, gcps_crs = src.gcps
+            if transform is None and len(gcps) >= 3 and gcps_crs:  # georeferenced by GCPs
+                from rasterio.transform import from_gcps
+
+                crs, transform = gcps_crs.to_wkt(), tuple(from_gcps(gcps))[:6]
             header = ImageHeader(src.width, src.height, src.count, src.dtypes[0], crs, transform)
             if src.driver == "GTiff":
                 _check_tiff_blocks(path, src)

@@ -18,7 +18,7 @@ from pyproj.exceptions import CRSError
 from tqdm.auto import tqdm
 
 from ..imagery.files import expand_paths, sha256_file, uri_id
-from ..imagery.georef import crs_wkt, footprint
+from ..imagery.georef import NoFootprint, centre, crs_wkt, footprint
 from ..imagery.header import UnreadableImage, read_header
 from .types import StoreError
 
@@ -31,10 +31,13 @@ class IngestReport:
     row_ids: list[str | None] = field(default_factory=list)  # per frame row; None: skipped
     added: int = 0
     failures: list[UnreadableImage] = field(default_factory=list)
+    without_footprint: list[tuple[str, str]] = field(default_factory=list)  # (name, why)
 
     def summary(self) -> str:
         lines = [f"{len(self.image_ids)} images ({self.added} new), {len(self.failures)} skipped"]
         lines += [f"  skipped {f.path}: {f.reason}" for f in self.failures]
+        lines += [f"  {name}: added without a footprint: {why}"
+                  for name, why in self.without_footprint]
         return "\n".join(lines)
 
 
@@ -55,7 +58,8 @@ def rows_from_files(sources, recursive: bool, progress: bool, report: IngestRepo
         row.update(width=header.width, height=header.height, bands=header.bands,
                    dtype=header.dtype)
         if header.crs and header.transform:
-            row.update(_georeference(header.crs, header.transform, header.width, header.height))
+            row.update(_georeference(header.crs, header.transform, header.width, header.height,
+                                     path.name, report))
         rows.append(row)
     return rows
 
@@ -126,7 +130,8 @@ def rows_from_frame(frame: pd.DataFrame, report: IngestReport) -> list[dict]:
         if valid[i]:
             row.update(footprint=wkbs[i], lon=float(lons[i]), lat=float(lats[i]))
         elif row["crs"] and row["transform"] and row["width"] and row["height"]:
-            row.update(_georeference(row["crs"], row["transform"], row["width"], row["height"]))
+            row.update(_georeference(row["crs"], row["transform"], row["width"], row["height"],
+                                     name, report))
         report.row_ids.append(row["image_id"])
         rows.append(row)
     return rows
@@ -143,14 +148,21 @@ def _base_row(image_id, name, uri, sha256=None, missing=False) -> dict:
                 props=None)
 
 
-def _georeference(crs: str, transform, width: int, height: int) -> dict:
-    outline = footprint(crs, transform, width, height)
+def _georeference(crs: str, transform, width: int, height: int, name: str,
+                  report: IngestReport) -> dict:
+    """CRS, transform and footprint; an image off the Earth's map keeps its CRS and
+    transform (its own coordinates hold) and the report says why it has no footprint."""
+    try:
+        outline = footprint(crs, transform, width, height)
+    except NoFootprint as why:
+        report.without_footprint.append((name, str(why)))
+        return dict(crs=crs, transform=list(transform)[:6])
     return dict(crs=crs, transform=list(transform)[:6], **_footprint_columns(outline))
 
 
 def _footprint_columns(geometry) -> dict:
-    centroid = geometry.centroid
-    return dict(footprint=shapely.to_wkb(geometry), lon=float(centroid.x), lat=float(centroid.y))
+    lon, lat = centre(geometry)
+    return dict(footprint=shapely.to_wkb(geometry), lon=float(lon), lat=float(lat))
 
 
 def _to_lonlat(frame: pd.DataFrame) -> pd.DataFrame:

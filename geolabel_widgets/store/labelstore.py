@@ -355,7 +355,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
             rows = rows_from_files(source, recursive, progress, report)
         report.image_ids, report.added = self._insert_images(rows, dataset)
         self.last_ingest = report
-        if report.failures:
+        if report.failures or report.without_footprint:
             import warnings
 
             warnings.warn(report.summary(), UnreadableImagesWarning, stacklevel=2)
@@ -571,10 +571,11 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         info = self._task(task)
         self._check_classes(info, [value])
         with self._action(info, labeler, image_id) as (conn, action):
-            image = conn.execute(sa.select(s.images.c.crs, s.images.c.transform)
+            image = conn.execute(sa.select(s.images.c.crs, s.images.c.transform,
+                                           s.images.c.footprint)
                                  .where(s.images.c.image_id == image_id)).first()
             world = None
-            if image.crs and image.transform:
+            if image.crs and image.transform and image.footprint is not None:  # on the Earth
                 world = shapely.to_wkb(pixel_to_lonlat(geometry, image.crs, image.transform))
             self._put(conn, action, label_id, image_id, info, labeler, kind=kind, value=value,
                       geometry=shapely.to_wkb(geometry), world_geometry=world, props=props)
@@ -990,7 +991,8 @@ def _migrate(conn, version: int) -> None:
 
 
 class UnreadableImagesWarning(UserWarning):
-    """Some files given to add_images could not be used; the message lists them."""
+    """Some files given to add_images could not be used, or have no place on the map;
+    the message lists them."""
 
 
 def _view_aliases(aliases: dict) -> dict:
