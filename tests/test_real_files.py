@@ -222,7 +222,55 @@ def check_on_the_world(count: int, kind: str, by_class: dict | None = None):
     return check
 
 
+# -- Veda API datapoints (FORMATS_REAL.md 5) ----------------------------------------------
+def veda_datapoints(source: Path) -> dict:
+    return {p.stem: json.loads(p.read_text()) for p in source.glob("*.json")
+            if not p.name.startswith("collection")}
+
+
+def check_veda_classification(store: LabelStore, source: Path) -> None:
+    points = veda_datapoints(source)
+    assert len(points) == 5 and len(store.images) == 5
+    [task] = store.tasks.index
+    collection = json.loads(next(source.glob("collection_*.json")).read_text())
+    assert task == collection["properties"]["name"]
+    present = {k for k, p in points.items() if p["properties"]["label"]["building"]}
+    tags = store.get_annotations(kinds=["tag"]).join(store.images["name"], on="image_id")
+    assert sorted(tags["name"]) == sorted(f"{k}.tif" for k in present)
+    images = store.images.set_index("name")
+    for key, point in points.items():  # the TIFFs have no georeference: the feature's
+        footprint = shapely.geometry.shape(point["geometry"])
+        assert images.loc[f"{key}.tif", "geometry"].bounds == pytest.approx(footprint.bounds)
+
+
+def check_veda_segmentation(store: LabelStore, source: Path) -> None:
+    points = veda_datapoints(source)
+    assert len(store.images) == len(points) == 10
+    labels = store.get_annotations().join(store.images["name"], on="image_id")
+    want = sorted((f"{k}.tif", round(shapely.geometry.shape(g).area, 6))
+                  for k, p in points.items() for g in p["properties"]["label"]["building"]
+                  if g["type"] != "GeometryCollection")
+    assert len(labels) == len(want) == 20  # one empty GeometryCollection left out
+    assert sorted((r.name, round(r.geometry.area, 6)) for r in labels.itertuples()) == want
+    images = store.images
+    for row in labels.itertuples():  # pixels, put on the footprint
+        assert images.loc[row.image_id, "geometry"].buffer(1e-9).covers(row.world_geometry)
+
+
+def check_veda_responses(store: LabelStore, source: Path) -> None:
+    """250 datapoints (one repeated in datapoint.json), all {"building": 0}, their
+    images at the API: looked at, nothing there."""
+    assert len(store.images) == 250 and store.images["file_missing"].all()
+    assert store.images["uri"].str.startswith("https://").all()
+    assert store.tasks.index.tolist() == ["Austin Buildings Classification"]
+    assert len(store.get_annotations()) == 0
+    assert store.statuses()["status"].value_counts().to_dict() == {"labeled": 250}
+
+
 REAL_FILES = [
+    Real("veda", "veda/api_classification_austin", check_veda_classification),
+    Real("veda", "veda/api_segmentation_austin", check_veda_segmentation),
+    Real("veda", "veda/api_responses", check_veda_responses),
     Real("vector", "spacenet_solaris/geotiff_labels.geojson", check_solaris_buildings,
          args=["--image", f"{SOLARIS}/sample_geotiff.tif", "--class-property", "building"]),
     Real("vector", "spacenet_solaris/geotiff_custom_proj_labels.geojson", None,

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -166,7 +167,7 @@ def _footprint_columns(geometry) -> dict:
 
 
 def _to_lonlat(frame: pd.DataFrame) -> pd.DataFrame:
-    crs = getattr(frame, "crs", None) if "geometry" in frame.columns else None
+    crs = frame.crs if isinstance(frame, gpd.GeoDataFrame) else None  # not a "crs" column
     if crs is not None and not crs.equals("EPSG:4326"):
         return frame.to_crs("EPSG:4326")
     return frame
