@@ -120,13 +120,17 @@ def _parser() -> argparse.ArgumentParser:
                        help="add to the labels already there, changing none of them")
     p.set_defaults(run=_import)
 
-    p = commands.add_parser("export", help="write the store's labels in another format",
-                            description=f"Formats: {', '.join(sorted(WRITERS))}.")
+    p = commands.add_parser(
+        "export", help="write the store's labels in another format",
+        description="Write the store's current labels in another format. Formats of one task "
+                    "(coasttrain, coco, datagym, doodler, folder, seggym, veda) write --task, or the "
+                    "store's only task when it has one; the others write every task unless "
+                    f"--task names one. Formats: {', '.join(sorted(WRITERS))}.")
     p.add_argument("format", choices=sorted(WRITERS))
     p.add_argument("dest", type=Path, help="the file or folder to write")
     p.add_argument("--store", required=True, help="store file or URL")
-    p.add_argument("--task", help="the task whose labels to write (needed by coco and folder; "
-                                  "the others write every task by default)")
+    p.add_argument("--task", help="the task whose labels to write (default: the only one, "
+                                  "or every task for formats that hold several)")
     p.add_argument("--remap", type=Path, metavar="JSON",
                    help="doodler: also write the labels remapped to this remap file's "
                         "super-classes, as Doodler's gen_remapped_images_and_labels does")
@@ -250,14 +254,19 @@ def _export(args) -> int:
     task = inspect.signature(writer).parameters.get("task")
     if task is None and args.task is not None:
         raise ValueError(f"a {args.format} export holds the whole store: --task does not apply")
-    if args.task is None and task is not None and task.default is inspect.Parameter.empty:
-        raise ValueError(f"a {args.format} export is of one task: give --task")
     options = {} if args.task is None else {"task": args.task}
+    one_task = task is not None and task.default is inspect.Parameter.empty
     if args.remap is not None:
         if "remap" not in inspect.signature(writer).parameters:
             raise ValueError(f"{args.format} exports take no --remap")
         options["remap"] = args.remap
     with _open(args.store) as store:
+        if one_task and args.task is None:
+            tasks = list(store.tasks.index)
+            if len(tasks) != 1:
+                raise ValueError(f"a {args.format} export is of one task and the store has "
+                                 f"{len(tasks)}: give --task ({', '.join(map(repr, tasks))})")
+            options["task"] = tasks[0]
         writer(store, args.dest, **options)
     print(f"wrote {args.dest}")
     return 0

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import shapely
 
 from conftest import write_images
 from geolabel_widgets import LabelStore
@@ -204,3 +205,25 @@ def test_a_record_imports_with_its_remap_file_as_a_class_view(shared_data, tmp_p
     with LabelStore.open(store) as opened:
         aliases = opened.view_aliases("superclasses")
         assert list(aliases) == ["A_naip"] and aliases["A_naip"]["surf"] == "whitewater"
+
+
+def test_export_takes_the_only_task_and_names_them_when_there_are_several(tmp_path, capsys):
+    from formats_helpers import SHAPES, labeled_store
+
+    store, _ = labeled_store(tmp_path / "a.sqlite", tmp_path / "files")
+    tasks = list(store.tasks.index)
+    store.close()
+    assert main(["export", "coco", str(tmp_path / "x.json"), "--store",
+                 str(tmp_path / "a.sqlite")]) == 1
+    error = capsys.readouterr().err
+    assert f"a coco export is of one task and the store has {len(tasks)}: give --task" in error
+    assert all(repr(t) in error for t in tasks)
+    with LabelStore.open(tmp_path / "b.sqlite") as one:
+        [image] = one.add_images(tmp_path / "files" / "photos", dataset="photos",
+                                 progress=False)[:1]
+        one.add_task(SHAPES, type="instance_segmentation", classes=["water"])
+        one.annotate(image, shapely.box(1, 1, 5, 5), "water", task=SHAPES, labeler="ann")
+    assert main(["export", "coco", str(tmp_path / "y.json"), "--store",
+                 str(tmp_path / "b.sqlite")]) == 0
+    document = json.loads((tmp_path / "y.json").read_text())
+    assert document["info"]["geolabel_task"] == SHAPES and len(document["annotations"]) == 1
