@@ -134,6 +134,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--remap", type=Path, metavar="JSON",
                    help="doodler: also write the labels remapped to this remap file's "
                         "super-classes, as Doodler's gen_remapped_images_and_labels does")
+    p.add_argument("--for-import", action="store_true",
+                   help="datagym: a file DataGym's import takes (no null coordinates)")
     p.set_defaults(run=_export)
     return parser
 
@@ -260,6 +262,10 @@ def _export(args) -> int:
         if "remap" not in inspect.signature(writer).parameters:
             raise ValueError(f"{args.format} exports take no --remap")
         options["remap"] = args.remap
+    if args.for_import:
+        if "for_import" not in inspect.signature(writer).parameters:
+            raise ValueError(f"{args.format} exports take no --for-import")
+        options["for_import"] = True
     with _open(args.store) as store:
         if one_task and args.task is None:
             tasks = list(store.tasks.index)

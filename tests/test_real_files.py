@@ -267,7 +267,33 @@ def check_veda_responses(store: LabelStore, source: Path) -> None:
     assert store.statuses()["status"].value_counts().to_dict() == {"labeled": 250}
 
 
+# -- DataGym's internal model (FORMATS_REAL.md 2) -----------------------------------------
+def check_datagym(images: int, statuses: dict):
+    """The Dummy Project's one completed task, as DataGym's exporter would give it: 87
+    rectangles (85 cyclist, 2 pedestrian), 44 polygons (37 car, 2 bus, 5 ped_cross), a
+    car_type on each car, the selects tod and weather; invalid entries left out."""
+    def check(store: LabelStore, source: Path) -> None:
+        shapes = store.get_annotations(kinds=["box", "polygon"])
+        assert shapes.groupby(["kind", "value"]).size().to_dict() == {
+            ("box", "cyclist"): 85, ("box", "pedestrian"): 2, ("polygon", "bus"): 2,
+            ("polygon", "car"): 37, ("polygon", "ped_cross"): 5}
+        cars = shapes[shapes["value"] == "car"]
+        assert all(list(p["classifications"]) == ["car_type"] for p in cars["props"])
+        tags = store.get_annotations(kinds=["tag"])["value"]
+        assert sorted(t.split("=")[0] for t in tags) == ["tod", "weather"]
+        task = source.stem  # WAITING tasks: images with no status of their own
+        assert store.statuses(task)["status"].value_counts().to_dict() == statuses
+        assert len(store.images) == images
+        assert store.images["name"].str.startswith("Sequenz 01.").all()  # URL-decoded
+        assert store.images["uri"].str.startswith("https://media.datagym.ai/").all()
+        rectangle = shapes[shapes["kind"] == "box"].iloc[0]["geometry"]
+        assert rectangle.bounds[0] != int(rectangle.bounds[0])  # floats, not truncated
+    return check
+
+
 REAL_FILES = [
+    Real("datagym", "datagym/dummy_project", check_datagym(5, {"labeled": 1})),
+    Real("datagym", "datagym/frontend_demo_task.json", check_datagym(1, {"in_progress": 1})),
     Real("veda", "veda/api_classification_austin", check_veda_classification),
     Real("veda", "veda/api_segmentation_austin", check_veda_segmentation),
     Real("veda", "veda/api_responses", check_veda_responses),
