@@ -99,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("import", help="read a dataset in another format into the store",
                             description=f"Formats: {', '.join(sorted(READERS))}.")
     p.add_argument("format", choices=sorted(READERS))
-    p.add_argument("src", type=Path, help="the file or folder to read")
+    p.add_argument("src", help="the file, folder or database URL to read")
     p.add_argument("--store", required=True, help="store file or URL")
     p.add_argument("--dataset", help="dataset name (default: from the source)")
     p.add_argument("--remap", type=Path, action="append", metavar="JSON",
@@ -110,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
                                    "images under them)")
     p.add_argument("--class-property", metavar="NAME",
                    help="vector: the property naming each shape's class")
+    p.add_argument("--root", type=Path,
+                   help="s3label: the folder a relative data_path lies under (default: the "
+                        "database file's)")
     p.add_argument("--crs", help="vector: the file's CRS where it gives none (EPSG:n, WKT), "
                                  "or 'image' to take the image's")
     modes = p.add_mutually_exclusive_group()
@@ -127,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
                     "store's only task when it has one; the others write every task unless "
                     f"--task names one. Formats: {', '.join(sorted(WRITERS))}.")
     p.add_argument("format", choices=sorted(WRITERS))
-    p.add_argument("dest", type=Path, help="the file or folder to write")
+    p.add_argument("dest", help="the file, folder or database URL to write")
     p.add_argument("--store", required=True, help="store file or URL")
     p.add_argument("--task", help="the task whose labels to write (default: the only one, "
                                   "or every task for formats that hold several)")
@@ -218,7 +221,7 @@ def _import(args) -> int:
         if "remap" not in inspect.signature(reader).parameters:
             raise ValueError(f"{args.format} imports take no --remap")
         options["remap"] = args.remap
-    for option in ("image", "class_property", "crs"):
+    for option in ("image", "class_property", "crs", "root"):
         if getattr(args, option) is not None:
             if option not in inspect.signature(reader).parameters:
                 raise ValueError(f"{args.format} imports take no --{option.replace('_', '-')}")

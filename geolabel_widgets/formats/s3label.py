@@ -1,11 +1,15 @@
-"""S3Label: its database (a SQLite file with its tables, or a PostgreSQL URL), and its
+"""S3Label: its database (a PostgreSQL URL, or a SQLite file with its tables), and its
 way of adding images (a recursive scan recording absolute paths and SHA-1 hashes).
 
 Datasets have no name in S3Label, so ours goes in ``dataset_description``. A label
 is one (image, task, user) with status flags; its ``label_history`` rows each hold
 every shape (``label_serialised``), and the latest is current. On import each shape
 of each history row is written in turn, so our history keeps the earlier ones.
-S3Label has no "skipped": we write it as ``admin_comment`` "geolabel:skipped".
+A shape comes in two forms (FORMATS_REAL.md 3): the old ``{"label": class,
+"polygon": {"regions": ...}}`` and the front end's ``{"label": geometry,
+"label_class": class}`` (rectangles from the first click, negative sizes when dragged
+up or left; points and circles with a radius); we write the front end's. S3Label has
+no "skipped": we write it as ``admin_comment`` "geolabel:skipped".
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 import shapely
 import sqlalchemy as sa
+from shapely.affinity import translate
 from shapely.geometry import Point, Polygon, box
 from tqdm.auto import tqdm
 
@@ -27,50 +32,12 @@ from ..imagery.files import IMAGE_SUFFIXES
 from ..store import LabelStore
 from ..store.backend import is_url
 from ..store.ingest import path_of
+from . import s3label_schema as t3
 from .records import current_labels
 from .safety import FormatError
 
-meta = sa.MetaData()
-datasets = sa.Table("datasets", meta, sa.Column("dataset_id", sa.Integer, primary_key=True),
-                    sa.Column("site", sa.Text), sa.Column("sensor", sa.Text),
-                    sa.Column("dataset_description", sa.Text))
-dataset_groups = sa.Table("dataset_groups", meta,
-                          sa.Column("dataset_group_id", sa.Integer, primary_key=True),
-                          sa.Column("name", sa.Text, unique=True),
-                          sa.Column("description", sa.Text))
-dataset_group_lists = sa.Table("dataset_group_lists", meta,
-                               sa.Column("dataset_group_id", sa.Integer),
-                               sa.Column("dataset_id", sa.Integer))
-label_tasks = sa.Table("label_tasks", meta,
-                       sa.Column("label_task_id", sa.Integer, primary_key=True),
-                       sa.Column("dataset_group_id", sa.Integer), sa.Column("title", sa.Text),
-                       sa.Column("description", sa.Text), sa.Column("type", sa.Text),
-                       sa.Column("default_tool", sa.Text), sa.Column("allowed_tools", sa.Text),
-                       sa.Column("permit_overlap", sa.Boolean),
-                       sa.Column("label_classes", sa.Text))
-input_data = sa.Table("input_data", meta, sa.Column("input_data_id", sa.Integer, primary_key=True),
-                      sa.Column("dataset_id", sa.Integer), sa.Column("data_path", sa.Text),
-                      sa.Column("sha1_hash", sa.Text), sa.Column("timestamp_upload", sa.Float))
-users = sa.Table("users", meta, sa.Column("user_id", sa.Integer, primary_key=True),
-                 sa.Column("first_name", sa.Text), sa.Column("last_name", sa.Text),
-                 sa.Column("email", sa.Text), sa.Column("organisation", sa.Text),
-                 sa.Column("is_admin", sa.Boolean))
-users_label_tasks = sa.Table("users_label_tasks", meta, sa.Column("user_id", sa.Integer),
-                             sa.Column("label_task_id", sa.Integer),
-                             sa.Column("receive_new_unlabeled_data", sa.Boolean))
-labels = sa.Table("labels", meta, sa.Column("label_id", sa.Integer, primary_key=True),
-                  sa.Column("input_data_id", sa.Integer), sa.Column("label_task_id", sa.Integer),
-                  sa.Column("user_id", sa.Integer), sa.Column("in_progress", sa.Boolean),
-                  sa.Column("user_complete", sa.Boolean),
-                  sa.Column("needs_improvement", sa.Boolean),
-                  sa.Column("admin_complete", sa.Boolean), sa.Column("user_comment", sa.Text),
-                  sa.Column("admin_comment", sa.Text),
-                  sa.Column("include_in_test_set", sa.Boolean))
-label_history = sa.Table("label_history", meta,
-                         sa.Column("label_history_id", sa.Integer, primary_key=True),
-                         sa.Column("label_id", sa.Integer),
-                         sa.Column("timestamp_edit", sa.Float),
-                         sa.Column("label_serialised", sa.Text))
+TABLES = [t.name for t in t3.meta.sorted_tables]
+NEEDED = ("datasets", "label_tasks", "input_data", "users", "labels", "label_history")
 
 TYPES_IN = {"semantic_segmentation": "semantic_segmentation",
             "instance_segmentation": "instance_segmentation", "bounding_boxes": "detection"}
@@ -105,22 +72,42 @@ def _sha1(path: Path) -> str:
 
 
 def read_s3label(store: LabelStore, source: str | os.PathLike, *, dataset: str | None = None,
+                 root: str | os.PathLike | None = None, offset: float = 0.0,
                  progress: bool = True) -> list[str]:
-    """Import an S3Label database (SQLite file or PostgreSQL URL), or, given a folder,
-    add its images the S3Label way into ``dataset``."""
+    """Import an S3Label database (PostgreSQL URL or SQLite file), or, given a folder,
+    add its images the S3Label way into ``dataset``. A relative ``data_path`` is
+    taken against ``root`` (default: a SQLite file's folder). ``offset``: pixels to
+    take off every coordinate (S3Label's mask exporter takes off a fixed 160)."""
     if not is_url(source) and Path(source).is_dir():
         return add_images_s3label(store, source, dataset=dataset or Path(source).name,
                                   progress=progress)
     engine = _engine(source, must_exist=True)
+    if root is None and not is_url(source):
+        root = Path(source).absolute().parent
     try:
         with engine.connect() as conn:
-            tables = {t.name: pd.read_sql(sa.select(t), conn) for t in meta.sorted_tables}
+            found = sa.MetaData()
+            found.reflect(conn, only=lambda name, _: name in TABLES)
+            _check_schema(found, source)
+            tables = {name: pd.read_sql(sa.select(found.tables[name]), conn)
+                      for name in TABLES if name in found.tables}
     except sa.exc.SQLAlchemyError as err:
         raise FormatError(f"{source}: not an S3Label database ({err.orig or err})") from None
     finally:
         engine.dispose()
     with store.transaction():
-        return _import(store, tables, source, progress)
+        return _import(store, tables, source, root, offset, progress)
+
+
+def _check_schema(found: sa.MetaData, source) -> None:
+    missing = [name for name in NEEDED if name not in found.tables]
+    if missing:
+        raise FormatError(f"{source}: not an S3Label database (no table {', '.join(missing)})")
+    columns = set(found.tables["input_data"].columns.keys())
+    if "data_path" not in columns and "image_path" in columns:
+        raise FormatError(f"{source}: an S3Label database of the schema before 2018-04-12 "
+                          "(input_data.image_path, no sha1_hash; label_serialised not yet "
+                          "JSON): export it with that S3Label version's tools, or migrate it")
 
 
 def _engine(target, must_exist: bool) -> sa.Engine:
@@ -132,7 +119,8 @@ def _engine(target, must_exist: bool) -> sa.Engine:
     return sa.create_engine(f"sqlite:///{path.absolute()}")
 
 
-def _import(store: LabelStore, t: dict, source, progress: bool) -> list[str]:
+def _import(store: LabelStore, t: dict, source, root, offset: float, progress: bool
+            ) -> list[str]:
     names = {}
     for row in t["datasets"].itertuples():
         site, sensor = _text(row.site), _text(row.sensor)
@@ -141,8 +129,10 @@ def _import(store: LabelStore, t: dict, source, progress: bool) -> list[str]:
         names[row.dataset_id] = store.add_dataset(name, site=site, sensor=sensor,
                                                   source="s3label")
     groups = {}
-    for row in t["dataset_groups"].itertuples():
-        members = t["dataset_group_lists"].query("dataset_group_id == @row.dataset_group_id")
+    lists = t.get("dataset_group_lists", pd.DataFrame(columns=["dataset_group_id",
+                                                               "dataset_id"]))
+    for row in t.get("dataset_groups", pd.DataFrame()).itertuples():
+        members = lists[lists["dataset_group_id"] == row.dataset_group_id]
         groups[row.dataset_group_id] = store.add_group(
             str(row.name), [_ref(names, d, "dataset", source) for d in members["dataset_id"]],
             description=_text(row.description))
@@ -161,13 +151,13 @@ def _import(store: LabelStore, t: dict, source, progress: bool) -> list[str]:
             display_name=" ".join(p for p in (_text(row.first_name), _text(row.last_name))
                                   if p) or None,
             email=_text(row.email))
-    for row in t["users_label_tasks"].itertuples():
+    for row in t.get("users_label_tasks", pd.DataFrame()).itertuples():
         store.assign(_ref(tasks, row.label_task_id, "label task", source),
                      _ref(people, row.user_id, "user", source),
                      receive_new=bool(row.receive_new_unlabeled_data))
     images = {}
     for dataset_id, rows in t["input_data"].groupby("dataset_id"):
-        frame = pd.DataFrame({"uri": rows["data_path"].astype(str),
+        frame = pd.DataFrame({"uri": [_path(p, root) for p in rows["data_path"]],
                               "props": [{"sha1": h} for h in rows["sha1_hash"]]})
         store.add_images(frame, dataset=_ref(names, dataset_id, "dataset", source),
                          progress=False)
@@ -182,7 +172,7 @@ def _import(store: LabelStore, t: dict, source, progress: bool) -> list[str]:
         labeler = _ref(people, row.user_id, "user", source)
         shown = set()
         for k, version in enumerate(history[history["label_id"] == row.label_id].itertuples()):
-            shapes = _shapes(version.label_serialised, source, row.label_id)
+            shapes = _shapes(version.label_serialised, source, row.label_id, offset)
             now = set()
             for j, (kind, cls, geometry, props) in enumerate(shapes):
                 label_id = f"s3label/{row.label_id}/{j}"
@@ -220,21 +210,48 @@ def _classes(text, source, task_id) -> tuple[list[str], dict]:
     return classes, colors
 
 
-def _shapes(text, source, label_id) -> list:
+def _path(data_path, root) -> str:
+    path = Path(str(data_path))
+    return str(path if path.is_absolute() or root is None else Path(root) / path)
+
+
+def _shapes(value, source, label_id, offset: float) -> list:
+    """A history row's shapes; JSONB arrives parsed, a text column as JSON."""
     try:
-        items = json.loads(text or "[]")
+        items = json.loads(value or "[]") if isinstance(value, (str, bytes)) else value
         if not isinstance(items, list):
             raise TypeError("not a list")
-        return [_shape(item) for item in items]
+        shapes = [_shape(item) for item in items]
     except (ValueError, TypeError, KeyError, IndexError, shapely.errors.GEOSException) as err:
         raise FormatError(f"{source}: label {label_id} has a malformed label_serialised "
                           f"({err})") from None
+    return [(kind, cls, translate(g, -offset, -offset) if offset else g, props)
+            for kind, cls, g, props in shapes]
 
 
 def _shape(item: dict):
-    """One S3Label shape: its regions are rings, combined even-odd (holes, parts)."""
-    kind, cls = item["type"], item["label"]
-    regions = item["polygon"]["regions"]
+    """One S3Label shape, in either form: regions are rings combined even-odd (holes,
+    parts); a rectangle is its first click and a signed size."""
+    kind = item["type"]
+    if "label_class" in item:  # the front end's form: the geometry sits in "label"
+        cls, geometry = item["label_class"], item["label"]
+    else:
+        cls, geometry = item["label"], item["polygon"]
+    if not isinstance(cls, str):
+        raise TypeError(f"class {cls!r} is not a name")
+    if "regions" not in geometry:
+        x, y = float(geometry["x"]), float(geometry["y"])
+        if kind == "rectangle":
+            x2, y2 = x + float(geometry["boxWidth"]), y + float(geometry["boxHeight"])
+            return "box", cls, box(min(x, x2), min(y, y2), max(x, x2), max(y, y2)), None
+        if kind == "point":
+            return "point", cls, Point(x, y), None
+        if kind == "circle":
+            radius = float(geometry["radius"])
+            return "polygon", cls, Point(x, y).buffer(radius), {
+                "s3label_type": "circle", "centre": [x, y], "radius": radius}
+        raise ValueError(f"a {kind!r} shape without regions")
+    regions = geometry["regions"]
     if kind == "point":
         return "point", cls, Point(regions[0][0]), None
     if kind == "rectangle":
@@ -243,11 +260,11 @@ def _shape(item: dict):
         return "box", cls, box(min(xs), min(ys), max(xs), max(ys)), None
     if kind not in ("polygon", "freehand", "circle"):
         raise ValueError(f"unknown shape type {kind!r}")
-    geometry = Polygon()
+    shape = Polygon()
     for ring in regions:
-        geometry = geometry.symmetric_difference(Polygon(ring))
+        shape = shape.symmetric_difference(Polygon(ring))
     props = None if kind == "polygon" else {"s3label_type": kind}
-    return "polygon", cls, geometry, props
+    return "polygon", cls, shape, props
 
 
 def _status(row) -> str | None:
@@ -262,13 +279,14 @@ def _status(row) -> str | None:
 
 
 def write_s3label(store: LabelStore, dest: str | os.PathLike) -> None:
-    """Write the whole store as an S3Label database (an empty SQLite file or URL)."""
+    """Write the whole store as an S3Label database (an empty SQLite file or URL), in
+    S3Label's own tables."""
     engine = _engine(dest, must_exist=False)
     try:
         with engine.begin() as conn:
             if sa.inspect(conn).has_table("labels"):
                 raise FormatError(f"{dest} already holds S3Label tables; write to a new one")
-            meta.create_all(conn)
+            t3.meta.create_all(conn)
             _export(store, conn)
     finally:
         engine.dispose()
@@ -277,17 +295,16 @@ def write_s3label(store: LabelStore, dest: str | os.PathLike) -> None:
 def _export(store: LabelStore, conn) -> None:
     dataset_ids = {name: k for k, name in enumerate(store.datasets.index, start=1)}
     for name, row in store.datasets.iterrows():
-        conn.execute(sa.insert(datasets).values(dataset_id=dataset_ids[name],
-                                                site=_text(row["site"]),
-                                                sensor=_text(row["sensor"]),
-                                                dataset_description=name))
+        conn.execute(sa.insert(t3.datasets).values(
+            dataset_id=dataset_ids[name], site=_text(row["site"]) or "",
+            sensor=_text(row["sensor"]) or "", dataset_description=name))
     group_ids = {}
     for k, (name, members) in enumerate(store.groups.items(), start=1):
         group_ids[name] = k
-        conn.execute(sa.insert(dataset_groups).values(dataset_group_id=k, name=name))
+        conn.execute(sa.insert(t3.dataset_groups).values(dataset_group_id=k, name=name))
         for member in members:
-            conn.execute(sa.insert(dataset_group_lists).values(dataset_group_id=k,
-                                                               dataset_id=dataset_ids[member]))
+            conn.execute(sa.insert(t3.dataset_group_lists).values(
+                dataset_group_id=k, dataset_id=dataset_ids[member]))
     task_ids = {}
     for k, (title, row) in enumerate(store.tasks.iterrows(), start=1):
         if row["type"] not in TYPES_OUT:
@@ -296,19 +313,19 @@ def _export(store: LabelStore, conn) -> None:
         colors = store.class_colors(title)
         classes = [{"label_class": c, "color": json.dumps(_rgb(colors.get(c, "#808080")))}
                    for c in store.classes(title)]
-        conn.execute(sa.insert(label_tasks).values(
+        conn.execute(sa.insert(t3.label_tasks).values(
             label_task_id=k, dataset_group_id=group_ids.get(row["group"]), title=title,
-            description=_text(row["description"]), type=TYPES_OUT[row["type"]],
+            description=_text(row["description"]) or "", type=TYPES_OUT[row["type"]],
+            default_tool="rectangle" if row["type"] == "detection" else "freehand",
             label_classes=json.dumps(classes)))
     user_ids = {labeler: k for k, labeler in enumerate(store.labelers.index, start=1)}
     for labeler, row in store.labelers.iterrows():
         first, _, last = (_text(row["display_name"]) or labeler).partition(" ")
-        conn.execute(sa.insert(users).values(user_id=user_ids[labeler], first_name=first,
-                                             last_name=last or None, email=labeler,
-                                             is_admin=False))
+        conn.execute(sa.insert(t3.users).values(user_id=user_ids[labeler], first_name=first,
+                                                last_name=last, email=labeler))
     for row in store.assignments.itertuples():
         if row.task in task_ids:
-            conn.execute(sa.insert(users_label_tasks).values(
+            conn.execute(sa.insert(t3.users_label_tasks).values(
                 user_id=user_ids[row.labeler], label_task_id=task_ids[row.task],
                 receive_new_unlabeled_data=bool(row.receive_new)))
     images = store.images
@@ -316,11 +333,11 @@ def _export(store: LabelStore, conn) -> None:
     for image_id, image in images.iterrows():
         path = path_of(image["uri"])
         sha1 = (image["props"] or {}).get("sha1") or \
-            (_sha1(path) if path is not None and path.is_file() else None)
-        conn.execute(sa.insert(input_data).values(
+            (_sha1(path) if path is not None and path.is_file() else "")
+        conn.execute(sa.insert(t3.input_data).values(
             input_data_id=image_ids[image_id], dataset_id=dataset_ids[image["dataset"]],
             data_path=str(path or image["uri"]), sha1_hash=sha1,
-            timestamp_upload=image["added_at"].timestamp()))
+            timestamp_upload=image["added_at"].floor("us").to_pydatetime()))
     shapes = current_labels(store, kinds=("box", "polygon", "point", "line", "tag"))
     left_out = ~shapes["task"].isin(task_ids) | (shapes["kind"] == "line")
     if left_out.any():
@@ -332,27 +349,27 @@ def _export(store: LabelStore, conn) -> None:
     keys = pd.concat([shapes[["image_id", "task", "labeler"]],
                       statuses[["image_id", "task", "labeler"]]]).drop_duplicates()
     status_of = statuses.set_index(["image_id", "task", "labeler"])
+    now = datetime.now(timezone.utc)
     for k, (image_id, task, labeler) in enumerate(keys.itertuples(index=False), start=1):
         mine = shapes[(shapes["image_id"] == image_id) & (shapes["task"] == task)
                       & (shapes["labeler"] == labeler)]
         status = status_of["status"].get((image_id, task, labeler), "unlabeled")
         comment = _text(status_of["comment"].get((image_id, task, labeler)))
-        conn.execute(sa.insert(labels).values(
+        conn.execute(sa.insert(t3.labels).values(
             label_id=k, input_data_id=image_ids[image_id], label_task_id=task_ids[task],
             user_id=user_ids[labeler], in_progress=status == "in_progress",
             user_complete=status in ("labeled", "reviewed", "needs_improvement"),
             needs_improvement=status == "needs_improvement",
             admin_complete=status == "reviewed", user_comment=comment or None,
-            admin_comment=SKIPPED if status == "skipped" else None,
-            include_in_test_set=False))
-        conn.execute(sa.insert(label_history).values(
-            label_id=k, timestamp_edit=time.time(),
-            label_serialised=json.dumps([_serialise(r) for r in mine.itertuples()])))
+            admin_comment=SKIPPED if status == "skipped" else None))
+        conn.execute(sa.insert(t3.label_history).values(
+            label_id=k, timestamp_edit=now,
+            label_serialised=[_serialise(r) for r in mine.itertuples()]))
 
 
 def _text(value) -> str | None:
-    """A text cell from a frame: None where pandas says NaN or NaT."""
-    return value if isinstance(value, str) else None
+    """A text cell from a frame: None where pandas says NaN or NaT, or it is empty."""
+    return value if isinstance(value, str) and value else None
 
 
 def _rgb(color: str) -> list[int]:
@@ -361,17 +378,21 @@ def _rgb(color: str) -> list[int]:
 
 
 def _serialise(row) -> dict:
-    geometry = row.geometry
+    """A shape in the front end's form (what S3Label writes today)."""
+    geometry, props = row.geometry, row.props or {}
     if row.kind == "point":
-        kind, regions = "point", [[[geometry.x, geometry.y]]]
+        kind, label = "point", {"x": geometry.x, "y": geometry.y, "radius": 4}
     elif row.kind == "box":
         minx, miny, maxx, maxy = geometry.bounds
-        kind = "rectangle"
-        regions = [[[minx, miny], [maxx, miny], [maxx, maxy], [minx, maxy]]]
+        kind, label = "rectangle", {"x": minx, "y": miny, "boxWidth": maxx - minx,
+                                    "boxHeight": maxy - miny}
+    elif props.get("s3label_type") == "circle" and "radius" in props:
+        (x, y), kind = props["centre"], "circle"
+        label = {"x": x, "y": y, "radius": props["radius"]}
     else:
-        kind = (row.props or {}).get("s3label_type", "polygon")
+        kind = props.get("s3label_type", "polygon")
         parts = list(getattr(geometry, "geoms", [geometry]))
-        regions = [[list(xy) for xy in ring.coords[:-1]]
-                   for part in parts for ring in (part.exterior, *part.interiors)]
-    return {"type": kind, "label": row.value, "polygon": {"regions": regions,
-                                                          "inverted": False}}
+        label = {"regions": [[list(xy) for xy in ring.coords[:-1]]
+                             for part in parts for ring in (part.exterior, *part.interiors)],
+                 "inverted": False}
+    return {"type": kind, "label": label, "label_class": row.value, "selected": False}
