@@ -53,7 +53,7 @@ def test_one_event_some_statuses_or_chosen_images(events, tmp_path):
     write_imagelabeler(store, tmp_path / "present", task="smoke", statuses=["present"],
                        progress=False)
     assert sorted(p.name for p in (tmp_path / "present" / "smoke").iterdir()) == [
-        "images.csv", "present"]
+        "images.csv", "yes"]  # the data-share layout: yes/ and no/
     write_imagelabeler(store, tmp_path / "chosen", task="smoke", image_ids=smoke[2:],
                        progress=False)
     table = pd.read_csv(tmp_path / "chosen" / "smoke" / "images.csv")

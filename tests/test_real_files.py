@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from PIL import Image
@@ -291,7 +292,33 @@ def check_datagym(images: int, statuses: dict):
     return check
 
 
+# -- NASA IMPACT Image Labeler (FORMATS_REAL.md 4) ----------------------------------------
+def check_event_shapes(store: LabelStore, source: Path) -> None:
+    """One event shape (a clockwise ring of 9 points in lon/lat, an ESRI .prj) on the GIBS
+    picture of its box on its day."""
+    import geopandas as gpd
+
+    [shp] = source.rglob("*.shp")
+    truth = gpd.read_file(shp).to_crs("EPSG:4326").geometry.iloc[0]
+    image = store.images.iloc[0]
+    assert len(store.images) == 1 and image["file_missing"]
+    assert image["uri"].startswith("https://gibs.earthdata.nasa.gov/wms/")
+    assert "TIME=2020-08-12" in image["uri"]
+    assert image["geometry"].bounds == pytest.approx(
+        (48.49288, 41.173349, 60.273914, 49.006437), abs=1e-6)
+    assert image["acquired_at"] == pd.Timestamp("2020-08-12", tz="UTC")
+    [label] = store.get_annotations().itertuples()
+    assert (label.task, label.value, label.labeler) == ("Image Labeler events", "test", "test")
+    assert label.world_geometry.symmetric_difference(truth).area < 1e-9 * truth.area + 1e-9
+    assert 0 <= label.geometry.bounds[0] and label.geometry.bounds[2] <= image["width"]
+
+
 REAL_FILES = [
+    Real("imagelabeler", "impact_image_labeler/space-apps_shapefile_download",
+         check_event_shapes),
+    Real("imagelabeler", "impact_image_labeler/data_share_examples", None,
+         error="not an Image Labeler dataset or download (a plain folder of images imports "
+               "as 'folder')"),
     Real("datagym", "datagym/dummy_project", check_datagym(5, {"labeled": 1})),
     Real("datagym", "datagym/frontend_demo_task.json", check_datagym(1, {"in_progress": 1})),
     Real("veda", "veda/api_classification_austin", check_veda_classification),
@@ -398,3 +425,40 @@ def test_doodler_outputs_match_what_doodlers_own_scripts_wrote(shared_data, tmp_
         assert np.array_equal(np.asarray(Image.open(gym / "labels" / f"{stem}.png")), label)
         assert np.array_equal(np.asarray(Image.open(gym / "images" / f"{stem}.png")), image)
     assert (gym / "classes.txt").read_text().split("\n") == ["water", "surf", "sand", "other"]
+
+
+def test_a_yes_no_dataset_reads_and_event_shapes_round_trip(shared_data, tmp_path):
+    """NASA's labeled sets are ``<event>/yes/`` and ``no/``; smoke's file names carry
+    their time and box. Written out and read back, event shapes stay where they were."""
+    samples = shared_data / "real/impact_image_labeler/data_share_examples"
+    event = tmp_path / "Cloud Streets"
+    for folder, name, target in [("yes", "cloudstreet_sample.jpg", "cloudstreet_sample.jpg"),
+                                 ("no", "transverse_band.jpg", "transverse_band.jpg"),
+                                 ("yes", "smoke_goes.png",
+                                  "time-20200912180000-loc--124.5_38_-117_46.png")]:
+        (event / folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(samples / name, event / folder / target)
+    store = str(tmp_path / "s.sqlite")
+    assert main(["import", "imagelabeler", str(event), "--store", store]) == 0
+    with LabelStore.open(store) as opened:
+        tags = opened.get_annotations().join(opened.images["name"], on="image_id")
+        assert dict(zip(tags["name"], tags["value"])) == {
+            "cloudstreet_sample.jpg": "present", "transverse_band.jpg": "not present",
+            "time-20200912180000-loc--124.5_38_-117_46.png": "present"}
+        smoke = opened.images.set_index("name").loc[
+            "time-20200912180000-loc--124.5_38_-117_46.png"]
+        assert smoke["geometry"].bounds == (-124.5, 38, -117, 46)
+        assert smoke["acquired_at"] == pd.Timestamp("2020-09-12 18:00", tz="UTC")
+    shapes = shared_data / "real/impact_image_labeler/space-apps_shapefile_download"
+    assert main(["import", "imagelabeler", str(shapes), "--store", store]) == 0
+    assert main(["export", "imagelabeler", str(tmp_path / "out"), "--store", store]) == 0
+    assert (tmp_path / "out" / "Cloud Streets" / "yes").is_dir()
+    [written] = (tmp_path / "out" / "downloaded_layers").rglob("*.shp")
+    assert written.parent.name == written.stem and written.stem.startswith("test_")
+    again = str(tmp_path / "again.sqlite")
+    assert main(["import", "imagelabeler", str(tmp_path / "out" / "downloaded_layers"),
+                 "--store", again]) == 0
+    with LabelStore.open(store) as first, LabelStore.open(again) as second:
+        [a] = first.get_annotations(task="Image Labeler events")["world_geometry"]
+        [b] = second.get_annotations(task="Image Labeler events")["world_geometry"]
+        assert a.symmetric_difference(b).area < 1e-9
