@@ -23,7 +23,7 @@ from ..store.remap import read_remap_file
 from .coasttrain_npz import (doodler_settings, integer_raster, label_indices, read_tiff,
                              trial_prefixes, write_tiff)
 from .records import current_masks, image_pixels
-from .safety import FormatError, folder_name, load_npz
+from .safety import FormatError, load_npz
 
 ANONYMOUS = {"Enter-user-ID": "anon"}  # Doodler's never-changed default id
 SKIPPED = ("labelgen", "4zoo")  # files Doodler's own scripts leave out
@@ -145,11 +145,7 @@ def write_doodler(store: LabelStore, dest: str | os.PathLike, *, task: str,
     dest = Path(dest)
     supers = _super_classes(remap) if remap is not None else None
     rows = []
-    labelings = current_masks(store, task)
-    for item in tqdm(labelings.itertuples(), total=len(labelings), desc="Writing",
-                     disable=not progress):
-        stem = f"{Path(item.name).stem}_{folder_name(item.labeler)}"
-        mask, classes = store.mask(item.mask_id)
+    for item, stem, mask, classes in current_masks(store, task, progress):
         pixels = image_pixels(store.images.loc[item.image_id])
         written = {"images": _jpeg(dest / "images" / f"{stem}.jpg", pixels),
                    "labels": _jpeg(dest / "labels" / f"{stem}_label.jpg", mask)}

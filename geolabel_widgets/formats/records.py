@@ -5,6 +5,7 @@ store in one transaction; and the store's current labels, with their images, for
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from tqdm.auto import tqdm
 from ..imagery.display import read_display_array
 from ..store import LabelStore
 from ..store.ingest import path_of
-from .safety import FormatError
+from .safety import FormatError, folder_name
 
 SHAPE_KINDS = ("box", "polygon", "point", "line", "stroke")
 RASTER_KINDS = ("mask", "doodles")
@@ -152,13 +153,18 @@ def image_pixels(image: pd.Series) -> np.ndarray:
     return read_display_array(source, max_size=max(image["width"], image["height"]))
 
 
-def current_masks(store: LabelStore, task: str) -> pd.DataFrame:
-    """One row per (image, labeler) with a current mask in ``task``: ``mask_id`` and,
-    where there are doodles, ``doodles_id``, with the image's columns."""
+def current_masks(store: LabelStore, task: str, progress: bool = True):
+    """Each current mask of ``task``, one per image and labeler, with a progress bar:
+    (its row, with the image's columns and ``doodles_id`` where there are doodles; the
+    file stem ``{image}_{labeler}``; the mask; its class names)."""
     masks = store.get_annotations(task=task, kinds=["mask", "doodles"])
     keys = ["image_id", "labeler"]
     frame = masks[masks["kind"] == "mask"][keys + ["annotation_id"]].rename(
         columns={"annotation_id": "mask_id"}).merge(
         masks[masks["kind"] == "doodles"][keys + ["annotation_id"]].rename(
             columns={"annotation_id": "doodles_id"}), on=keys, how="left")
-    return frame.join(store.images, on="image_id").sort_values(["name", "labeler"])
+    frame = frame.join(store.images, on="image_id").sort_values(["name", "labeler"])
+    for item in tqdm(frame.itertuples(), total=len(frame), desc="Writing",
+                     disable=not progress):
+        mask, classes = store.mask(item.mask_id)
+        yield item, f"{Path(item.name).stem}_{folder_name(item.labeler)}", mask, classes

@@ -89,6 +89,7 @@ def read_s3label(store: LabelStore, source: str | os.PathLike, *, dataset: str |
             found = sa.MetaData()
             found.reflect(conn, only=lambda name, _: name in TABLES)
             _check_schema(found, source)
+            _json_as_text(found)
             tables = {name: pd.read_sql(sa.select(found.tables[name]), conn)
                       for name in TABLES if name in found.tables}
     except sa.exc.SQLAlchemyError as err:
@@ -108,6 +109,15 @@ def _check_schema(found: sa.MetaData, source) -> None:
         raise FormatError(f"{source}: an S3Label database of the schema before 2018-04-12 "
                           "(input_data.image_path, no sha1_hash; label_serialised not yet "
                           "JSON): export it with that S3Label version's tools, or migrate it")
+
+
+def _json_as_text(found: sa.MetaData) -> None:
+    """Read JSON columns as they are, so a malformed one is named by the row it is in
+    rather than failing the whole read (a driver that decodes JSONB still does)."""
+    for table in found.tables.values():
+        for column in table.columns:
+            if isinstance(column.type, sa.JSON):
+                column.type = sa.Text()
 
 
 def _engine(target, must_exist: bool) -> sa.Engine:

@@ -9,11 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
-from tqdm.auto import tqdm
 
 from ..store import LabelStore
 from .records import current_masks, image_pixels
-from .safety import folder_name
 
 
 def write_seggym(store: LabelStore, dest: str | os.PathLike, *, task: str,
@@ -26,11 +24,7 @@ def write_seggym(store: LabelStore, dest: str | os.PathLike, *, task: str,
     dest = Path(dest)
     order = {name: k for k, name in enumerate(store.tasks.loc[task, "classes"])}
     rows = []
-    labelings = current_masks(store, task)
-    for item in tqdm(labelings.itertuples(), total=len(labelings), desc="Writing",
-                     disable=not progress):
-        stem = f"{Path(item.name).stem}_{folder_name(item.labeler)}"
-        mask, classes = store.mask(item.mask_id)
+    for item, stem, mask, classes in current_masks(store, task, progress):
         label = np.asarray([order[c] for c in classes], np.uint8)[mask]
         for folder, pixels in (("images", image_pixels(store.images.loc[item.image_id])),
                                ("labels", label)):

@@ -213,7 +213,7 @@ def _ml_type(props: dict, meta: dict, label: dict, where: str) -> str:
     if ml_type is None:
         numbers = all(isinstance(v, (int, float)) for v in label.values())
         ml_type = "classification" if numbers else "segmentation"
-    if ml_type not in ML_TYPES:
+    if not isinstance(ml_type, str) or ml_type not in ML_TYPES:
         raise FormatError(f"{where}: unknown mltype {ml_type!r}")
     return ml_type
 

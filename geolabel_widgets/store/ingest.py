@@ -167,7 +167,9 @@ def _footprint_columns(geometry) -> dict:
 
 
 def _to_lonlat(frame: pd.DataFrame) -> pd.DataFrame:
-    crs = frame.crs if isinstance(frame, gpd.GeoDataFrame) else None  # not a "crs" column
+    # a "crs" column is not a CRS; nor has a GeoDataFrame without a geometry column one
+    geo = isinstance(frame, gpd.GeoDataFrame) and frame._geometry_column_name in frame
+    crs = frame.crs if geo else None
     if crs is not None and not crs.equals("EPSG:4326"):
         return frame.to_crs("EPSG:4326")
     return frame
