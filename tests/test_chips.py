@@ -1,5 +1,6 @@
 """Chips from big scenes: pixel for pixel, in the right place, in little memory."""
 
+import re
 import subprocess
 import sys
 
@@ -56,6 +57,37 @@ def test_a_region_keeps_only_the_chips_that_meet_it(store, shared_data):
     ids = store.add_chips(scene, size=128, region=corner, progress=False)
     assert len(ids) == 1 and store.last_chips.outside_region == 15
     assert store.images.loc[ids[0], "props"]["window"] == [0, 0, 128, 128]
+
+
+def test_coast_trains_own_site_boxes_choose_the_chips(tmp_path, shared_data, capsys):
+    """The release's San Diego site boxes (``sandiego.geojson``, WGS84, empty
+    properties) as ``--region`` over a 30 m UTM scene spanning them."""
+    import geopandas as gpd
+
+    from geolabel_widgets import LabelStore
+    from geolabel_widgets.cli import main
+
+    sites = shared_data / "real/coasttrain_site/geospatial/sandiego.geojson"
+    boxes = gpd.read_file(sites)
+    utm = boxes.to_crs("EPSG:32611")
+    west, south, east, north = utm.total_bounds
+    scene = tmp_path / "sandiego.tif"
+    width, height = int((east - west) // 30) + 20, int((north - south) // 30) + 20
+    with rasterio.open(scene, "w", driver="GTiff", width=width, height=height, count=1,
+                       dtype="uint8", crs="EPSG:32611",
+                       transform=from_origin(west - 300, north + 300, 30, 30)) as dst:
+        dst.write(np.full((1, height, width), 7, np.uint8))
+    store_path = tmp_path / "store.sqlite"
+    assert main(["chips", str(scene), "--region", str(sites), "--size", "64",
+                 "--store", str(store_path)]) == 0
+    kept, outside = map(int, re.findall(r"(\d+) (?:chips added|outside)",
+                                        capsys.readouterr().out))
+    every = len(offsets(width, 64, 0)) * len(offsets(height, 64, 0))
+    with LabelStore.open(store_path) as store:
+        chips = store.images.to_crs("EPSG:4326")
+    assert len(chips) == kept and kept + outside == every and 0 < kept < every
+    assert chips.intersects(boxes.union_all()).all()
+    assert boxes.within(chips.union_all().buffer(1e-9)).all()  # no site left uncut
 
 
 def write_big_scene(path):

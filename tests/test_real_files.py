@@ -349,6 +349,9 @@ REAL_FILES = [
          check_on_the_world(2, "polygon"), args=["--image", WORLD]),
     Real("vector", "geoparquet/data-multipolygon-encoding_wkb.parquet",
          check_on_the_world(3, "polygon"), args=["--image", WORLD]),
+    # Coast Train's site boxes carry no class: regions for chips (test_chips), not labels
+    Real("vector", "coasttrain_site/geospatial/coastTrain_sites.geojson", None,
+         error="no image of the store lies under its shapes"),
     Real("folder", "imagery", check_imagery, says=[
         "  goes.tif: added without a footprint: its corners lie off the Earth's disk "
         "(a geostationary full disk?)",
