@@ -10,12 +10,10 @@ import sys
 import warnings
 from pathlib import Path
 
-import sqlalchemy as sa
-
-from . import demo
 from .formats import READERS, WRITERS
-from .store import LabelStore, StoreError, UnreadableImagesWarning
-from .imagery.header import UnreadableImage
+
+# The store, the formats' libraries and the demo are imported by the commands that use
+# them: `geolabel --help` loads argparse and little else.
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    import sqlalchemy as sa
+
+    from .imagery.header import UnreadableImage
+    from .store import StoreError
+
     try:
         return args.run(args) or 0
     except (StoreError, UnreadableImage, FileNotFoundError, ValueError) as err:
@@ -143,13 +146,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open(target: str) -> LabelStore:
-    if "://" not in target and not Path(target).exists():
+def _open(target: str, must_exist: bool = True):
+    from .store import LabelStore
+
+    if must_exist and "://" not in target and not Path(target).exists():
         raise FileNotFoundError(f"no store at {target}")
     return LabelStore.open(target)
 
 
 def _demo(args) -> int:
+    from . import demo
+
     path = (args.store or demo.default_store_path()).absolute()
     with demo.demo_store(path):
         print(f"Demo store (synthetic data): {path}")
@@ -205,7 +212,7 @@ def _chips(args) -> int:
 
         shapes = gpd.read_file(args.region)
         region = (shapes.to_crs("EPSG:4326") if shapes.crs else shapes).union_all()
-    with LabelStore.open(args.store) as store:
+    with _open(args.store, must_exist=False) as store:
         ids = store.add_chips(args.scene, size=args.size, overlap=args.overlap, region=region,
                               dataset=args.dataset, folder=args.folder)
         report = store.last_chips
@@ -231,7 +238,9 @@ def _import(args) -> int:
             raise ValueError(f"{args.format} imports images only: --keep and --replace "
                              "do not apply")
         options["mode"] = args.mode
-    with LabelStore.open(args.store) as store, warnings.catch_warnings():
+    from .store import UnreadableImagesWarning
+
+    with _open(args.store, must_exist=False) as store, warnings.catch_warnings():
         warnings.simplefilter("ignore", UnreadableImagesWarning)  # the summary says it
         ids = reader(store, args.src, **options)
         report = getattr(store, "last_ingest", None)

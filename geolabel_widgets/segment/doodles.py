@@ -24,8 +24,6 @@ import math
 
 import numpy as np
 from scipy.ndimage import uniform_filter
-from skimage.feature import multiscale_basic_features
-from sklearn.ensemble import ExtraTreesClassifier
 
 WORK_SIZE = 512  # features and classifier run at most this many pixels across
 SIGMA_MIN, SIGMA_MAX, NUM_SIGMA = 1, 8, 4  # feature scales, in working pixels
@@ -47,6 +45,10 @@ def doodles_to_mask(image: np.ndarray, doodles: np.ndarray, *, n_classes: int | 
     largest doodle value) only checks the doodles. Classes nobody doodled are never
     predicted. Returns uint8 (H, W) with values in 0..n-1.
     """
+    # scikit-image and scikit-learn load on the first prediction, not on import
+    from skimage.feature import multiscale_basic_features
+    from sklearn.ensemble import ExtraTreesClassifier
+
     image, doodles = _checked(image, doodles, n_classes)
     doodled = np.unique(doodles[doodles > 0])
     if len(doodled) == 1:  # nothing to tell apart, as Doodler does

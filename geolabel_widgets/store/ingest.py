@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj.exceptions import CRSError
-from tqdm.auto import tqdm
 
 from ..imagery.files import expand_paths, sha256_file, uri_id
 from ..imagery.georef import NoFootprint, centre, crs_wkt, footprint
@@ -45,6 +44,8 @@ class IngestReport:
 def rows_from_files(sources, recursive: bool, progress: bool, report: IngestReport) -> list[dict]:
     paths = expand_paths(sources, recursive)
     rows = []
+    from tqdm.auto import tqdm  # on first use: it costs a tenth of the store's start-up
+
     for path in tqdm(paths, desc="Reading image headers", unit="image", disable=not progress):
         try:
             header = read_header(path)

@@ -24,7 +24,6 @@ import sqlalchemy as sa
 from shapely.geometry import shape as geometry_from_dict
 from shapely.geometry.base import BaseGeometry
 
-from ..imagery.chips import cut_chips
 from ..imagery.georef import pixel_to_lonlat
 from . import aggregates, frames
 from . import schema as s
@@ -373,6 +372,8 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         footprint, and remember their scene and window in ``props``. Returns the chips'
         image ids; ``store.last_chips`` says what was cut.
         """
+        from ..imagery.chips import cut_chips  # rasterio, on first use
+
         scene_name = Path(str(scene)).stem
         if folder is None and self.mask_dir is None:
             raise StoreError("a store on a server keeps no files: give add_chips a folder "

@@ -1,8 +1,9 @@
-"""The labeling widgets. One widget does not import another; app.py composes them."""
+"""The labeling widgets. One widget does not import another; app.py composes them.
+Each loads on first use: the tagger does not pay for the canvas or the map."""
 
-from .app import LabelingApp
-from .canvas import CanvasLabeler
-from .map import ImageMap
-from .tagger import ImageTagger
+from ..lazy import lazy_names
 
-__all__ = ["CanvasLabeler", "ImageMap", "ImageTagger", "LabelingApp"]
+_HOMES = {"CanvasLabeler": "canvas", "ImageMap": "map", "ImageTagger": "tagger",
+          "LabelingApp": "app"}
+__all__ = sorted(_HOMES)
+__getattr__, __dir__ = lazy_names(__name__, _HOMES)
