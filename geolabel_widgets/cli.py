@@ -85,6 +85,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--folder", type=Path, help="where the chip files go")
     p.set_defaults(run=_chips)
 
+    p = commands.add_parser(
+        "segment", help="predict every mask of a task again from its doodles",
+        description="Predict again, from its doodles, the mask of every image of a task "
+                    "(Coast Train's labels can be re-made this way with new settings). The "
+                    "work runs on Dask; the masks are written in one transaction, the old "
+                    "ones kept in the history.")
+    p.add_argument("--store", required=True, help="store file or URL")
+    p.add_argument("--task", help="the task (default: the store's only one)")
+    p.add_argument("--labeler", help="only this labeler's doodles (default: everyone's)")
+    p.add_argument("--work-size", type=int, default=512,
+                   help="pixels across at which features are computed (default 512)")
+    p.add_argument("--seed", type=int, default=0, help="the classifier's seed (default 0)")
+    p.add_argument("--scheduler", default="local",
+                   help="'local' (a Dask LocalCluster, the default), a scheduler address "
+                        "(tcp://host:8786, whose workers see the same files), or 'none' "
+                        "(this process)")
+    p.add_argument("--workers", type=int, help="LocalCluster workers (default: one per core)")
+    p.set_defaults(run=_segment)
+
     p = commands.add_parser("store", help="whole-store operations",
                             description="Operations on a whole store.")
     store_commands = p.add_subparsers(dest="store_command", metavar="ACTION", required=True)
@@ -251,6 +270,26 @@ def _import(args) -> int:
     return 0
 
 
+def _segment(args) -> int:
+    from .segment.resegment import resegment
+
+    with _open(args.store) as store:
+        task = args.task or _only_task(store, "segment")
+        ids = resegment(store, task=task, labeler=args.labeler, work_size=args.work_size,
+                        seed=args.seed, workers=args.workers,
+                        scheduler=None if args.scheduler == "none" else args.scheduler)
+    print(f"{len(ids)} masks predicted again from their doodles in {task!r}")
+    return 0
+
+
+def _only_task(store, what: str) -> str:
+    tasks = list(store.tasks.index)
+    if len(tasks) != 1:
+        raise ValueError(f"{what} is of one task and the store has {len(tasks)}: give --task "
+                         f"({', '.join(map(repr, tasks))})")
+    return tasks[0]
+
+
 def _store_copy(args) -> int:
     from .store.copy import copy_store
 
@@ -280,11 +319,7 @@ def _export(args) -> int:
         options["for_import"] = True
     with _open(args.store) as store:
         if one_task and args.task is None:
-            tasks = list(store.tasks.index)
-            if len(tasks) != 1:
-                raise ValueError(f"a {args.format} export is of one task and the store has "
-                                 f"{len(tasks)}: give --task ({', '.join(map(repr, tasks))})")
-            options["task"] = tasks[0]
+            options["task"] = _only_task(store, f"a {args.format} export")
         writer(store, args.dest, **options)
     print(f"wrote {args.dest}")
     return 0

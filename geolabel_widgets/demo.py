@@ -25,6 +25,11 @@ from tqdm.auto import tqdm
 
 from .store import LabelStore
 
+try:
+    import fcntl
+except ImportError:  # Windows: one build at a time is the user's to keep
+    fcntl = None
+
 SEED = 20221124
 SIZE = 256
 SEGMENTATION_TASK = "Coastal land cover (synthetic demo)"
@@ -90,8 +95,7 @@ def default_store_path() -> Path:
 def demo_store(path: str | os.PathLike | None = None, progress: bool = True) -> LabelStore:
     """Open the demo store (``$GEOLABEL_DEMO_STORE`` by default), building it once if needed."""
     path = Path(path or default_store_path()).absolute()
-    if not path.exists():
-        build_demo(path, progress=progress)
+    _build_once(path, progress)
     return LabelStore.open(path)
 
 
@@ -104,9 +108,21 @@ def demo_images(dataset: str = "Sentinel-2 Outer Banks NC (synthetic)") -> Path:
     if dataset not in names:
         raise ValueError(f"no demo dataset {dataset!r}; there are {names}")
     path = default_store_path().absolute()
-    if not path.exists():
-        build_demo(path)
+    _build_once(path, progress=True)
     return path.with_name(path.stem + "_images") / _slug(dataset)
+
+
+def _build_once(path: Path, progress: bool) -> None:
+    """Build the demo store unless it is there; kernels (or test workers) that ask at
+    once wait for the first one's build instead of drawing over it."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            build_demo(path, progress=progress)
 
 
 def build_demo(path: str | os.PathLike, progress: bool = True) -> Path:
@@ -148,6 +164,31 @@ def build_demo(path: str | os.PathLike, progress: bool = True) -> Path:
     store.close()
     os.replace(partial, path)
     return path
+
+
+def add_doodled_scenes(store: LabelStore, folder: str | os.PathLike, count: int, *,
+                       size: int = SIZE, task: str = "doodled scenes (synthetic)",
+                       labeler: str = "doodler", seed: int = SEED) -> dict[str, np.ndarray]:
+    """``count`` synthetic scenes as PNG files in ``folder``, each with simulated
+    doodles stored as ``labeler``'s in ``task`` (made if need be, classes ZONES).
+    Returns every image id's true zones, for scoring what the doodles predict."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if task not in store.tasks.index:
+        store.add_task(task, type="semantic_segmentation", classes=list(ZONES))
+    rng = np.random.default_rng(seed)
+    drawn = []
+    for k in range(count):
+        image, truth = coastal_scene(rng, size)
+        path = folder / f"scene_{k:04d}.png"
+        Image.fromarray(image).save(path)
+        drawn.append((path, truth, simulate_doodles(truth, rng)))
+    ids = store.add_images([str(path) for path, _, _ in drawn], dataset=folder.name,
+                           progress=False)
+    with store.transaction():
+        for image_id, (_, _, doodles) in zip(ids, drawn):
+            store.add_mask(image_id, doodles, task=task, labeler=labeler, kind="doodles")
+    return {image_id: truth for image_id, (_, truth, _) in zip(ids, drawn)}
 
 
 def _write_scene(images: Path, dataset: DemoDataset, k: int, rng) -> dict:

@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 # Tests build their own demo store, never the user's.
 export GEOLABEL_DEMO_STORE="$PWD/test-artifacts/demo/demo.sqlite"
-exec .venv/bin/python -m pytest --nbval-lax tests notebooks "$@"
+# Independent tests run on a worker per core (pytest-xdist), the slow ones first.
+exec .venv/bin/python -m pytest --nbval-lax -n auto --maxprocesses=4 tests notebooks "$@"

@@ -16,6 +16,11 @@ def pytest_addoption(parser):
                      help="run the long versions of the concurrency and kill tests")
 
 
+def pytest_collection_modifyitems(config, items):
+    """The slow tests first, so that with workers (-n) none starts last and runs alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def soak(request) -> bool:
     """Whether to run a long version (scripts/test.sh --soak), not one sized to show the

@@ -166,7 +166,7 @@ def test_draw_box_polygon_hole_point_doodles_undo_redo(lab, open_notebook, canva
 
 def test_a_box_drawn_before_the_next_image_shows_lands_on_neither(lab, open_notebook,
                                                                   tmp_path, screenshots):
-    """The kernel made slow on purpose (every read of labels sleeps 300 ms): a box
+    """The kernel made slow on purpose (every read of labels sleeps a second): a box
     drawn right after → was drawn on the image still on screen, so it is not put on
     the next one; one drawn once the next image shows is hers."""
     folder = tmp_path / "two"
@@ -181,7 +181,7 @@ def test_a_box_drawn_before_the_next_image_shows_lands_on_neither(lab, open_note
     notebook, origin = _open_canvas(lab, open_notebook, "slow", (
         f"import time\nstore = LabelStore.open({str(path)!r})\n"
         "read = store.get_annotations\n"
-        "def slow_read(*args, **kwargs):\n    time.sleep(0.3)\n    return read(*args, **kwargs)\n"
+        "def slow_read(*args, **kwargs):\n    time.sleep(1.0)\n    return read(*args, **kwargs)\n"
         "store.get_annotations = slow_read"))
     page = notebook.page
 
@@ -191,11 +191,16 @@ def test_a_box_drawn_before_the_next_image_shows_lands_on_neither(lab, open_note
         page.mouse.move(origin["x"] + x1 * SCALE, origin["y"] + y1 * SCALE, steps=4)
         page.mouse.up()
 
+    # what the footer said when each mouse button went down: the image on screen
+    page.evaluate("() => { window.shownAtDown = []; document.addEventListener('mousedown',"
+                  " () => window.shownAtDown.push(document.querySelector('.geolabel-canvas')"
+                  ".textContent.match(/(\\d+) \\/ 2/)[1]), true); }")
     page.mouse.move(origin["x"] + 100, origin["y"] + 100)
     page.keyboard.press("b")
     page.wait_for_timeout(1500)  # the box tool is on, the kernel idle
     page.keyboard.press("ArrowRight")
     drag(10, 10, 60, 40)  # at once: the first image is still on screen
+    assert page.evaluate("() => window.shownAtDown") == ["1"]  # the test's premise
     page.wait_for_function("() => document.querySelector('.geolabel-canvas')"
                            ".textContent.includes('2 / 2')", timeout=20_000)
     page.wait_for_timeout(1500)
@@ -203,6 +208,7 @@ def test_a_box_drawn_before_the_next_image_shows_lands_on_neither(lab, open_note
     assert "was on screen were not applied" in page.locator(".geolabel-canvas").inner_text()
     notebook.screenshot(screenshots / "canvas_before_shown.png")
     drag(100, 100, 160, 140)
+    assert page.evaluate("() => window.shownAtDown") == ["1", "2"]
     box = _wait_rows(path, "box", 1).iloc[0]
     assert box["image_id"] == ids[1]
     assert np.allclose(box["geometry"].bounds, (100, 100, 160, 140), atol=1)

@@ -20,6 +20,7 @@ def run(frontend: str, page, lab, name: str):
         timeout=600)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("frontend", FRONTENDS)
 @pytest.mark.parametrize("source", NOTEBOOKS, ids=lambda p: p.stem)
 def test_a_notebook_runs_and_every_widget_renders(source, frontend, lab, page, screenshots):
