@@ -38,6 +38,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _scheduler_argument(p, default: str | None, default_says: str) -> None:
+    p.add_argument("--scheduler", default=default,
+                   help=f"where the work runs: 'local' (a Dask LocalCluster), a scheduler "
+                        f"address (tcp://host:8786, whose workers see the same files), or "
+                        f"'none' (this process); default: {default_says}")
+    p.add_argument("--workers", type=int, help="LocalCluster workers (default: one per core)")
+
+
+def _scheduler(args) -> str | None:
+    return None if args.scheduler in (None, "none") else args.scheduler
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="geolabel", description="Label Earth-science imagery in Jupyter.")
@@ -72,17 +84,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--view", help="an existing class view for the super-class figures")
     p.set_defaults(run=_plots)
 
-    p = commands.add_parser("chips", help="cut a large georeferenced raster into chips",
-                            description="Cut a GeoTIFF (or any raster GDAL reads, a COG URL "
+    p = commands.add_parser("chips", help="cut large georeferenced rasters into chips",
+                            description="Cut GeoTIFFs (or any raster GDAL reads, a COG URL "
                                         "too) into chips, window by window, and add them "
-                                        "to the store as georeferenced images.")
-    p.add_argument("scene", help="the raster to cut")
+                                        "to the store as georeferenced images, a dataset "
+                                        "per scene. Several scenes are cut on Dask.")
+    p.add_argument("scene", nargs="+", help="the rasters to cut")
     p.add_argument("--store", required=True, help="store file or URL")
     p.add_argument("--size", type=int, default=512, help="chip side in pixels (default 512)")
     p.add_argument("--overlap", type=int, default=0, help="pixels shared by neighbours")
     p.add_argument("--region", type=Path, help="a GeoJSON (any CRS) outside which no chip is cut")
     p.add_argument("--dataset", help="dataset name (default: the scene's file name)")
-    p.add_argument("--folder", type=Path, help="where the chip files go")
+    p.add_argument("--folder", type=Path, help="where the chip files go (several scenes: "
+                                               "a folder each inside it)")
+    _scheduler_argument(p, None, "'local' for several scenes, 'none' for one")
     p.set_defaults(run=_chips)
 
     p = commands.add_parser(
@@ -97,11 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--work-size", type=int, default=512,
                    help="pixels across at which features are computed (default 512)")
     p.add_argument("--seed", type=int, default=0, help="the classifier's seed (default 0)")
-    p.add_argument("--scheduler", default="local",
-                   help="'local' (a Dask LocalCluster, the default), a scheduler address "
-                        "(tcp://host:8786, whose workers see the same files), or 'none' "
-                        "(this process)")
-    p.add_argument("--workers", type=int, help="LocalCluster workers (default: one per core)")
+    _scheduler_argument(p, "local", "local")
     p.set_defaults(run=_segment)
 
     p = commands.add_parser("store", help="whole-store operations",
@@ -137,6 +148,8 @@ def _parser() -> argparse.ArgumentParser:
                         "database file's)")
     p.add_argument("--crs", help="vector: the file's CRS where it gives none (EPSG:n, WKT), "
                                  "or 'image' to take the image's")
+    p.add_argument("--scheduler", help="folder: read the headers on Dask ('local', or a "
+                                       "scheduler address); default: this process")
     modes = p.add_mutually_exclusive_group()
     modes.add_argument("--replace", dest="mode", action="store_const", const="replace",
                        help="imported labels supersede a labeler's labels already there "
@@ -231,9 +244,12 @@ def _chips(args) -> int:
 
         shapes = gpd.read_file(args.region)
         region = (shapes.to_crs("EPSG:4326") if shapes.crs else shapes).union_all()
+    if args.scheduler is None:
+        args.scheduler = "local" if len(args.scene) > 1 else "none"
     with _open(args.store, must_exist=False) as store:
         ids = store.add_chips(args.scene, size=args.size, overlap=args.overlap, region=region,
-                              dataset=args.dataset, folder=args.folder)
+                              dataset=args.dataset, folder=args.folder, workers=args.workers,
+                              scheduler=_scheduler(args))
         report = store.last_chips
     print(f"{len(ids)} chips added; skipped {report.nodata_only} of nodata only and "
           f"{report.outside_region} outside the region")
@@ -247,7 +263,8 @@ def _import(args) -> int:
         if "remap" not in inspect.signature(reader).parameters:
             raise ValueError(f"{args.format} imports take no --remap")
         options["remap"] = args.remap
-    for option in ("image", "class_property", "crs", "root"):
+    args.scheduler = _scheduler(args)
+    for option in ("image", "class_property", "crs", "root", "scheduler"):
         if getattr(args, option) is not None:
             if option not in inspect.signature(reader).parameters:
                 raise ValueError(f"{args.format} imports take no --{option.replace('_', '-')}")
@@ -276,8 +293,7 @@ def _segment(args) -> int:
     with _open(args.store) as store:
         task = args.task or _only_task(store, "segment")
         ids = resegment(store, task=task, labeler=args.labeler, work_size=args.work_size,
-                        seed=args.seed, workers=args.workers,
-                        scheduler=None if args.scheduler == "none" else args.scheduler)
+                        seed=args.seed, workers=args.workers, scheduler=_scheduler(args))
     print(f"{len(ids)} masks predicted again from their doodles in {task!r}")
     return 0
 

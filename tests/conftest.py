@@ -35,6 +35,16 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def dask_cluster() -> str:
+    """A LocalCluster of two single-threaded worker processes; its scheduler's address,
+    as a user would give a real cluster's."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
 BACKENDS = ("sqlite", "postgresql")
 
 

@@ -3,8 +3,10 @@
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 from pyproj import Transformer
@@ -160,3 +162,62 @@ def test_a_scene_that_is_missing_broken_or_not_georeferenced_is_a_clear_error(st
     with pytest.raises(ValueError, match="not georeferenced"):
         store.add_chips(shared_data / "imagery" / "example1.jpg", progress=False)
     assert len(store.images) == 0
+
+
+def write_scene(path, seed: int, size: int = 300):
+    """A small 3-band UTM scene with a nodata corner, its pixels from ``seed``."""
+    rng = np.random.default_rng(seed)
+    data = rng.integers(1, 255, (3, size, size), dtype=np.uint8)
+    data[:, :150, :150] = 0  # the first 128 px chip holds nothing
+    with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=3,
+                       dtype="uint8", crs="EPSG:32618", nodata=0,
+                       transform=from_origin(400_000 + seed * 5_000, 4_200_000, 10, 10)) as dst:
+        dst.write(data)
+    return path
+
+
+def test_many_scenes_cut_on_a_cluster_are_the_chips_cut_here(tmp_path, dask_cluster, capsys):
+    from geolabel_widgets import LabelStore
+    from geolabel_widgets.cli import main
+
+    scenes = [str(write_scene(tmp_path / f"scene_{k}.tif", k)) for k in range(5)]
+    with LabelStore.open(tmp_path / "here.sqlite") as store:
+        here = store.add_chips(scenes, size=128, folder=tmp_path / "here", progress=False)
+        here_images = store.images.sort_index()
+        here_report = store.last_chips
+    assert main(["chips", *scenes, "--size", "128", "--folder", str(tmp_path / "there"),
+                 "--scheduler", dask_cluster, "--store", str(tmp_path / "there.sqlite")]) == 0
+    assert f"{len(here)} chips added; skipped 5 of nodata only" in capsys.readouterr().out
+    with LabelStore.open(tmp_path / "there.sqlite") as store:
+        there_images = store.images.sort_index()
+    assert len(here) == 5 * 8 and here_report.nodata_only == 5  # 3 x 3 chips, one nodata
+    assert here_images.index.equals(there_images.index)  # the same bytes: the same ids
+    assert here_images["dataset"].value_counts().to_dict() == {f"scene_{k}": 8
+                                                              for k in range(5)}
+    assert (here_images["dataset"] == there_images["dataset"]).all()
+    assert here_images.geometry.geom_equals_exact(there_images.geometry, 1e-12).all()
+    assert {Path(p).parent.name for p in there_images["uri"]} == {
+        f"scene_{k}_chips" for k in range(5)}
+
+
+def test_a_folder_of_many_images_is_read_on_a_cluster_as_here(tmp_path, dask_cluster):
+    from PIL import Image
+
+    from geolabel_widgets import LabelStore
+    from geolabel_widgets.store.ingest import CHUNK
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for k in range(CHUNK * 2 + 7):
+        Image.new("RGB", (8, 8), (k % 256, k // 256, 0)).save(folder / f"{k:05d}.png")
+    (folder / "broken.png").write_bytes(b"not a png")
+    stores = {}
+    for where in (None, dask_cluster):
+        with LabelStore.open(tmp_path / f"{bool(where)}.sqlite") as store, \
+                pytest.warns(UserWarning, match="broken.png"):
+            store.add_images(folder, dataset="many", progress=False, scheduler=where)
+            stores[where] = (store.images.drop(columns="added_at").sort_index(),
+                             [f.path for f in store.last_ingest.failures])
+    here, there = stores[None], stores[dask_cluster]
+    assert len(here[0]) == CHUNK * 2 + 7 and here[1] == there[1] == [str(folder / "broken.png")]
+    pd.testing.assert_frame_equal(here[0], there[0])

@@ -26,14 +26,6 @@ def scenes(tmp_path):
     return path, truth
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as running:
-        yield running
-
-
 def test_a_two_worker_cluster_makes_the_masks_one_process_makes(scenes, capsys):
     path, truth = scenes
     with LabelStore.open(path) as store:
@@ -58,7 +50,7 @@ def test_a_two_worker_cluster_makes_the_masks_one_process_makes(scenes, capsys):
     assert all(np.array_equal(spread[k], here_seed_3[k]) for k in spread)  # bit for bit
 
 
-def test_a_worker_that_fails_stops_the_batch_and_nothing_is_written(scenes, cluster):
+def test_a_worker_that_fails_stops_the_batch_and_nothing_is_written(scenes, dask_cluster):
     path, _ = scenes
     with LabelStore.open(path) as store:
         broken = store.images.sort_values("name")["uri"].iloc[4]
@@ -66,7 +58,7 @@ def test_a_worker_that_fails_stops_the_batch_and_nothing_is_written(scenes, clus
         before = len(store.get_annotations(history=True))
         with pytest.raises(StoreError, match="the image is 64 x 64 px but its doodles are "
                                              "128 x 128"):
-            resegment(store, task=TASK, scheduler=cluster.scheduler_address, progress=False)
+            resegment(store, task=TASK, scheduler=dask_cluster, progress=False)
         assert len(store.get_annotations(history=True)) == before
 
 

@@ -15,14 +15,16 @@ from .safety import folder_name
 
 
 def read_folder(store: LabelStore, source: str | os.PathLike, *, dataset: str | None = None,
-                recursive: bool = True) -> list[str]:
+                recursive: bool = True, scheduler: str | None = None) -> list[str]:
     """Add every image below ``source`` (or the one image file it is) to ``dataset``
-    (default: the folder's name, or the file's folder's)."""
+    (default: the folder's name, or the file's folder's); headers read on Dask when
+    ``scheduler`` says so (``store.add_images``)."""
     source = Path(source)
     if not source.exists():
         raise FileNotFoundError(f"no folder or image file at {source}")
     default = source.absolute().name if source.is_dir() else source.absolute().parent.name
-    return store.add_images(source, dataset=dataset or default, recursive=recursive)
+    return store.add_images(source, dataset=dataset or default, recursive=recursive,
+                            scheduler=scheduler)
 
 
 def write_folder(store: LabelStore, dest: str | os.PathLike, *, task: str,

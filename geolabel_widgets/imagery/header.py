@@ -30,6 +30,9 @@ class UnreadableImage(ValueError):
         self.path = str(path)
         self.reason = reason
 
+    def __reduce__(self):  # rebuilt whole when it comes back from a Dask worker
+        return type(self), (self.path, self.reason)
+
 
 @dataclass(frozen=True)
 class ImageHeader:

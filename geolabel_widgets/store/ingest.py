@@ -10,6 +10,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -17,10 +18,28 @@ import pandas as pd
 import shapely
 from pyproj.exceptions import CRSError
 
+from ..batch import IN_PROCESS, run_batch
 from ..imagery.files import expand_paths, sha256_file, uri_id
 from ..imagery.georef import NoFootprint, centre, crs_wkt, footprint
 from ..imagery.header import UnreadableImage, read_header
 from .types import StoreError
+
+if TYPE_CHECKING:
+    from ..imagery.chips import ChipReport
+
+
+CHUNK = 500  # image files per Dask task: enough work to outweigh sending it
+
+
+@dataclass(frozen=True)
+class ChipJob:
+    """A scene to cut and where its chips go."""
+    scene: str
+    folder: str
+    size: int
+    overlap: int
+    region: object  # a shapely geometry or GeoJSON dict in lon/lat, or None
+    progress: bool
 
 
 @dataclass
@@ -41,11 +60,32 @@ class IngestReport:
         return "\n".join(lines)
 
 
-def rows_from_files(sources, recursive: bool, progress: bool, report: IngestReport) -> list[dict]:
+def rows_from_files(sources, recursive: bool, progress: bool, report: IngestReport,
+                    scheduler: str | None = IN_PROCESS, workers: int | None = None
+                    ) -> list[dict]:
+    """A row per readable image file, headers read (and files hashed) here or, in
+    chunks, on Dask (``scheduler``, as ``batch.run_batch`` takes it)."""
     paths = expand_paths(sources, recursive)
+    if scheduler is IN_PROCESS:
+        rows, found = header_rows(paths, progress)
+        _merge(report, found)
+        return rows
+    chunks = [paths[k:k + CHUNK] for k in range(0, len(paths), CHUNK)]
     rows = []
+    for part, found in run_batch(header_rows, chunks, scheduler=scheduler, workers=workers,
+                                 desc=f"Reading image headers ({CHUNK} a chunk)",
+                                 progress=progress):
+        rows.extend(part)
+        _merge(report, found)
+    return rows
+
+
+def header_rows(paths: list[Path], progress: bool = False) -> tuple[list[dict], IngestReport]:
+    """The rows of ``paths`` and what could not be read: a worker's part."""
     from tqdm.auto import tqdm  # on first use: it costs a tenth of the store's start-up
 
+    report = IngestReport()
+    rows = []
     for path in tqdm(paths, desc="Reading image headers", unit="image", disable=not progress):
         try:
             header = read_header(path)
@@ -63,7 +103,25 @@ def rows_from_files(sources, recursive: bool, progress: bool, report: IngestRepo
             row.update(_georeference(header.crs, header.transform, header.width, header.height,
                                      path.name, report))
         rows.append(row)
-    return rows
+    return rows, report
+
+
+def chip_rows(job: ChipJob) -> tuple[ChipReport, list[dict], IngestReport]:
+    """One scene cut into chips, and the chips' rows: a worker's part."""
+    from ..imagery.chips import cut_chips  # rasterio, on first use
+
+    cut = cut_chips(job.scene, job.folder, size=job.size, overlap=job.overlap,
+                    region=job.region, progress=job.progress)
+    catalogue = pd.DataFrame({
+        "uri": [str(p) for p in cut.paths],
+        "props": [{"scene": job.scene, "window": list(w)} for w in cut.windows]})
+    report = IngestReport()
+    return cut, rows_from_frame(catalogue, report), report
+
+
+def _merge(report: IngestReport, found: IngestReport) -> None:
+    report.failures.extend(found.failures)
+    report.without_footprint.extend(found.without_footprint)
 
 
 def rows_from_frame(frame: pd.DataFrame, report: IngestReport) -> list[dict]:

@@ -32,7 +32,8 @@ from .changes import ChangeFeed
 from .geometry import POSTGIS, add_spatial_indexes, choose_geometry
 from .history import HistoryMixin
 from .types import StoreError, TaskInfo
-from .ingest import IngestReport, rows_from_files, rows_from_frame
+from ..batch import run_batch
+from .ingest import ChipJob, IngestReport, chip_rows, rows_from_files, rows_from_frame
 from .masks import DatabaseMasks, FolderMasks, MaskRef, decode_mask, encode_mask, pixel_counts
 from .queue import OPEN_STATUSES, QueueMixin
 from .retry import PATIENCE_SECONDS, retried, server_gone, unavailable, waiting_at_most
@@ -340,52 +341,81 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
 
     # -- images ----------------------------------------------------------------------------
     def add_images(self, source, *, dataset: str, recursive: bool = True,
-                   progress: bool = True) -> list[str]:
+                   progress: bool = True, scheduler: str | None = None,
+                   workers: int | None = None) -> list[str]:
         """Add images by reference: a folder, file, list of paths, or a (Geo)DataFrame.
 
-        Files are hashed (sha256) and only their headers read. Returns the ids of
-        every usable image found, including those already in the store; unreadable
-        files are listed in one warning (and in ``store.last_ingest``).
+        Files are hashed (sha256) and only their headers read: here, or on Dask with
+        ``scheduler="local"`` (a LocalCluster of ``workers``) or a scheduler's address,
+        for catalogues of many thousand files. Returns the ids of every usable image
+        found, including those already in the store; unreadable files are listed in
+        one warning (and in ``store.last_ingest``).
         """
         report = IngestReport()
         if isinstance(source, pd.DataFrame):
             rows = rows_from_frame(source, report)
         else:
-            rows = rows_from_files(source, recursive, progress, report)
+            rows = rows_from_files(source, recursive, progress, report, scheduler, workers)
         report.image_ids, report.added = self._insert_images(rows, dataset)
+        self._ingested(report)
+        return report.image_ids
+
+    def _ingested(self, report: IngestReport) -> None:
         self.last_ingest = report
         if report.failures or report.without_footprint:
             import warnings
 
-            warnings.warn(report.summary(), UnreadableImagesWarning, stacklevel=2)
-        return report.image_ids
+            warnings.warn(report.summary(), UnreadableImagesWarning, stacklevel=3)
 
-    def add_chips(self, scene: str | os.PathLike, *, size: int = 512, overlap: int = 0,
-                  region=None, dataset: str | None = None,
-                  folder: str | os.PathLike | None = None, progress: bool = True) -> list[str]:
-        """Cut a large georeferenced raster into ``size`` x ``size`` chips and add them.
+    def add_chips(self, scene: str | os.PathLike | Sequence, *, size: int = 512,
+                  overlap: int = 0, region=None, dataset: str | None = None,
+                  folder: str | os.PathLike | None = None, progress: bool = True,
+                  scheduler: str | None = None, workers: int | None = None) -> list[str]:
+        """Cut large georeferenced rasters into ``size`` x ``size`` chips and add them.
 
-        The scene is read window by window (never whole); chips of nodata only, and
+        ``scene``: one raster, or a list of them, cut one per Dask task with
+        ``scheduler`` ("local" or a scheduler's address; default: here, in turn). A
+        scene is read window by window (never whole); chips of nodata only, and
         chips outside ``region`` (a shapely geometry or GeoJSON dict in lon/lat), are
         skipped. Chips are GeoTIFFs in ``folder`` (default: ``<scene>_chips`` beside the
-        store's masks; a store on a server needs one every labeler reads), each with its
-        footprint, and remember their scene and window in ``props``. Returns the chips'
+        store's masks; a store on a server, or a cluster, needs one every kernel and
+        worker reads; several scenes get a folder each inside it), each with its
+        footprint, and remember their scene and window in ``props``. A scene's chips
+        are its dataset (``dataset``, default the scene's name). Returns the chips'
         image ids; ``store.last_chips`` says what was cut.
         """
-        from ..imagery.chips import cut_chips  # rasterio, on first use
+        from ..imagery.chips import ChipReport
 
-        scene_name = Path(str(scene)).stem
+        scenes = [scene] if isinstance(scene, (str, os.PathLike)) else list(scene)
         if folder is None and self.mask_dir is None:
             raise StoreError("a store on a server keeps no files: give add_chips a folder "
                              "that every labeler's kernel can read")
-        folder = Path(folder) if folder else self.mask_dir.parent / f"{scene_name}_chips"
-        report = cut_chips(scene, folder, size=size, overlap=overlap, region=region,
-                           progress=progress)
-        self.last_chips = report
-        catalogue = pd.DataFrame({
-            "uri": [str(p) for p in report.paths],
-            "props": [{"scene": str(scene), "window": list(w)} for w in report.windows]})
-        return self.add_images(catalogue, dataset=dataset or scene_name, progress=progress)
+        jobs = [ChipJob(str(one), str(self._chip_folder(one, folder, len(scenes) > 1)),
+                        size, overlap, region, progress and len(scenes) == 1)
+                for one in scenes]
+        cuts = run_batch(chip_rows, jobs, scheduler=scheduler, workers=workers,
+                         desc="Chipping scenes", progress=progress and len(scenes) > 1)
+        total, report = ChipReport(), IngestReport()
+        with self.transaction():
+            for job, (cut, rows, found) in zip(jobs, cuts):
+                ids, added = self._insert_images(rows, dataset or Path(job.scene).stem)
+                report.image_ids += ids
+                report.added += added
+                total.paths += cut.paths
+                total.windows += cut.windows
+                total.nodata_only += cut.nodata_only
+                total.outside_region += cut.outside_region
+                report.failures += found.failures
+                report.without_footprint += found.without_footprint
+        self.last_chips = total
+        self._ingested(report)
+        return report.image_ids
+
+    def _chip_folder(self, scene, folder, several: bool) -> Path:
+        name = f"{Path(str(scene)).stem}_chips"
+        if folder is None:
+            return self.mask_dir.parent / name
+        return Path(folder) / name if several else Path(folder)
 
     def _insert_images(self, rows: list[dict], dataset: str) -> tuple[list[str], int]:
         """Insert the rows not yet in the store, and record every new (image, uri) source."""
