@@ -181,7 +181,8 @@ def read_metadata_csv(path: Path) -> pd.DataFrame:
             raise StoreError(f"{path} line {line[bad.to_numpy()][0]}: {column} is "
                              f"{frame[column][bad].iloc[0]!r}, not a size in pixels")
         frame[column] = sizes.astype("int64")
-    density = pd.to_numeric(frame.get("doodle_spatial_density"), errors="coerce")
+    density = pd.to_numeric(frame["doodle_spatial_density"], errors="coerce") \
+        if "doodle_spatial_density" in frame.columns else None
     settings = frame[[c for c in DOODLER_SETTINGS if c in frame.columns]]
     frame["doodle_props"] = [
         None if pd.isna(d) else {"doodled_fraction": float(d), "doodler_settings": {

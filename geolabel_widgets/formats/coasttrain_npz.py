@@ -27,7 +27,7 @@ from ..imagery.header import open_raster
 from ..store import LabelStore, StoreError
 from ..store.ingest import path_of
 from .records import image_pixels
-from .safety import FormatError, load_npz
+from .safety import FormatError, file_name, inside, load_npz
 
 TRIAL = re.compile(r"^(0+)(label|doodles)$")
 # what the 7 numbers of an NPZ's ``settings`` are, in order (6: no num_of_scales yet)
@@ -69,7 +69,7 @@ def _npz_path(folder: Path, row) -> Path | None:
     name = getattr(row, "annotation_image_filename", None)
     if not isinstance(name, str):
         return None
-    path = folder / name.strip().lstrip("/")
+    path = inside(folder, name.strip().lstrip("/"))  # a CSV naming ../x is refused
     if not path.is_file():
         path = folder / "npz" / Path(name).name
     return path if path.is_file() else None
@@ -175,7 +175,8 @@ def write_record(store: LabelStore, dest: Path, task: str, progress: bool = True
     for (image_id, labeler), mine in tqdm(groups, total=groups.ngroups, desc="Writing NPZ",
                                           disable=not progress):
         image = images.loc[image_id]
-        stem = f"{Path(image['name']).stem}_{labelers[labeler]}"
+        name = file_name(image["name"])  # a stored name is never a path
+        stem = f"{Path(name).stem}_{labelers[labeler]}"
         arrays, classes, settings = {}, None, {}
         for kind, key in (("mask", "label"), ("doodles", "doodles")):
             rows_of_kind = mine[mine["kind"] == kind]
@@ -195,12 +196,12 @@ def write_record(store: LabelStore, dest: Path, task: str, progress: bool = True
                                                PALETTE[(arrays["doodles"] - 1) % len(PALETTE)], 0
                                                ).astype(np.uint8)
         np.savez_compressed(dest / "npz" / f"{stem}.npz", **arrays)
-        image_file = f"images/{image['name']}"  # one file, however many labeled it
+        image_file = f"images/{name}"  # one file, however many labeled it
         source = path_of(image["uri"])
         if source is not None and source.is_file():
             shutil.copy2(source, dest / image_file)
         else:
-            image_file = f"images/{Path(image['name']).stem}.png"
+            image_file = f"images/{Path(name).stem}.png"
             Image.fromarray(pixels[..., :3]).save(dest / image_file)
         rows.append(_csv_row(image, stem, image_file, classes, arrays, settings, labeler))
     table = pd.DataFrame(rows).reindex(columns=CSV_COLUMNS)

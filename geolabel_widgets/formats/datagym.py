@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
 import pandas as pd
@@ -93,7 +93,8 @@ def parse_export(document, source: Path, *, task: str, dataset: str, images_dir:
         if not isinstance(media, dict) or not isinstance(media.get("external_media_ID"), str):
             raise FormatError(f"{source}: {where} has no external_media_ID")
         key = str(media.get("internal_media_ID") or media["external_media_ID"])
-        name = unquote(Path(media["external_media_ID"]).name)  # URL-encoded in real exports
+        # URL-encoded in real exports; only its last part names a file beside the export
+        name = PurePosixPath(unquote(media["external_media_ID"]).replace("\\", "/")).name
         path = images_dir / name
         url = media.get("media_url")
         images[key] = {"uri": str(path) if path.is_file() else url or f"datagym://{key}/{name}",

@@ -25,8 +25,8 @@ from ..store.ingest import path_of
 from .imagelabeler_shapes import (EVENTS_TASK, footprint_from_name, parse_event,
                                   shapefile_events, write_events)
 from .records import LABEL_COLUMNS, Parsed, current_labels, write_records
-from .safety import (MAX_CSV_BYTES, FormatError, check_size, folder_name, is_number,
-                     unpack)
+from .safety import (MAX_CSV_BYTES, FormatError, check_size, file_name, folder_name, inside,
+                     is_number, unpack)
 
 FOLDERS = {"present": "yes", "not present": "no", "unlabeled": "unlabeled"}  # written
 READ_FOLDERS = {"yes": "present", "present": "present", "no": "not present",
@@ -207,10 +207,11 @@ def _write_events(store, folder: Path, tasks, statuses, image_ids, progress) -> 
             if source is None or not source.exists():
                 raise FormatError(f"{image['name']}: its file {image['uri']} is not here "
                                   "to export")
-            name = image["name"] if image["name"] not in used else \
-                f"{image_id[:12]}_{image['name']}"  # two images of one name in one event
+            name = file_name(image["name"])  # a stored name is never a path
+            if name in used:
+                name = f"{image_id[:12]}_{name}"  # two images of one name in one event
             used.add(name)
-            target = event / FOLDERS[status] / name
+            target = inside(event, FOLDERS[status], name)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
             bounds = image["geometry"].bounds if image["geometry"] is not None else [None] * 4

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from ..imagery.display import read_display_array
 from ..store import LabelStore
 from ..store.ingest import path_of
-from .safety import FormatError, folder_name
+from .safety import FormatError, file_name, folder_name
 
 SHAPE_KINDS = ("box", "polygon", "point", "line", "stroke")
 RASTER_KINDS = ("mask", "doodles")
@@ -167,4 +167,5 @@ def current_masks(store: LabelStore, task: str, progress: bool = True):
     for item in tqdm(frame.itertuples(), total=len(frame), desc="Writing",
                      disable=not progress):
         mask, classes = store.mask(item.mask_id)
-        yield item, f"{Path(item.name).stem}_{folder_name(item.labeler)}", mask, classes
+        stem = Path(file_name(item.name)).stem  # a stored name is never a path
+        yield item, f"{stem}_{folder_name(item.labeler)}", mask, classes

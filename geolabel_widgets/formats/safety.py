@@ -201,3 +201,18 @@ def folder_name(name: str) -> str:
     """A class or dataset name as one folder name (no separators, no '..')."""
     cleaned = "".join(c if c.isalnum() or c in " -_." else "_" for c in str(name)).strip(". ")
     return cleaned or "_"
+
+
+def file_name(name: str) -> str:
+    """A stored image name (which came from elsewhere: ``../../x.png``, ``/etc/x``,
+    ``C:\\x``) as one file name: its last part, cleaned, its extension kept."""
+    return folder_name(PurePosixPath(str(name).replace("\\", "/")).name)
+
+
+def inside(root: str | os.PathLike, *parts: str) -> Path:
+    """``root / parts``, refused unless it stays inside ``root`` (links followed)."""
+    root = Path(root)
+    path = root.joinpath(*parts)
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise FormatError(f"{path}: outside {root}; refused")
+    return path
