@@ -99,3 +99,42 @@ def test_a_datagym_name_that_climbs_out_reads_no_file_outside_the_export(tmp_pat
         read_datagym(store, folder / "x.json", progress=False)
         image = store.images.iloc[0]
     assert image["name"] == "secret.png" and image["uri"] == "datagym://m1/secret.png"
+
+
+def write_zero_npz(path: Path, entries: dict[str, int]) -> Path:
+    """An NPZ of uint8 zero arrays of the given lengths, streamed (never whole in memory)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for key, length in entries.items():
+            with archive.open(f"{key}.npy", "w", force_zip64=True) as entry:
+                np.lib.format.write_array_header_1_0(
+                    entry, {"descr": "|u1", "fortran_order": False, "shape": (length,)})
+                block = bytes(2**20)
+                for start in range(0, length, len(block)):
+                    entry.write(block[:length - start])
+    return path
+
+
+@pytest.mark.parametrize("entries, says", [
+    ({"image": 24 * 2**20, "label": 24 * 2**20, "doodles": 24 * 2**20},
+     "past the limit of 67,108,864"),  # each under the entry cap, all over the total
+    ({"image": 40 * 2**20}, "a decompression bomb; refused"),
+])
+def test_an_npz_bomb_is_refused_before_its_arrays_are_loaded(entries, says, tmp_path,
+                                                             monkeypatch, capsys):
+    from geolabel_widgets.formats import safety
+
+    # the real limits (4 GiB, 256 MiB) scaled down 64 times, so the bombs stay small
+    monkeypatch.setattr(safety, "MAX_NPZ_BYTES", 64 * 2**20)
+    monkeypatch.setattr(safety, "NPZ_BOMB_BYTES", 4 * 2**20)
+    results = tmp_path / "results"
+    results.mkdir()
+    bomb = write_zero_npz(results / "scene_ann.npz", entries)
+    assert bomb.stat().st_size < 2**20
+    store = tmp_path / "store.sqlite"
+    assert main(["import", "doodler", str(results), "--store", str(store)]) == 1
+    error = capsys.readouterr().err
+    assert str(bomb) in error and says in error
+    with LabelStore.open(store) as opened:
+        assert opened.images.empty

@@ -24,6 +24,10 @@ MAX_JSON_DEPTH = 64
 MAX_MEMBERS = 1_000_000
 MAX_UNPACKED_BYTES = 64 * 2**30
 MAX_NPZ_ARRAY_BYTES = 4 * 2**30
+MAX_NPZ_BYTES = 4 * 2**30  # every array of one NPZ, as loaded
+# Arrays past this many bytes, from a file this many times smaller, are a bomb: a real
+# Coast Train or Doodler NPZ holds its image, which does not compress like that.
+NPZ_BOMB_BYTES, NPZ_BOMB_RATIO = 256 * 2**20, 100
 MAX_CSV_BYTES = 200 * 2**20
 # what damaged bytes raise from the archive readers and their decompressors
 DAMAGED = (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError)
@@ -166,7 +170,9 @@ def _zip_members(archive: Path) -> list:
 
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The arrays of an NPZ file, loaded without pickle; an entry that would need
-    pickle (or is larger than ``MAX_NPZ_ARRAY_BYTES``) is left out with a warning."""
+    pickle (or is larger than ``MAX_NPZ_ARRAY_BYTES``) is left out with a warning.
+    What the arrays will take is read from their headers before any is loaded: more
+    than ``MAX_NPZ_BYTES`` in all, or a decompression bomb, is refused."""
     path = Path(path)
     try:
         npz = np.load(path, allow_pickle=False)
@@ -176,15 +182,13 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise FormatError(f"{path}: a single array, not an NPZ archive of arrays")
     arrays = {}
     with npz:
-        for key in npz.files:
-            try:
-                size = npz.zip.getinfo(key + ".npy").file_size
-            except KeyError:
-                raise FormatError(f"{path}: entry {key!r} is damaged") from None
-            if size > MAX_NPZ_ARRAY_BYTES:
-                warnings.warn(f"{path}: entry {key!r} is {size:,} bytes; left out",
-                              stacklevel=2)
-                continue
+        sizes = {key: _npy_bytes(npz, key, path) for key in npz.files}
+        kept = [key for key, size in sizes.items() if size <= MAX_NPZ_ARRAY_BYTES]
+        for key in sizes.keys() - set(kept):
+            warnings.warn(f"{path}: entry {key!r} is {sizes[key]:,} bytes; left out",
+                          stacklevel=2)
+        _check_npz_cost(path, sum(sizes[key] for key in kept))
+        for key in kept:
             try:
                 arrays[key] = npz[key]
             except ValueError as err:
@@ -195,6 +199,31 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
             except Exception as err:  # zip and zlib raise many types for damaged bytes
                 raise FormatError(f"{path}: entry {key!r} is damaged ({err!r})") from None
     return arrays
+
+
+def _npy_bytes(npz, key: str, path: Path) -> int:
+    """What entry ``key`` takes loaded, from its .npy header (its shape and dtype), not
+    from what the zip says it holds."""
+    fmt = np.lib.format
+    try:
+        with npz.zip.open(key + ".npy") as entry:
+            version = fmt.read_magic(entry)
+            read = fmt.read_array_header_1_0 if version == (1, 0) else \
+                fmt.read_array_header_2_0
+            shape, _, dtype = read(entry)
+    except Exception as err:  # a missing entry, a damaged header: zip and numpy vary
+        raise FormatError(f"{path}: entry {key!r} is damaged ({err!r})") from None
+    return math.prod(shape) * dtype.itemsize
+
+
+def _check_npz_cost(path: Path, total: int) -> None:
+    if total > MAX_NPZ_BYTES:
+        raise FormatError(f"{path}: its arrays take {total:,} bytes loaded, past the limit "
+                          f"of {MAX_NPZ_BYTES:,}; refused")
+    stored = max(path.stat().st_size, 1)
+    if total > NPZ_BOMB_BYTES and total > NPZ_BOMB_RATIO * stored:
+        raise FormatError(f"{path}: {stored:,} bytes that unpack to {total:,} "
+                          f"({total // stored:,} times more): a decompression bomb; refused")
 
 
 def folder_name(name: str) -> str:
