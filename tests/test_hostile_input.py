@@ -138,3 +138,34 @@ def test_an_npz_bomb_is_refused_before_its_arrays_are_loaded(entries, says, tmp_
     assert str(bomb) in error and says in error
     with LabelStore.open(store) as opened:
         assert opened.images.empty
+
+
+def test_odd_geotiffs_are_added_without_a_footprint_and_never_stop_the_folder(tmp_path,
+                                                                              capsys):
+    """A NaN or Inf in the geotransform, or a LOCAL_CS CRS, among good files."""
+    import rasterio
+    from rasterio.crs import CRS
+    from rasterio.transform import Affine
+
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    local = CRS.from_wkt('LOCAL_CS["unknown",UNIT["metre",1]]')
+    for name, crs, transform in [
+            ("nan.tif", "EPSG:4326", Affine(float("nan"), 0, 0, 0, -1, 8)),
+            ("inf.tif", "EPSG:4326", Affine(1, 0, float("inf"), 0, -1, 8)),
+            ("local.tif", local, Affine(1, 0, 0, 0, -1, 8)),
+            ("good.tif", "EPSG:32618", Affine(10, 0, 400_000, 0, -10, 4_200_000))]:
+        with rasterio.open(folder / name, "w", driver="GTiff", width=8, height=8, count=1,
+                           dtype="uint8", crs=crs, transform=transform) as dst:
+            dst.write(np.ones((1, 8, 8), np.uint8))
+    store = tmp_path / "store.sqlite"
+    assert main(["import", "folder", str(folder), "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "4 images (4 new), 0 skipped" in out
+    assert "nan.tif: added without a footprint: its geotransform holds numbers that are " \
+           "not finite" in out and "inf.tif: added without a footprint" in out
+    assert "local.tif: added without a footprint: its CRS is a local one" in out
+    with LabelStore.open(store) as opened:
+        images = opened.images.set_index("name")
+    assert images.geometry.notna().to_dict() == {"good.tif": True, "inf.tif": False,
+                                                 "local.tif": False, "nan.tif": False}

@@ -60,6 +60,9 @@ def footprint(crs: str, transform: Transform, width: int, height: int) -> BaseGe
     """The image's outline in EPSG:4326, densified so that curved edges stay true, in
     two parts where it crosses the antimeridian. Raises ``NoFootprint`` for a CRS of
     another planet, or an outline off the Earth (a geostationary full disk)."""
+    if not np.isfinite(np.asarray(transform[:6], dtype=float)).all():
+        raise NoFootprint(f"its geotransform holds numbers that are not finite "
+                          f"({list(transform[:6])})")
     outline = box(0, 0, width, height).segmentize(max(width, height) / 8)
     try:
         lonlat = pixel_to_lonlat(outline, crs, transform)
@@ -68,6 +71,9 @@ def footprint(crs: str, transform: Transform, width: int, height: int) -> BaseGe
             body = re.search(r"\((\w+) vs Earth\)", str(err))
             raise NoFootprint(f"its CRS is of {body.group(1) if body else 'another body'}, "
                               "not the Earth") from None
+        if CRS.from_user_input(crs).is_engineering:
+            raise NoFootprint("its CRS is a local one (LOCAL_CS, an engineering CRS), tied "
+                              "to no place on the Earth") from None
         raise NoFootprint(f"its CRS cannot be mapped to longitude and latitude ({err})") \
             from None
     except CRSError as err:
