@@ -54,7 +54,7 @@ def run_batch(function: Callable, items: Sequence, *, scheduler: str | None = LO
 def _client(scheduler: str, workers: int | None) -> Iterator:
     try:
         from distributed import Client, LocalCluster
-    except ImportError:  # pragma: no cover - a dependency; named for a broken install
+    except ImportError:  # a dependency: named for a broken install
         raise RuntimeError("Dask's distributed is not installed: pip install distributed, "
                            "or pass scheduler=None to work in this process") from None
     if scheduler == LOCAL:

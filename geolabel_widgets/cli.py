@@ -244,12 +244,11 @@ def _chips(args) -> int:
 
         shapes = gpd.read_file(args.region)
         region = (shapes.to_crs("EPSG:4326") if shapes.crs else shapes).union_all()
-    if args.scheduler is None:
-        args.scheduler = "local" if len(args.scene) > 1 else "none"
+    several = "local" if len(args.scene) > 1 else None
     with _open(args.store, must_exist=False) as store:
         ids = store.add_chips(args.scene, size=args.size, overlap=args.overlap, region=region,
                               dataset=args.dataset, folder=args.folder, workers=args.workers,
-                              scheduler=_scheduler(args))
+                              scheduler=_scheduler(args) if args.scheduler else several)
         report = store.last_chips
     print(f"{len(ids)} chips added; skipped {report.nodata_only} of nodata only and "
           f"{report.outside_region} outside the region")
@@ -263,12 +262,14 @@ def _import(args) -> int:
         if "remap" not in inspect.signature(reader).parameters:
             raise ValueError(f"{args.format} imports take no --remap")
         options["remap"] = args.remap
-    args.scheduler = _scheduler(args)
-    for option in ("image", "class_property", "crs", "root", "scheduler"):
-        if getattr(args, option) is not None:
+    given = {option: getattr(args, option) for option in ("image", "class_property", "crs",
+                                                          "root")}
+    given["scheduler"] = _scheduler(args)
+    for option, value in given.items():
+        if value is not None:
             if option not in inspect.signature(reader).parameters:
                 raise ValueError(f"{args.format} imports take no --{option.replace('_', '-')}")
-            options[option] = getattr(args, option)
+            options[option] = value
     if args.mode:
         if "mode" not in inspect.signature(reader).parameters:
             raise ValueError(f"{args.format} imports images only: --keep and --replace "

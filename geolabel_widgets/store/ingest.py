@@ -68,7 +68,7 @@ def rows_from_files(sources, recursive: bool, progress: bool, report: IngestRepo
     paths = expand_paths(sources, recursive)
     if scheduler is IN_PROCESS:
         rows, found = header_rows(paths, progress)
-        _merge(report, found)
+        merge_report(report, found)
         return rows
     chunks = [paths[k:k + CHUNK] for k in range(0, len(paths), CHUNK)]
     rows = []
@@ -76,7 +76,7 @@ def rows_from_files(sources, recursive: bool, progress: bool, report: IngestRepo
                                  desc=f"Reading image headers ({CHUNK} a chunk)",
                                  progress=progress):
         rows.extend(part)
-        _merge(report, found)
+        merge_report(report, found)
     return rows
 
 
@@ -119,7 +119,8 @@ def chip_rows(job: ChipJob) -> tuple[ChipReport, list[dict], IngestReport]:
     return cut, rows_from_frame(catalogue, report), report
 
 
-def _merge(report: IngestReport, found: IngestReport) -> None:
+def merge_report(report: IngestReport, found: IngestReport) -> None:
+    """Add what a worker's part found to the whole call's report."""
     report.failures.extend(found.failures)
     report.without_footprint.extend(found.without_footprint)
 

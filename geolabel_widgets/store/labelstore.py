@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from shapely.geometry import shape as geometry_from_dict
 from shapely.geometry.base import BaseGeometry
 
+from ..batch import run_batch
 from ..imagery.georef import pixel_to_lonlat
 from . import aggregates, frames
 from . import schema as s
@@ -32,8 +33,8 @@ from .changes import ChangeFeed
 from .geometry import POSTGIS, add_spatial_indexes, choose_geometry
 from .history import HistoryMixin
 from .types import StoreError, TaskInfo
-from ..batch import run_batch
-from .ingest import ChipJob, IngestReport, chip_rows, rows_from_files, rows_from_frame
+from .ingest import (ChipJob, IngestReport, chip_rows, merge_report, rows_from_files,
+                     rows_from_frame)
 from .masks import DatabaseMasks, FolderMasks, MaskRef, decode_mask, encode_mask, pixel_counts
 from .queue import OPEN_STATUSES, QueueMixin
 from .retry import PATIENCE_SECONDS, retried, server_gone, unavailable, waiting_at_most
@@ -405,8 +406,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                 total.windows += cut.windows
                 total.nodata_only += cut.nodata_only
                 total.outside_region += cut.outside_region
-                report.failures += found.failures
-                report.without_footprint += found.without_footprint
+                merge_report(report, found)
         self.last_chips = total
         self._ingested(report)
         return report.image_ids
