@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..batch import IN_PROCESS, LOCAL, run_batch
+from ..batch import LOCAL, run_batch
 from ..imagery.display import read_display_array
 from ..store import LabelStore, StoreError
 from ..store.ingest import path_of
@@ -25,7 +25,6 @@ class Job:
     classes: tuple[str, ...]
     work_size: int
     seed: int
-    threads: int  # the forest's: all here in one process, one per Dask worker
 
 
 def resegment(store: LabelStore, *, task: str, labeler: str | None = None,
@@ -39,8 +38,7 @@ def resegment(store: LabelStore, *, task: str, labeler: str | None = None,
     for this process; the masks are the same wherever they are computed. Returns the
     new mask rows' ids, in the order of the image names.
     """
-    threads = -1 if scheduler is IN_PROCESS else 1
-    jobs = _jobs(store, task, labeler, work_size, seed, threads)
+    jobs = _jobs(store, task, labeler, work_size, seed)
     masks = run_batch(segment, jobs, scheduler=scheduler, workers=workers,
                       desc="Segmenting", progress=progress)
     settings = {"resegmented": {"work_size": work_size, "seed": seed}}
@@ -58,11 +56,11 @@ def segment(job: Job) -> np.ndarray:
                          f"but its doodles are {job.doodles.shape[1]} x "
                          f"{job.doodles.shape[0]}")
     return doodles_to_mask(image, job.doodles, n_classes=len(job.classes),
-                           work_size=job.work_size, seed=job.seed, n_jobs=job.threads)
+                           work_size=job.work_size, seed=job.seed)
 
 
-def _jobs(store: LabelStore, task: str, labeler: str | None, work_size: int, seed: int,
-          threads: int) -> list[Job]:
+def _jobs(store: LabelStore, task: str, labeler: str | None, work_size: int,
+          seed: int) -> list[Job]:
     doodles = store.get_annotations(task=task, labeler=labeler, kinds=["doodles"])
     if doodles.empty:
         whose = f" by {labeler}" if labeler else ""
@@ -75,5 +73,5 @@ def _jobs(store: LabelStore, task: str, labeler: str | None, work_size: int, see
             raise StoreError(f"{row.name}: its file {row.uri} is not here to segment")
         raster, classes = store.mask(row.annotation_id)
         jobs.append(Job(row.image_id, row.labeler, str(path), raster, tuple(classes),
-                        work_size, seed, threads))
+                        work_size, seed))
     return jobs
