@@ -301,6 +301,8 @@ def _segment(args) -> int:
 
 def _only_task(store, what: str) -> str:
     tasks = list(store.tasks.index)
+    if not tasks:
+        raise ValueError(f"{what} is of one task and the store has none")
     if len(tasks) != 1:
         raise ValueError(f"{what} is of one task and the store has {len(tasks)}: give --task "
                          f"({', '.join(map(repr, tasks))})")

@@ -73,3 +73,9 @@ def test_what_cannot_be_segmented_is_named_before_any_work(scenes, tmp_path):
         (tmp_path / "scenes" / "scene_0000.png").unlink()
         with pytest.raises(StoreError, match=f"its file {gone} is not here to segment"):
             resegment(store, task=TASK, scheduler=None)
+
+
+def test_segment_on_a_store_without_tasks_says_so(tmp_path, capsys):
+    LabelStore.open(tmp_path / "empty.sqlite").close()
+    assert main(["segment", "--store", str(tmp_path / "empty.sqlite")]) == 1
+    assert "segment is of one task and the store has none" in capsys.readouterr().err
