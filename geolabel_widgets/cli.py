@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.run(args) or 0
-    except (StoreError, UnreadableImage, FileNotFoundError, ValueError) as err:
+    except (StoreError, UnreadableImage, FileNotFoundError, FileExistsError, ValueError) as err:
         print(f"geolabel {args.command}: {err}", file=sys.stderr)
         return 1
     except sa.exc.OperationalError as err:  # a database server that is not there
@@ -174,6 +174,9 @@ def _parser() -> argparse.ArgumentParser:
                         "super-classes, as Doodler's gen_remapped_images_and_labels does")
     p.add_argument("--for-import", action="store_true",
                    help="datagym: a file DataGym's import takes (no null coordinates)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace what is at dest (by default an existing file or a folder "
+                        "that is not empty is refused)")
     p.set_defaults(run=_export)
     return parser
 
@@ -339,7 +342,7 @@ def _export(args) -> int:
     with _open(args.store) as store:
         if one_task and args.task is None:
             options["task"] = _only_task(store, f"a {args.format} export")
-        writer(store, args.dest, **options)
+        writer(store, args.dest, overwrite=args.overwrite, **options)
     print(f"wrote {args.dest}")
     return 0
 

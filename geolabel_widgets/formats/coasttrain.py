@@ -26,8 +26,9 @@ from shapely.geometry import box
 
 from ..store import LabelStore, StoreError
 from ..store.remap import read_remap_files
+from .atomic import unpacked, whole_or_nothing
 from .coasttrain_npz import image_files_from_npz, write_masks, write_record
-from .safety import FormatError, unpack
+from .safety import FormatError
 
 MISSING = ["n/a", "na", "N/A", "NA", "", "nan", "NaN", "None", "null"]
 REQUIRED = ("image_filename", "classes_array", "classes_present_array", "ImageHeightPx",
@@ -60,23 +61,16 @@ def read_coasttrain(store: LabelStore, source: str | os.PathLike, *,
     what that view says of other records. One transaction. Returns the image ids.
     """
     source = Path(source)
-    created = None
     if source.is_file() and source.suffix.lower() == ".zip":
-        target = Path(extract_to or source.with_suffix(""))
-        created = None if target.exists() else target
-        unpack(source, target)
-        source = target
-    try:
-        with store.transaction():
-            ids = _read_record(store, source, dataset, task, mode, progress)
-            if remap is not None:
-                name = store.images.loc[ids[0], "dataset"] if ids else dataset
-                store.remap(view, {**store.view_aliases(view), name: read_remap_files(remap)})
-            return ids
-    except BaseException:
-        if created is not None:  # nothing of a failed import stays behind
-            shutil.rmtree(created, ignore_errors=True)
-        raise
+        with unpacked(source, extract_to or source.with_suffix("")) as folder:
+            return read_coasttrain(store, folder, dataset=dataset, task=task, mode=mode,
+                                   remap=remap, view=view, progress=progress)
+    with store.transaction():
+        ids = _read_record(store, source, dataset, task, mode, progress)
+        if remap is not None:
+            name = store.images.loc[ids[0], "dataset"] if ids else dataset
+            store.remap(view, {**store.view_aliases(view), name: read_remap_files(remap)})
+        return ids
 
 
 def _read_record(store, source: Path, dataset, task, mode, progress) -> list[str]:
@@ -122,6 +116,7 @@ def _read_record(store, source: Path, dataset, task, mode, progress) -> list[str
     return list(dict.fromkeys(ids))
 
 
+@whole_or_nothing
 def write_coasttrain(store: LabelStore, dest: str | os.PathLike, *, task: str,
                      progress: bool = True) -> pd.DataFrame:
     """Write a task's masks and doodles as a record folder (``dest``, or a ``.zip``):

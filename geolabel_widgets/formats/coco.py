@@ -22,12 +22,14 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from ..store import LabelStore
+from .atomic import whole_or_nothing
 from .records import LABEL_COLUMNS, Parsed, current_labels, write_records
 from .safety import FormatError, is_number, read_json
 
 KINDS = ("box", "polygon")
 
 
+@whole_or_nothing
 def write_coco(store: LabelStore, dest: str | os.PathLike, *, task: str) -> dict:
     """One task's boxes and polygons as a COCO JSON file; returns the document."""
     labels = current_labels(store, task, kinds=("box", "polygon", "point", "line"))

@@ -29,6 +29,7 @@ import shapely
 from shapely.geometry import LineString, Point, Polygon, box
 
 from ..store import LabelStore
+from .atomic import whole_or_nothing
 from .datagym_internal import export_task, is_internal_task, label_classes
 from .records import Parsed, current_labels, write_records
 from .safety import FormatError, is_number, read_json
@@ -259,6 +260,7 @@ def _shape(kind: str, value: list, source, here):
         LineString(points) if kind == "line" else Polygon(points)
 
 
+@whole_or_nothing
 def write_datagym(store: LabelStore, dest: str | os.PathLike, *, task: str,
                   for_import: bool = False) -> list:
     """One task (and its "<task> classifications") as DataGym's exporter writes a project:

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from ..store import LabelStore, StoreError
 from ..store.remap import read_remap_file
+from .atomic import whole_or_nothing
 from .coasttrain_npz import (doodler_settings, integer_raster, label_indices, read_tiff,
                              trial_prefixes, write_tiff)
 from .records import current_masks, image_pixels
@@ -132,6 +133,7 @@ G10 = ["#3366CC", "#DC3912", "#FF9900", "#109618", "#990099", "#0099C6", "#DD447
        "#66AA00", "#B82E2E", "#316395"]  # plotly's palette, Doodler's class colours
 
 
+@whole_or_nothing
 def write_doodler(store: LabelStore, dest: str | os.PathLike, *, task: str,
                   remap: str | os.PathLike | None = None, progress: bool = True
                   ) -> pd.DataFrame:

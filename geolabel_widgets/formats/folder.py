@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from ..store import LabelStore
 from ..store.ingest import path_of
+from .atomic import whole_or_nothing
 from .safety import folder_name
 
 
@@ -27,6 +28,7 @@ def read_folder(store: LabelStore, source: str | os.PathLike, *, dataset: str | 
                             scheduler=scheduler)
 
 
+@whole_or_nothing
 def write_folder(store: LabelStore, dest: str | os.PathLike, *, task: str,
                  progress: bool = True) -> pd.DataFrame:
     """Copy each image of the task into ``dest/<dataset>/<class>/`` by its latest tag,

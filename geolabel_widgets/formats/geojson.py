@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 
 from ..store import LabelStore
+from .atomic import whole_or_nothing
 from .records import (RASTER_KINDS, Parsed, bare_statuses, current_labels,
                       write_records)
 from .safety import FormatError, read_json
@@ -53,6 +54,7 @@ def labels_frame(store: LabelStore, task: str | None = None) -> gpd.GeoDataFrame
                             geometry=gpd.GeoSeries(list(world), crs="EPSG:4326"))
 
 
+@whole_or_nothing
 def write_geojson(store: LabelStore, dest: str | os.PathLike, *, task: str | None = None
                   ) -> gpd.GeoDataFrame:
     frame = labels_frame(store, task)

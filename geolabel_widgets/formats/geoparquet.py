@@ -9,11 +9,13 @@ import geopandas as gpd
 import pyarrow
 
 from ..store import LabelStore
+from .atomic import whole_or_nothing
 from .geojson import labels_frame, parse_frame
 from .records import write_records
 from .safety import FormatError
 
 
+@whole_or_nothing
 def write_geoparquet(store: LabelStore, dest: str | os.PathLike, *, task: str | None = None
                      ) -> gpd.GeoDataFrame:
     frame = labels_frame(store, task)

@@ -22,11 +22,12 @@ from tqdm.auto import tqdm
 
 from ..store import LabelStore
 from ..store.ingest import path_of
+from .atomic import unpacked, whole_or_nothing
 from .imagelabeler_shapes import (EVENTS_TASK, footprint_from_name, parse_event,
                                   shapefile_events, write_events)
 from .records import LABEL_COLUMNS, Parsed, current_labels, write_records
 from .safety import (MAX_CSV_BYTES, FormatError, check_size, file_name, folder_name, inside,
-                     is_number, unpack)
+                     is_number)
 
 FOLDERS = {"present": "yes", "not present": "no", "unlabeled": "unlabeled"}  # written
 READ_FOLDERS = {"yes": "present", "present": "present", "no": "not present",
@@ -44,19 +45,12 @@ def read_imagelabeler(store: LabelStore, source: str | os.PathLike, *,
     """Import a download (a ``.zip`` or a folder), every event in it. ``dataset``
     renames the event when there is one."""
     source = Path(source)
-    created = None
     if source.is_file():
-        target = Path(extract_to or source.with_suffix(""))
-        created = None if target.exists() else target
-        unpack(source, target)
-        source = target
-    try:
-        parsed = parse_download(source, labeler=labeler, rename=dataset)
-        return write_records(store, parsed, progress=progress)
-    except BaseException:
-        if created is not None:
-            shutil.rmtree(created, ignore_errors=True)
-        raise
+        with unpacked(source, extract_to or source.with_suffix("")) as folder:
+            return read_imagelabeler(store, folder, dataset=dataset, labeler=labeler,
+                                     progress=progress)
+    parsed = parse_download(source, labeler=labeler, rename=dataset)
+    return write_records(store, parsed, progress=progress)
 
 
 def parse_download(folder: Path, *, labeler: str, rename: str | None = None) -> Parsed:
@@ -160,6 +154,7 @@ def _folder_of(event: Path, status: str, filename: str, csv: Path) -> str:
     raise FormatError(f"{csv}: {filename} ({status}) is in none of its folders")
 
 
+@whole_or_nothing
 def write_imagelabeler(store: LabelStore, dest: str | os.PathLike, *,
                        task: str | list[str] | None = None,
                        statuses=("present", "not present", "unlabeled"),

@@ -32,6 +32,7 @@ from ..imagery.files import IMAGE_SUFFIXES
 from ..store import LabelStore
 from ..store.backend import is_url
 from ..store.ingest import path_of
+from .atomic import whole_or_nothing
 from . import s3label_schema as t3
 from .records import current_labels
 from .safety import FormatError
@@ -288,6 +289,7 @@ def _status(row) -> str | None:
     return None
 
 
+@whole_or_nothing
 def write_s3label(store: LabelStore, dest: str | os.PathLike) -> None:
     """Write the whole store as an S3Label database (an empty SQLite file or URL), in
     S3Label's own tables."""

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import re
+import shutil
 import stat
 import tarfile
 import warnings
@@ -23,6 +24,9 @@ MAX_JSON_BYTES = 256 * 2**20
 MAX_JSON_DEPTH = 64
 MAX_MEMBERS = 1_000_000
 MAX_UNPACKED_BYTES = 64 * 2**30
+# Past this many bytes, an archive may unpack to at most this many times its size: real
+# releases hold JPEGs, GeoTIFFs and NPZ, which compress little.
+UNPACK_BOMB_BYTES, UNPACK_BOMB_RATIO = 2**30, 100
 MAX_NPZ_ARRAY_BYTES = 4 * 2**30
 MAX_NPZ_BYTES = 4 * 2**30  # every array of one NPZ, as loaded
 # Arrays past this many bytes, from a file this many times smaller, are a bomb: a real
@@ -78,11 +82,13 @@ def _depth(data) -> int:
 
 
 def unpack(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
-    """Unpack a ``.tar``, ``.tar.gz`` or ``.zip`` into ``target``.
+    """Unpack a ``.tar``, ``.tar.gz`` or ``.zip`` into ``target``, a new folder.
 
     Every member is checked before anything is written: absolute paths, ``..``,
-    links and device files are refused, as are more than ``MAX_MEMBERS`` members or
-    ``MAX_UNPACKED_BYTES`` in all (counted as bytes are written, too).
+    links and device files are refused, as are more than ``MAX_MEMBERS`` members, or
+    more bytes than ``unpack_limit`` allows or the disk has free (counted as bytes are
+    written, too, since an archive's sizes can lie). ``atomic.unpacked`` puts the
+    result in place whole or not at all.
     """
     archive, target = Path(archive), Path(target)
     if zipfile.is_zipfile(archive):
@@ -91,29 +97,57 @@ def unpack(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
         members = _tar_members(archive)
     if len(members) > MAX_MEMBERS:
         raise FormatError(f"{archive}: {len(members):,} members; the limit is {MAX_MEMBERS:,}")
+    limit = unpack_limit(archive)
     declared = sum(size for _, size, _ in members)
-    if declared > MAX_UNPACKED_BYTES:
-        raise FormatError(f"{archive}: {declared:,} bytes unpacked; the limit is "
-                          f"{MAX_UNPACKED_BYTES:,}")
-    target.mkdir(parents=True, exist_ok=True)
+    if declared > limit:
+        raise FormatError(_past_limit(archive, declared, limit))
+    target.mkdir(parents=True)
+    free = shutil.disk_usage(target).free
+    if declared > free:
+        raise FormatError(f"{archive}: unpacks to {declared:,} bytes; {target.parent} has "
+                          f"{free:,} free")
     written = 0
     for name, _size, open_member in members:
-        if open_member is None:  # a folder
-            (target / name).mkdir(parents=True, exist_ok=True)
-            continue
         out = target / name
+        if open_member is None:  # a folder
+            out.mkdir(parents=True, exist_ok=True)
+            continue
         out.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with open_member() as source, open(out, "wb") as sink:
-                while chunk := source.read(2**20):
-                    written += len(chunk)
-                    if written > MAX_UNPACKED_BYTES:
-                        raise FormatError(f"{archive}: member {name!r} unpacks past the limit "
-                                          f"of {MAX_UNPACKED_BYTES:,} bytes")
-                    sink.write(chunk)
+            source = open_member()
         except DAMAGED as err:
             raise FormatError(f"{archive}: member {name!r} is damaged ({err!r})") from None
+        try:
+            with source, open(out, "wb") as sink:
+                while chunk := _read(source, archive, name):
+                    written += len(chunk)
+                    if written > limit:
+                        raise FormatError(_past_limit(archive, written, limit, name))
+                    sink.write(chunk)
+        except OSError as err:  # the disk: full, read-only, a name it cannot hold
+            raise FormatError(f"{archive}: cannot write member {name!r} to {out} "
+                              f"({err.strerror or err})") from None
     return target
+
+
+def unpack_limit(archive: Path) -> int:
+    """The most bytes ``archive`` may unpack to: ``MAX_UNPACKED_BYTES``, and past
+    ``UNPACK_BOMB_BYTES`` no more than ``UNPACK_BOMB_RATIO`` times its own size."""
+    by_ratio = max(UNPACK_BOMB_BYTES, UNPACK_BOMB_RATIO * archive.stat().st_size)
+    return min(MAX_UNPACKED_BYTES, by_ratio)
+
+
+def _past_limit(archive: Path, size: int, limit: int, member: str | None = None) -> str:
+    where = f"member {member!r} unpacks past" if member else f"{size:,} bytes unpacked; past"
+    return (f"{archive}: {where} the limit of {limit:,} bytes for an archive of "
+            f"{archive.stat().st_size:,} (a decompression bomb?); refused")
+
+
+def _read(source, archive: Path, name: str) -> bytes:
+    try:
+        return source.read(2**20)
+    except DAMAGED as err:
+        raise FormatError(f"{archive}: member {name!r} is damaged ({err!r})") from None
 
 
 def _safe_name(archive: Path, name: str) -> str:

@@ -11,9 +11,11 @@ import pandas as pd
 from PIL import Image
 
 from ..store import LabelStore
+from .atomic import whole_or_nothing
 from .records import current_masks, image_pixels
 
 
+@whole_or_nothing
 def write_seggym(store: LabelStore, dest: str | os.PathLike, *, task: str,
                  progress: bool = True) -> pd.DataFrame:
     """Each current mask of ``task`` as ``labels/S.png`` (greyscale class index

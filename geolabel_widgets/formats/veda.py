@@ -33,8 +33,9 @@ from ..imagery.georef import lonlat_to_pixel
 from ..imagery.header import read_header
 from ..store import LabelStore
 from ..store.ingest import path_of
+from .atomic import unpacked, whole_or_nothing
 from .records import STATUS_COLUMNS, Parsed, current_labels, image_pixels, write_records
-from .safety import FormatError, read_json, unpack
+from .safety import FormatError, read_json
 
 ML_TYPES = {"classification": "multilabel", "segmentation": "semantic_segmentation",
             "object_detection": "detection"}
@@ -47,19 +48,12 @@ def read_veda(store: LabelStore, source: str | os.PathLike, *, dataset: str | No
     """Import a release (``.tar.gz`` or folder). An archive is unpacked first, safely,
     into ``extract_to`` (default: a folder beside it), where the images then stay."""
     source = Path(source)
-    created = None
     if source.is_file() and source.name.lower().endswith(ARCHIVES):
-        target = Path(extract_to or source.with_name(_stem(source)))
-        created = None if target.exists() else target
-        unpack(source, target)
-        source = target
-    try:
-        parsed = parse_release(source, dataset, task=task, labeler=labeler, progress=progress)
-        return write_records(store, parsed, progress=progress)
-    except BaseException:
-        if created is not None:  # nothing of a failed import stays behind
-            shutil.rmtree(created, ignore_errors=True)
-        raise
+        with unpacked(source, extract_to or source.with_name(_stem(source))) as folder:
+            return read_veda(store, folder, dataset=dataset, task=task, labeler=labeler,
+                             progress=progress)
+    parsed = parse_release(source, dataset, task=task, labeler=labeler, progress=progress)
+    return write_records(store, parsed, progress=progress)
 
 
 def _stem(path: Path) -> str:
@@ -294,6 +288,7 @@ def _who(names, k: int, default: str) -> str:
     return default
 
 
+@whole_or_nothing
 def write_veda(store: LabelStore, dest: str | os.PathLike, *, task: str,
                progress: bool = True) -> Path:
     """Write one task as a release: a folder, or a ``.tar.gz`` when ``dest`` names one."""
