@@ -323,3 +323,50 @@ def test_an_export_killed_midway_leaves_nothing_that_reads_as_an_export(tmp_path
     assert not dest.exists()  # half an export is never where a whole one would be
     assert main(["import", "folder", str(dest), "--store", str(tmp_path / "again.sqlite")]) == 1
     assert f"no folder or image file at {dest}" in capsys.readouterr().err
+
+
+def test_another_applications_sqlite_file_is_refused_and_left_as_it_was(tmp_path, capsys):
+    import sqlite3
+
+    theirs = tmp_path / "crm.db"
+    with sqlite3.connect(theirs) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER, name TEXT)")
+        conn.execute("INSERT INTO customers VALUES (1, 'Ada')")
+    conn.close()
+    before = theirs.read_bytes()
+    assert main(["stats", "--store", str(theirs)]) == 1
+    assert f"{theirs} is another application's SQLite database (tables: customers)" in \
+        capsys.readouterr().err
+    assert theirs.read_bytes() == before  # not even switched to WAL
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crm.db"]
+
+
+def test_a_store_path_that_is_not_sqlite_is_refused(tmp_path, capsys):
+    notes = tmp_path / "notes.sqlite"
+    notes.write_text("my notes, not a database\n" * 50)
+    assert main(["stats", "--store", str(notes)]) == 1
+    assert f"{notes} is not an SQLite database" in capsys.readouterr().err
+    assert notes.read_text() == "my notes, not a database\n" * 50
+
+
+def test_opening_a_store_never_waits_for_a_writer(tmp_path):
+    """A long import holds the write lock; a labeler opening the store meanwhile reads."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    path = tmp_path / "store.sqlite"
+    with LabelStore.open(path) as store:
+        store.add_task("t", type="tag", classes=["a"])
+    importer = sqlite3.connect(path, isolation_level=None)
+    importer.execute("BEGIN IMMEDIATE")  # as a long import's transaction does
+    try:
+        labeler = subprocess.run(
+            [sys.executable, "-c", "import sys; from geolabel_widgets import LabelStore; "
+             "print(list(LabelStore.open(sys.argv[1]).tasks.index))", str(path)],
+            capture_output=True, text=True, timeout=60)
+    finally:
+        importer.rollback()
+        importer.close()
+    assert labeler.returncode == 0, labeler.stderr
+    assert labeler.stdout.strip() == "['t']"

@@ -10,10 +10,13 @@ import os
 import random
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event
+
+from .types import StoreError
 
 # A labeler's kernel waits behind another's commit rather than failing.
 SQLITE_BUSY_TIMEOUT_MS = 120_000
@@ -53,6 +56,7 @@ def _postgresql_engine(url: sa.URL) -> sa.Engine:
 
 def _sqlite_engine(path: Path) -> sa.Engine:
     path = path.expanduser().absolute()
+    _refuse_foreign(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
         f"sqlite:///{path}",
@@ -77,6 +81,23 @@ def _sqlite_engine(path: Path) -> sa.Engine:
             connection.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def _refuse_foreign(path: Path) -> None:
+    """An existing file must be a store (or empty): checked read-only, before the
+    engine's first connection sets WAL mode, which would write to another's file."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as conn:
+            tables = sorted(name for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"))
+    except sqlite3.DatabaseError as err:
+        raise StoreError(f"{path} is not an SQLite database ({err}); a store is a new "
+                         "file or one geolabel_widgets made") from None
+    if tables and "store_info" not in tables:
+        raise StoreError(f"{path} is another application's SQLite database (tables: "
+                         f"{', '.join(tables[:5])}); refused, and left as it was")
 
 
 def _begin_immediate(dbapi_connection) -> None:

@@ -78,6 +78,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         try:
             cls._prepare(engine, location)
         except sa.exc.DBAPIError as err:
+            engine.dispose()
             if is_url(target) and server_gone(err):
                 raise unavailable(location, err) from err
             raise
@@ -88,12 +89,15 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
 
     @staticmethod
     def _prepare(engine: sa.Engine, location: str) -> None:
-        """Create the tables of a new store, or bring an older one up to date."""
+        """Create the tables of a new store, or bring an older one up to date. A store
+        already up to date is only read: opening one never waits for a writer."""
+        with engine.begin() as conn:
+            info = _store_info(conn)
+            if info.get("schema_version") == str(s.SCHEMA_VERSION):
+                choose_geometry(conn, False, info.get("geometry"))
+                return
         with writer(engine).begin() as conn:
-            info = {}
-            if sa.inspect(conn).has_table(s.store_info.name):
-                info = dict(conn.execute(sa.select(s.store_info.c.key,
-                                                   s.store_info.c.value)).all())
+            info = _store_info(conn)
             known = info.get("schema_version")
             kind = choose_geometry(conn, known is None, info.get("geometry"))
             s.metadata.create_all(conn)
@@ -1006,6 +1010,13 @@ def _outcome(current, new, mode: str, content) -> str:
     if content(current) == new:
         return "unchanged"
     return "kept" if mode == "keep" else "replaced"
+
+
+def _store_info(conn: sa.Connection) -> dict[str, str]:
+    """The store's own settings; none for a new database."""
+    if not sa.inspect(conn).has_table(s.store_info.name):
+        return {}
+    return dict(conn.execute(sa.select(s.store_info.c.key, s.store_info.c.value)).all())
 
 
 def _migrate(conn, version: int) -> None:
