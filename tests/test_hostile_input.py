@@ -370,3 +370,88 @@ def test_opening_a_store_never_waits_for_a_writer(tmp_path):
         importer.close()
     assert labeler.returncode == 0, labeler.stderr
     assert labeler.stdout.strip() == "['t']"
+
+
+FORMULAS = ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)"]
+
+
+def test_csv_exports_never_hold_a_cell_a_spreadsheet_would_run(tmp_path):
+    import csv
+
+    source = tmp_path / "images"
+    source.mkdir()
+    paths = []
+    for k in range(len(FORMULAS)):
+        paths.append(source / f"c{k}.png")
+        Image.fromarray(np.full((8, 8, 3), 60 * k, np.uint8)).save(paths[-1])
+    store_path = tmp_path / "store.sqlite"
+    with LabelStore.open(store_path) as store:
+        ids = store.add_images(pd.DataFrame({"path": list(map(str, paths)),
+                                             "name": FORMULAS}), dataset="d", progress=False)
+        store.add_task("t", type="tag", classes=["present", "not present"])
+        for image_id, labeler in zip(ids, FORMULAS):
+            store.tag(image_id, "present", task="t", labeler=labeler)
+    for fmt in ("folder", "imagelabeler"):
+        assert main(["export", fmt, str(tmp_path / fmt), "--store", str(store_path)]) == 0
+    written = sorted((tmp_path / "folder").glob("*.csv")) + \
+        sorted((tmp_path / "imagelabeler").rglob("*.csv"))
+    assert len(written) == 2
+    for path in written:
+        with open(path, newline="") as f:
+            cells = [cell for row in csv.reader(f) for cell in row]
+        assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))], path
+        assert any(c.startswith("'=HYPERLINK(") for c in cells), path
+    again = tmp_path / "again.sqlite"  # what was escaped comes back as it was
+    assert main(["import", "imagelabeler", str(tmp_path / "imagelabeler"), "--store",
+                 str(again)]) == 0
+    with LabelStore.open(again) as again:
+        tags = again.get_annotations(kinds=["tag"])
+    from geolabel_widgets.formats.safety import file_name
+
+    assert sorted(again.images["name"]) == sorted(map(file_name, FORMULAS))  # as files
+    assert sorted(tags["labeler"]) == sorted(FORMULAS)
+
+
+def test_a_mask_that_does_not_fit_its_image_is_refused(tmp_path):
+    path = tmp_path / "a.png"
+    Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(path)
+    with LabelStore.open(tmp_path / "store.sqlite") as store:
+        [image_id] = store.add_images(path, dataset="d", progress=False)
+        store.add_task("land", type="semantic_segmentation", classes=["water", "sand"])
+        for shape in [(64, 48), (4, 4), (48, 64, 3)]:
+            with pytest.raises(ValueError, match="does not fit image 'a.png', which is 48 x 64"
+                               if len(shape) == 2 else "one value per pixel"):
+                store.add_mask(image_id, np.zeros(shape, np.uint8), task="land",
+                               labeler="ann")
+        assert store.get_annotations().empty
+        assert not store.mask_dir.exists() or not any(store.mask_dir.iterdir())
+        store.add_mask(image_id, np.zeros((48, 64), np.uint8), task="land", labeler="ann")
+        assert len(store.get_annotations(kinds=["mask"])) == 1
+
+
+@pytest.mark.parametrize("column, value, says", [
+    ("width", -5, "width -5 is not a positive whole number"),
+    ("height", 2.5, "height 2.5 is not a positive whole number"),
+    ("bands", "three", "bands 'three' is not a positive whole number"),
+    ("geometry", "POLYGON ((530 10, 532 10, 532 11, 530 11, 530 10))",
+     "spans longitude 530..532"),
+    ("geometry", "POLYGON ((10 95, 11 95, 11 96, 10 96, 10 95))", "latitude 95..96"),
+])
+def test_impossible_values_in_a_catalogue_are_refused(column, value, says, tmp_path,
+                                                     capsys):
+    import geopandas as gpd
+    import shapely
+
+    frame = pd.DataFrame({"path": ["/archive/a.tif", "/archive/b.tif"],
+                          "geometry": [shapely.box(10, 10, 11, 11)] * 2})
+    if column == "geometry":  # the second row's
+        frame[column] = [frame[column][0], shapely.from_wkt(value)]
+    else:
+        frame[column] = pd.Series([value, None], dtype=object)
+    catalogue = tmp_path / "catalogue.parquet"
+    gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326").to_parquet(catalogue)
+    with LabelStore.open(tmp_path / "store.sqlite") as store:
+        with pytest.raises(ValueError, match="row") as refused:
+            store.add_images(gpd.read_parquet(catalogue), dataset="cat", progress=False)
+        assert says in str(refused.value)
+        assert store.images.empty

@@ -120,10 +120,12 @@ def test_agreement_is_kappa_for_tags_and_iou_for_masks(event):
         store.tag(image, one, task="flood", labeler="ann")
         store.tag(image, two, task="flood", labeler="bo")
     store.add_task("land", type="semantic_segmentation", classes=["water", "sand"])
+    block = np.ones((12, 16), np.uint8)  # 4 x 4 blocks of the 48 x 64 image
     a = np.zeros((4, 4), np.uint8)
     a[:, 2:] = 1
     b = np.zeros((4, 4), np.uint8)
     b[:, 1:] = 1
+    a, b = np.kron(a, block), np.kron(b, block)
     store.add_mask(ids[0], a, task="land", labeler="ann")
     store.add_mask(ids[0], b, task="land", labeler="bo")
     frame = agreement_frame(store)
@@ -133,7 +135,7 @@ def test_agreement_is_kappa_for_tags_and_iou_for_masks(event):
     iou = frame[frame["measure"] == "iou"].set_index("class")["value"]
     assert iou["water"] == pytest.approx(4 / 8) and iou["sand"] == pytest.approx(8 / 12)
     pixels = class_pixel_frame(store).set_index("class")["pixels"].to_dict()
-    assert pixels == {"water": 8 + 4, "sand": 8 + 12}
+    assert pixels == {"water": (8 + 4) * block.size, "sand": (8 + 12) * block.size}
 
 
 def test_a_bad_metadata_csv_is_refused_with_its_line_and_nothing_added(store, tmp_path):

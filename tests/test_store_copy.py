@@ -47,14 +47,15 @@ def test_a_store_goes_to_postgresql_and_back_whole(tmp_path, postgres):
 def test_masks_on_a_shared_disk_go_there(tmp_path, postgres):
     store, ids = labeled_store(tmp_path / "a.sqlite", tmp_path / "files")
     store.add_task("cover", type="semantic_segmentation", classes=["water", "sand"])
-    store.add_mask(ids[0], np.eye(8, dtype=np.uint8), task="cover", labeler="ann")
+    eye = np.eye(80, 120, dtype=np.uint8)  # the image's size
+    store.add_mask(ids[0], eye, task="cover", labeler="ann")
     store.close()
     url = postgres.new_database()
     assert main(["store", "copy", str(tmp_path / "a.sqlite"), url,
                  "--dest-masks", str(tmp_path / "shared")]) == 0
     with LabelStore.open(url, mask_dir=tmp_path / "shared") as team:
         [row] = team.get_annotations(kinds=["mask"]).itertuples()
-        assert np.array_equal(team.mask(row.annotation_id)[0], np.eye(8))
+        assert np.array_equal(team.mask(row.annotation_id)[0], eye)
     assert len(list((tmp_path / "shared").glob("*.png"))) == 1
 
 

@@ -27,7 +27,7 @@ from ..imagery.header import open_raster
 from ..store import LabelStore, StoreError
 from ..store.ingest import path_of
 from .records import image_pixels
-from .safety import FormatError, file_name, inside, load_npz
+from .safety import FormatError, csv_safe, file_name, inside, load_npz
 
 TRIAL = re.compile(r"^(0+)(label|doodles)$")
 # what the 7 numbers of an NPZ's ``settings`` are, in order (6: no num_of_scales yet)
@@ -205,7 +205,7 @@ def write_record(store: LabelStore, dest: Path, task: str, progress: bool = True
             Image.fromarray(pixels[..., :3]).save(dest / image_file)
         rows.append(_csv_row(image, stem, image_file, classes, arrays, settings, labeler))
     table = pd.DataFrame(rows).reindex(columns=CSV_COLUMNS)
-    table.to_csv(dest / f"{dest.name}_meta.csv", index=False)
+    csv_safe(table).to_csv(dest / f"{dest.name}_meta.csv", index=False)
     return table
 
 

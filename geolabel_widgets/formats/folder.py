@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from ..store import LabelStore
 from ..store.ingest import path_of
 from .atomic import whole_or_nothing
-from .safety import folder_name
+from .safety import csv_safe, folder_name
 
 
 def read_folder(store: LabelStore, source: str | os.PathLike, *, dataset: str | None = None,
@@ -59,5 +59,5 @@ def write_folder(store: LabelStore, dest: str | os.PathLike, *, task: str,
     table = tags.merge(images[["name", "dataset", "uri", "split"]], left_on="image_id",
                        right_index=True)[["image_id", "name", "dataset", "uri", "split",
                                           "labeler", "value", "created_at"]]
-    table.to_csv(dest / "labels.csv", index=False)
+    csv_safe(table).to_csv(dest / "labels.csv", index=False)
     return table

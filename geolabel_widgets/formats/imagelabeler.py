@@ -26,8 +26,8 @@ from .atomic import unpacked, whole_or_nothing
 from .imagelabeler_shapes import (EVENTS_TASK, footprint_from_name, parse_event,
                                   shapefile_events, write_events)
 from .records import LABEL_COLUMNS, Parsed, current_labels, write_records
-from .safety import (MAX_CSV_BYTES, FormatError, check_size, file_name, folder_name, inside,
-                     is_number)
+from .safety import (MAX_CSV_BYTES, FormatError, check_size, csv_safe, csv_text, file_name,
+                     folder_name, inside, is_number)
 
 FOLDERS = {"present": "yes", "not present": "no", "unlabeled": "unlabeled"}  # written
 READ_FOLDERS = {"yes": "present", "present": "present", "no": "not present",
@@ -137,6 +137,9 @@ def _csv(csv: Path) -> pd.DataFrame:
     if missing:
         raise FormatError(f"{csv}: missing column(s) {', '.join(missing)}")
     table = table.reindex(columns=[*COLUMNS, *(["event"] if "event" in table.columns else [])])
+    for column in ("filename", "labeler", "event"):
+        if column in table.columns:
+            table[column] = csv_text(table[column])
     for line, row in zip(range(2, len(table) + 2), table.itertuples()):
         if row.status not in FOLDERS:
             raise FormatError(f"{csv} line {line}: status {row.status!r} is not one of "
@@ -214,5 +217,5 @@ def _write_events(store, folder: Path, tasks, statuses, image_ids, progress) -> 
                          None if tag is None else tag["created_at"].isoformat(), *bounds,
                          task])
         event.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(rows, columns=[*COLUMNS, "event"]).to_csv(event / "images.csv",
-                                                               index=False)
+        table = pd.DataFrame(rows, columns=[*COLUMNS, "event"])
+        csv_safe(table).to_csv(event / "images.csv", index=False)

@@ -17,6 +17,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+import pandas as pd
 
 from ..store import StoreError
 
@@ -258,6 +259,28 @@ def _check_npz_cost(path: Path, total: int) -> None:
     if total > NPZ_BOMB_BYTES and total > NPZ_BOMB_RATIO * stored:
         raise FormatError(f"{path}: {stored:,} bytes that unpack to {total:,} "
                           f"({total // stored:,} times more): a decompression bomb; refused")
+
+
+# a spreadsheet runs a cell starting with these as a formula (OWASP's CSV injection)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each text cell a spreadsheet would run as a formula prefixed by an
+    apostrophe, as OWASP advises; numbers stay numbers. ``csv_text`` undoes it."""
+    def escape(value):
+        return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) \
+            else value
+    return frame.apply(lambda column: column.map(escape) if column.dtype == object or
+                       pd.api.types.is_string_dtype(column) else column)
+
+
+def csv_text(column: pd.Series) -> pd.Series:
+    """A text column of a CSV we wrote, with ``csv_safe``'s apostrophes taken off."""
+    def unescape(value):
+        return value[1:] if isinstance(value, str) and value.startswith("'") and \
+            value[1:].startswith(FORMULA_START) else value
+    return column.map(unescape)
 
 
 def folder_name(name: str) -> str:

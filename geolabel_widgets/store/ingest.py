@@ -149,6 +149,7 @@ def rows_from_frame(frame: pd.DataFrame, report: IngestReport) -> list[dict]:
         k = int(np.argmax(valid & ~finite))
         raise StoreError(f"image frame row {k}: its footprint has coordinates that are not "
                          "finite numbers")
+    _check_on_earth(shapely.bounds(geometries), valid)
     wkbs = np.where(valid, shapely.to_wkb(geometries), None)
     centroids = shapely.centroid(geometries)
     lons, lats = shapely.get_x(centroids), shapely.get_y(centroids)
@@ -176,6 +177,8 @@ def rows_from_frame(frame: pd.DataFrame, report: IngestReport) -> list[dict]:
                         missing=missing)
         for column, values in optional.items():
             given = _scalar(values[i])
+            if column in PIXEL_COUNTS and given is not None:
+                given = _pixel_count(given, column, i, name)
             row[column] = header.get(column) if given is None else given
         if isinstance(row["crs"], str):
             try:
@@ -196,6 +199,30 @@ def rows_from_frame(frame: pd.DataFrame, report: IngestReport) -> list[dict]:
         report.row_ids.append(row["image_id"])
         rows.append(row)
     return rows
+
+
+PIXEL_COUNTS = ("width", "height", "bands")
+
+
+def _pixel_count(value, column: str, row: int, name: str) -> int:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and \
+            float(value).is_integer() and 0 < value < 2**31:
+        return int(value)
+    shown = f"{value:g}" if isinstance(value, float) else repr(value)
+    raise StoreError(f"image frame row {row} ({name!r}): {column} {shown} is not a "
+                     "positive whole number")
+
+
+def _check_on_earth(bounds: np.ndarray, valid: np.ndarray) -> None:
+    """Footprints in lon/lat: latitudes within +-90, longitudes within -180..180 (or
+    0..360, a convention some catalogues keep)."""
+    west, south, east, north = bounds.T
+    off = valid & ((south < -90) | (north > 90) | (west < -180) | (east > 360))
+    if off.any():
+        k = int(np.argmax(off))
+        raise StoreError(f"image frame row {k}: its footprint spans longitude "
+                         f"{west[k]:g}..{east[k]:g}, latitude {south[k]:g}..{north[k]:g}, "
+                         "off the Earth in degrees; is its CRS right?")
 
 
 def is_remote(uri: str) -> bool:

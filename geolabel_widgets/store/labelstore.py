@@ -643,6 +643,9 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         classes = list(classes or info.classes)
         self._check_classes(info, classes)
         mask = np.asarray(mask)
+        if mask.ndim != 2:
+            raise StoreError(f"a mask is one value per pixel (2-D); this one has shape "
+                             f"{mask.shape}")
         offset = 1 if kind == "doodles" else 0
         if mask.size and int(mask.max()) >= len(classes) + offset:
             raise StoreError(f"mask holds value {int(mask.max())} but only {len(classes)} classes")
@@ -652,6 +655,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         label_id = f"{kind}/{info.task_id}/{image_id}/{labeler}"
         ref = MaskRef(file_name, int(mask.shape[0]), int(mask.shape[1]), tuple(classes), counts)
         with self._action(info, labeler, image_id) as (conn, action):
+            _check_mask_shape(conn, image_id, mask.shape)
             self.masks_at.put(conn, file_name, png)
             annotation_id = self._put(conn, action, label_id, image_id, info, labeler,
                                       kind=kind, value=None, props=props, mask=ref)
@@ -1010,6 +1014,17 @@ def _outcome(current, new, mode: str, content) -> str:
     if content(current) == new:
         return "unchanged"
     return "kept" if mode == "keep" else "replaced"
+
+
+def _check_mask_shape(conn: sa.Connection, image_id: str, shape: tuple) -> None:
+    """A mask covers its image pixel for pixel (when the image's size is known)."""
+    size = conn.execute(sa.select(s.images.c.height, s.images.c.width, s.images.c.name)
+                        .where(s.images.c.image_id == image_id)).first()
+    if size.height is not None and size.width is not None and \
+            tuple(shape) != (size.height, size.width):
+        raise StoreError(f"a mask of {shape[0]} x {shape[1]} pixels does not fit image "
+                         f"{size.name!r}, which is {size.height} x {size.width} (rows x "
+                         "columns); nothing was stored")
 
 
 def _store_info(conn: sa.Connection) -> dict[str, str]:
