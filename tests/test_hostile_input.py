@@ -455,3 +455,23 @@ def test_impossible_values_in_a_catalogue_are_refused(column, value, says, tmp_p
             store.add_images(gpd.read_parquet(catalogue), dataset="cat", progress=False)
         assert says in str(refused.value)
         assert store.images.empty
+
+
+def test_a_failed_import_leaves_no_mask_file_behind(tmp_path):
+    """An import is one transaction: the PNGs it wrote go when it rolls back."""
+    path = tmp_path / "a.png"
+    Image.fromarray(np.zeros((6, 8, 3), np.uint8)).save(path)
+    with LabelStore.open(tmp_path / "store.sqlite") as store:
+        [image_id] = store.add_images(path, dataset="d", progress=False)
+        store.add_task("land", type="semantic_segmentation", classes=["water", "sand"])
+        kept = np.eye(6, 8, dtype=np.uint8)
+        store.add_mask(image_id, kept, task="land", labeler="ann")
+        before = sorted(store.mask_dir.iterdir())
+        with pytest.raises(RuntimeError, match="the next file is bad"):
+            with store.transaction():
+                store.add_mask(image_id, 1 - kept, task="land", labeler="bo")
+                store.add_mask(image_id, kept, task="land", labeler="cy")  # already a file
+                raise RuntimeError("the next file is bad")
+        assert sorted(store.mask_dir.iterdir()) == before  # the kept mask's file too
+        [row] = store.get_annotations(kinds=["mask"]).itertuples()
+        assert np.array_equal(store.mask(row.annotation_id)[0], kept)

@@ -20,7 +20,8 @@ WORKER = Path(__file__).with_name("store_worker.py")
 
 def _catalogue_store(path, n: int, labels_per_image: int = 1) -> list[str]:
     catalogue = gpd.GeoDataFrame({"path": [f"/archive/{k}.tif" for k in range(n)]},
-                                 geometry=gpd.points_from_xy(range(n), [0] * n), crs="EPSG:4326")
+                                 geometry=gpd.points_from_xy([k * 0.01 for k in range(n)],
+                                                             [0] * n), crs="EPSG:4326")
     with LabelStore.open(path) as store:
         store.add_task("flood", labels_per_image=labels_per_image)
         return store.add_images(catalogue, dataset="archive", progress=False)

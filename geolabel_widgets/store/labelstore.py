@@ -52,7 +52,8 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
 
     def __init__(self, engine: sa.Engine, mask_dir: Path | None, location: str):
         self.engine = engine
-        self.masks_at = FolderMasks(mask_dir) if mask_dir is not None else DatabaseMasks()
+        self.masks_at = FolderMasks(mask_dir, engine) if mask_dir is not None else \
+            DatabaseMasks()
         self.mask_dir = self.masks_at.folder  # None: masks are rows of the database
         self.location = location
         self._writer = writer(engine)

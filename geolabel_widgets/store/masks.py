@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 from PIL import Image
+from sqlalchemy import event
 
 from . import schema as s
 
@@ -69,10 +70,13 @@ def decode_mask(png: bytes) -> np.ndarray:
 
 
 class FolderMasks:
-    """PNG files in a folder (beside a SQLite file, or a disk a team shares)."""
+    """PNG files in a folder (beside a SQLite file, or a disk a team shares). A file
+    first written in a transaction that rolls back is removed with it."""
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, engine: sa.Engine):
         self.folder = Path(folder)
+        event.listen(engine, "rollback", _remove_new_files)
+        event.listen(engine, "commit", lambda conn: conn.info.pop(NEW_FILES, None))
 
     def put(self, conn, name: str, png: bytes) -> None:
         target = self.folder / name
@@ -81,9 +85,19 @@ class FolderMasks:
             partial = target.with_suffix(".part")
             partial.write_bytes(png)
             partial.replace(target)  # never leave a half-written mask under its final name
+            conn.info.setdefault(NEW_FILES, []).append(target)
 
     def get(self, conn, name: str) -> bytes:
         return (self.folder / name).read_bytes()
+
+
+NEW_FILES = "geolabel_new_mask_files"  # in the connection's info, until it commits
+
+
+def _remove_new_files(conn) -> None:
+    # before the rollback, so the write lock is still held: no other writer has seen them
+    for path in conn.info.pop(NEW_FILES, ()):
+        path.unlink(missing_ok=True)
 
 
 class DatabaseMasks:
