@@ -412,21 +412,28 @@ def test_csv_exports_never_hold_a_cell_a_spreadsheet_would_run(tmp_path):
     assert sorted(tags["labeler"]) == sorted(FORMULAS)
 
 
-def test_a_mask_that_does_not_fit_its_image_is_refused(tmp_path):
+@pytest.fixture
+def segmentation_store(tmp_path):
+    """A store of one 48 x 64 image ('a.png') and a segmentation task 'land'."""
     path = tmp_path / "a.png"
     Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(path)
     with LabelStore.open(tmp_path / "store.sqlite") as store:
         [image_id] = store.add_images(path, dataset="d", progress=False)
         store.add_task("land", type="semantic_segmentation", classes=["water", "sand"])
-        for shape in [(64, 48), (4, 4), (48, 64, 3)]:
-            with pytest.raises(ValueError, match="does not fit image 'a.png', which is 48 x 64"
-                               if len(shape) == 2 else "one value per pixel"):
-                store.add_mask(image_id, np.zeros(shape, np.uint8), task="land",
-                               labeler="ann")
-        assert store.get_annotations().empty
-        assert not store.mask_dir.exists() or not any(store.mask_dir.iterdir())
-        store.add_mask(image_id, np.zeros((48, 64), np.uint8), task="land", labeler="ann")
-        assert len(store.get_annotations(kinds=["mask"])) == 1
+        yield store, image_id
+
+
+def test_a_mask_that_does_not_fit_its_image_is_refused(segmentation_store):
+    store, image_id = segmentation_store
+    for shape in [(64, 48), (4, 4), (48, 64, 3)]:
+        with pytest.raises(ValueError, match="does not fit image 'a.png', which is 48 x 64"
+                           if len(shape) == 2 else "one value per pixel"):
+            store.add_mask(image_id, np.zeros(shape, np.uint8), task="land",
+                           labeler="ann")
+    assert store.get_annotations().empty
+    assert not store.mask_dir.exists() or not any(store.mask_dir.iterdir())
+    store.add_mask(image_id, np.zeros((48, 64), np.uint8), task="land", labeler="ann")
+    assert len(store.get_annotations(kinds=["mask"])) == 1
 
 
 @pytest.mark.parametrize("column, value, says", [
@@ -437,8 +444,7 @@ def test_a_mask_that_does_not_fit_its_image_is_refused(tmp_path):
      "spans longitude 530..532"),
     ("geometry", "POLYGON ((10 95, 11 95, 11 96, 10 96, 10 95))", "latitude 95..96"),
 ])
-def test_impossible_values_in_a_catalogue_are_refused(column, value, says, tmp_path,
-                                                     capsys):
+def test_impossible_values_in_a_catalogue_are_refused(column, value, says, tmp_path):
     import geopandas as gpd
     import shapely
 
@@ -457,21 +463,17 @@ def test_impossible_values_in_a_catalogue_are_refused(column, value, says, tmp_p
         assert store.images.empty
 
 
-def test_a_failed_import_leaves_no_mask_file_behind(tmp_path):
+def test_a_failed_import_leaves_no_mask_file_behind(segmentation_store):
     """An import is one transaction: the PNGs it wrote go when it rolls back."""
-    path = tmp_path / "a.png"
-    Image.fromarray(np.zeros((6, 8, 3), np.uint8)).save(path)
-    with LabelStore.open(tmp_path / "store.sqlite") as store:
-        [image_id] = store.add_images(path, dataset="d", progress=False)
-        store.add_task("land", type="semantic_segmentation", classes=["water", "sand"])
-        kept = np.eye(6, 8, dtype=np.uint8)
-        store.add_mask(image_id, kept, task="land", labeler="ann")
-        before = sorted(store.mask_dir.iterdir())
-        with pytest.raises(RuntimeError, match="the next file is bad"):
-            with store.transaction():
-                store.add_mask(image_id, 1 - kept, task="land", labeler="bo")
-                store.add_mask(image_id, kept, task="land", labeler="cy")  # already a file
-                raise RuntimeError("the next file is bad")
-        assert sorted(store.mask_dir.iterdir()) == before  # the kept mask's file too
-        [row] = store.get_annotations(kinds=["mask"]).itertuples()
-        assert np.array_equal(store.mask(row.annotation_id)[0], kept)
+    store, image_id = segmentation_store
+    kept = np.eye(48, 64, dtype=np.uint8)
+    store.add_mask(image_id, kept, task="land", labeler="ann")
+    before = sorted(store.mask_dir.iterdir())
+    with pytest.raises(RuntimeError, match="the next file is bad"):
+        with store.transaction():
+            store.add_mask(image_id, 1 - kept, task="land", labeler="bo")
+            store.add_mask(image_id, kept, task="land", labeler="cy")  # already a file
+            raise RuntimeError("the next file is bad")
+    assert sorted(store.mask_dir.iterdir()) == before  # the kept mask's file too
+    [row] = store.get_annotations(kinds=["mask"]).itertuples()
+    assert np.array_equal(store.mask(row.annotation_id)[0], kept)
