@@ -105,8 +105,8 @@ def unpack(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
     target.mkdir(parents=True)
     free = shutil.disk_usage(target).free
     if declared > free:
-        raise FormatError(f"{archive}: unpacks to {declared:,} bytes; {target.parent} has "
-                          f"{free:,} free")
+        raise FormatError(f"{archive}: unpacks to {declared:,} bytes; the disk it would go "
+                          f"to has {free:,} free")
     written = 0
     for name, _size, open_member in members:
         out = target / name
