@@ -243,10 +243,13 @@ def _plots(args) -> int:
 def _chips(args) -> int:
     region = None
     if args.region is not None:
-        import geopandas as gpd
+        from .formats.vector import read_shapes
 
-        shapes = gpd.read_file(args.region)
-        region = (shapes.to_crs("EPSG:4326") if shapes.crs else shapes).union_all()
+        shapes = read_shapes(args.region)
+        if shapes.crs is None:
+            raise ValueError(f"{args.region}: its coordinates are not lon/lat and it names "
+                             "no CRS, so the region cannot be placed")
+        region = shapes.to_crs("EPSG:4326").union_all()
     several = "local" if len(args.scene) > 1 else None
     with _open(args.store, must_exist=False) as store:
         ids = store.add_chips(args.scene, size=args.size, overlap=args.overlap, region=region,

@@ -477,3 +477,31 @@ def test_a_failed_import_leaves_no_mask_file_behind(segmentation_store):
     assert sorted(store.mask_dir.iterdir()) == before  # the kept mask's file too
     [row] = store.get_annotations(kinds=["mask"]).itertuples()
     assert np.array_equal(store.mask(row.annotation_id)[0], kept)
+
+
+@pytest.mark.parametrize("region, says", [
+    (None, "no vector file at"),
+    ('{"type": "FeatureCollection", "features": [', "not a vector file GeoPandas can read"),
+    ('{"type": "FeatureCollection", "features": []}', "no feature with a geometry"),
+    ('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, '
+     '"geometry": {"type": "Point", "coordinates": [400100, 4199900]}}]}',
+     "its coordinates are not lon/lat and it names no CRS"),
+])
+def test_a_bad_chips_region_is_refused_before_any_chip_is_cut(region, says, tmp_path,
+                                                              capsys):
+    import rasterio
+    from rasterio.transform import Affine
+
+    scene = tmp_path / "scene.tif"
+    with rasterio.open(scene, "w", driver="GTiff", width=64, height=64, count=1,
+                       dtype="uint8", crs="EPSG:32618",
+                       transform=Affine(10, 0, 400_000, 0, -10, 4_200_000)) as dst:
+        dst.write(np.ones((1, 64, 64), np.uint8))
+    path = tmp_path / "region.geojson"
+    if region is not None:
+        path.write_text(region)
+    before = files_under(tmp_path)
+    assert main(["chips", str(scene), "--store", str(tmp_path / "store.sqlite"),
+                 "--size", "32", "--region", str(path)]) == 1
+    assert f"{path}" in (error := capsys.readouterr().err) and says in error
+    assert files_under(tmp_path) == before
