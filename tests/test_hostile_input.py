@@ -505,3 +505,21 @@ def test_a_bad_chips_region_is_refused_before_any_chip_is_cut(region, says, tmp_
                  "--size", "32", "--region", str(path)]) == 1
     assert f"{path}" in (error := capsys.readouterr().err) and says in error
     assert files_under(tmp_path) == before
+
+
+def test_coast_train_class_names_with_quotes_and_commas_survive_their_round_trip(
+        segmentation_store, tmp_path):
+    from geolabel_widgets.formats import read_coasttrain, write_coasttrain
+
+    store, image_id = segmentation_store
+    classes = ["it's wet", 'the "dry" sand', "rocks, gravel"]
+    store.add_task("odd", type="semantic_segmentation", classes=classes)
+    mask = np.repeat(np.arange(3, dtype=np.uint8), [16, 16, 32])[None].repeat(48, axis=0)
+    store.add_mask(image_id, mask, task="odd", labeler="ann")
+    write_coasttrain(store, tmp_path / "Odd_1_001", task="odd", progress=False)
+    with LabelStore.open(tmp_path / "again.sqlite") as again:
+        read_coasttrain(again, tmp_path / "Odd_1_001", task="odd", progress=False)
+        assert again.classes("odd") == classes
+        [row] = again.get_annotations(kinds=["mask"]).itertuples()
+        array, names = again.mask(row.annotation_id)
+    assert names == classes and np.array_equal(array, mask)

@@ -220,13 +220,13 @@ def _file_labelers(labelers) -> dict[str, str]:
 def _csv_row(image, stem, image_file, classes, arrays, settings, labeler) -> dict:
     present = sorted(int(v) for v in np.unique(arrays["label"]))
     doodles = arrays.get("doodles")
-    quoted = ", ".join(f"'{c}'" for c in classes)
+    quoted = ", ".join(map(repr, classes))  # Python literals, as the reader reads them
     row = {"label_image_filename": f"labels/{stem}_label.jpg", "image_filename": image_file,
            "annotation_image_filename": f"npz/{stem}.npz", "classes_array": quoted,
            "num_classes": len(classes),
            "classes_integer": ", ".join(str(k) for k in range(1, len(classes))),
            "classes_present_integer": ", ".join(map(str, present)),
-           "classes_present_array": ", ".join(f"'{classes[k]}'" for k in present),
+           "classes_present_array": ", ".join(repr(classes[k]) for k in present),
            "doodle_spatial_density": None if doodles is None else float((doodles > 0).mean()),
            "ImageHeightPx": int(image["height"]), "ImageWidthPx": int(image["width"]),
            "ImageBands": int(image["bands"] or 3), "labeler": labeler, **settings}
