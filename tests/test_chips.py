@@ -221,3 +221,21 @@ def test_a_folder_of_many_images_is_read_on_a_cluster_as_here(tmp_path, dask_clu
     here, there = stores[None], stores[dask_cluster]
     assert len(here[0]) == CHUNK * 2 + 7 and here[1] == there[1] == [str(folder / "broken.png")]
     pd.testing.assert_frame_equal(here[0], there[0])
+
+
+def test_a_scene_that_fails_among_many_leaves_no_chip_files_of_the_others(store, tmp_path):
+    from geolabel_widgets.imagery.header import UnreadableImage
+
+    scenes = [write_scene(tmp_path / f"scene_{k}.tif", k) for k in range(2)]
+    (tmp_path / "broken.tif").write_bytes(b"II*\x00 not really a tiff")
+    with pytest.raises(UnreadableImage, match="broken.tif: not a raster"):
+        store.add_chips([*scenes, tmp_path / "broken.tif"], size=128,
+                        folder=tmp_path / "chips", progress=False)
+    assert not (tmp_path / "chips").exists() and store.images.empty
+    store.add_chips(scenes, size=128, folder=tmp_path / "chips", progress=False)
+    kept = {p for p in (tmp_path / "chips").rglob("*.tif")}
+    with pytest.raises(UnreadableImage):  # a failure now removes no file the store holds
+        store.add_chips([*scenes, tmp_path / "broken.tif"], size=128,
+                        folder=tmp_path / "chips", progress=False)
+    assert {p for p in (tmp_path / "chips").rglob("*.tif")} == kept
+    assert len(kept) == len(store.images) == 16

@@ -7,6 +7,7 @@ returns, so a label made is a label kept even if the kernel dies next.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -399,19 +400,26 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         jobs = [ChipJob(str(one), str(self._chip_folder(one, folder, len(scenes) > 1)),
                         size, overlap, region, progress and len(scenes) == 1)
                 for one in scenes]
-        cuts = run_batch(chip_rows, jobs, scheduler=scheduler, workers=workers,
-                         desc="Chipping scenes", progress=progress and len(scenes) > 1)
+        folders = {Path(job.folder) for job in jobs} | ({Path(folder)} if folder else set())
+        made = [path for path in folders if not path.exists()]  # removed if this fails
         total, report = ChipReport(), IngestReport()
-        with self.transaction():
-            for job, (cut, rows, found) in zip(jobs, cuts):
-                ids, added = self._insert_images(rows, dataset or Path(job.scene).stem)
-                report.image_ids += ids
-                report.added += added
-                total.paths += cut.paths
-                total.windows += cut.windows
-                total.nodata_only += cut.nodata_only
-                total.outside_region += cut.outside_region
-                merge_report(report, found)
+        try:
+            cuts = run_batch(chip_rows, jobs, scheduler=scheduler, workers=workers,
+                             desc="Chipping scenes", progress=progress and len(scenes) > 1)
+            with self.transaction():
+                for job, (cut, rows, found) in zip(jobs, cuts):
+                    ids, added = self._insert_images(rows, dataset or Path(job.scene).stem)
+                    report.image_ids += ids
+                    report.added += added
+                    total.paths += cut.paths
+                    total.windows += cut.windows
+                    total.nodata_only += cut.nodata_only
+                    total.outside_region += cut.outside_region
+                    merge_report(report, found)
+        except BaseException:  # no chip files without their rows
+            for path in made:
+                shutil.rmtree(path, ignore_errors=True)
+            raise
         self.last_chips = total
         self._ingested(report)
         return report.image_ids
