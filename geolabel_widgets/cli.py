@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.run(args) or 0
-    except (StoreError, UnreadableImage, FileNotFoundError, FileExistsError, ValueError) as err:
+    except (StoreError, UnreadableImage, OSError, ValueError) as err:  # OSError: the disk
         print(f"geolabel {args.command}: {err}", file=sys.stderr)
         return 1
     except sa.exc.OperationalError as err:  # a database server that is not there

@@ -523,3 +523,17 @@ def test_coast_train_class_names_with_quotes_and_commas_survive_their_round_trip
         [row] = again.get_annotations(kinds=["mask"]).itertuples()
         array, names = again.mask(row.annotation_id)
     assert names == classes and np.array_equal(array, mask)
+
+
+@pytest.mark.parametrize("dest", ["notes.txt/out", "notes.txt/out/labels.json"])
+def test_an_export_destination_that_cannot_be_made_is_one_clear_line(dest, hostile_store,
+                                                                     tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    fmt = "coco" if dest.endswith(".json") else "folder"
+    task = TAGS if fmt == "folder" else LAND
+    assert main(["export", fmt, str(tmp_path / dest), "--store", str(hostile_store),
+                 "--task", task]) == 1
+    error = capsys.readouterr().err
+    assert error == f"geolabel export: {tmp_path / dest}: {tmp_path / 'notes.txt'} is a " \
+        "file, not a folder to export into\n"
+    assert (tmp_path / "notes.txt").read_text() == "a file, not a folder"

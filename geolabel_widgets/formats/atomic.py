@@ -60,7 +60,10 @@ def whole_or_nothing(write):
         if _occupied(dest) and not overwrite:
             raise FileExistsError(f"{dest} already exists; pass --overwrite "
                                   "(overwrite=True) to replace it")
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        in_the_way = next((p for p in dest.parents if p.exists() and not p.is_dir()), None)
+        if in_the_way is not None:
+            raise NotADirectoryError(f"{dest}: {in_the_way} is a file, not a folder to "
+                                     "export into")
         with _scratch(dest) as scratch:
             result = write(store, scratch / dest.name, *args, **options)
             written = scratch / dest.name
