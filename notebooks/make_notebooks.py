@@ -266,7 +266,7 @@ notebook("04_distributions", [
     ("code", "figures.class_proportions(store)"),
     ("code", "frames.agreement_frame(store)"),
     ("code", "figures.labeler_agreement(store)"),
-    ("md", "## The real Coast Train metadata\n\nWhere `../shared/data` is present: five "
+    ("md", "## The real Coast Train metadata\n\nWhere `../shared/data` is present: the ten "
            "records' metadata CSVs, read as a catalogue (no imagery needed), and the "
            "super-class remap files. `geolabel plots --store PATH OUTDIR` writes all of these "
            "as PNG."),
@@ -345,7 +345,7 @@ notebook("05_import_export", [
              "except formats.FormatError as err:\n"
              "    print(err)\n"
              "assert len(again.images) == before"),
-    ("md", "## The real Coast Train metadata\n\nWhere `../shared/data` is present: the five "
+    ("md", "## The real Coast Train metadata\n\nWhere `../shared/data` is present: the ten "
            "records' CSVs, each a catalogue of images with their footprints, labelers and "
            "classes present, as `geolabel import coasttrain CSV --store PATH` reads them."),
     ("code", "import os\n\n"
