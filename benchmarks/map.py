@@ -17,7 +17,7 @@ store inside the timed one. The naive layer is not tried past 100k: at 1M its on
 GeoJSON message (about 400 MB) crashes the browser driver that measures it. Prints
 JSON with the ratios, and the largest size the naive layer finished.
 
-    python benchmarks/map.py [--sizes 1000,10000]
+    python benchmarks/map.py [--sizes 1000,10000] [--keep FOLDER]
 """
 
 from __future__ import annotations
@@ -108,14 +108,15 @@ def footprints(n: int, seed: int = 0) -> gpd.GeoDataFrame:
 
 
 def build_store(folder: Path, n: int) -> Path:
-    path = folder / f"map_{n}.sqlite"
-    with LabelStore.open(path) as store:
+    path, part = folder / f"map_{n}.sqlite", folder / f"map_{n}.part.sqlite"
+    part.unlink(missing_ok=True)  # a build that was stopped
+    with LabelStore.open(part) as store:
         store.add_task("flood", classes=["flooded", "dry"])
         ids = store.add_images(footprints(n), dataset="chips", progress=False)
         labeled = ids[::3]  # a third labeled, so there are colours to show
         for k, image_id in enumerate(labeled[:2000]):
             store.tag(image_id, "flooded" if k % 2 else "dry", task="flood", labeler="bench")
-    return path
+    return part.rename(path)
 
 
 def ours_cells(store: Path) -> list[str]:
@@ -192,13 +193,19 @@ def measure(lab, browser, name: str, cells: list[str], zoomed: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
-    sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
+    parser.add_argument("--keep", type=Path, help="build the stores in this folder, and reuse "
+                        "those already there (a million takes minutes to build)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
     from playwright.sync_api import sync_playwright
 
     result: dict = {"sizes": {}}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        stores = {n: build_store(folder, n) for n in sizes}
+        kept = args.keep or folder
+        kept.mkdir(parents=True, exist_ok=True)
+        stores = {n: (kept / f"map_{n}.sqlite" if (kept / f"map_{n}.sqlite").exists()
+                      else build_store(kept, n)) for n in sizes}
         with JupyterLab(folder / "lab") as lab, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                                  args=CHROMIUM_FLAGS)

@@ -5,6 +5,7 @@ import gc
 import io
 import json
 import sys
+import threading
 
 import geopandas as gpd
 import numpy as np
@@ -19,6 +20,7 @@ from rasterio.warp import transform_bounds
 from geolabel_widgets import ImageMap, LabelingApp, demo
 from geolabel_widgets.imagery.overlay import web_mercator_png
 from geolabel_widgets.widgets.footprints import view_box
+from geolabel_widgets.widgets import map as map_module
 from geolabel_widgets.widgets.map import CHUNK, STATUS_COLORS
 
 
@@ -117,6 +119,34 @@ def test_many_images_in_view_are_sent_as_counts_per_cell(chips):
     assert cells and not features(widget)
     assert sum(f["properties"]["count"] for f in cells) == 20_000
     assert sent(widget) < 1_000_000  # naive GeoJSON of 20k footprints is about 4 MB
+    widget.close()
+
+
+def test_a_large_store_is_drawn_from_its_centres_before_its_footprints_are_read(
+        chips, monkeypatch):
+    """Above BACKGROUND_ABOVE images, the first view's counts per cell come from the
+    centres alone; what needs footprints (zooming in, a drawn area) waits for them."""
+    store, ids = chips
+    store.tag(ids[0], "dry", task="flood", labeler="ann")
+    monkeypatch.setattr(map_module, "BACKGROUND_ABOVE", 10_000)
+    release = threading.Event()
+    read = store.footprints
+
+    def slow_footprints(task=None):
+        assert release.wait(30), "the map waited for the footprints before drawing"
+        return read(task)
+
+    monkeypatch.setattr(store, "footprints", slow_footprints)
+    widget = ImageMap(store, task="flood", basemap=None)  # returns with the read still held
+    cells = widget._cells.data["features"]
+    assert not widget.index.ready and not features(widget)
+    assert sum(f["properties"]["count"] for f in cells) == 20_000
+    assert "labeled <span style='color:#666'>1</span>" in widget._info.value
+    release.set()
+    box = view_box((35.0, -76.0), 11, (900, 520), 0.5)
+    widget._render(box, 11)  # zoomed in: footprints, once read
+    expected = catalogue(20_000).set_index(np.array(ids)).cx[box[0]:box[2], box[1]:box[3]]
+    assert widget.index.ready and {f["id"] for f in features(widget)} == set(expected.index)
     widget.close()
 
 

@@ -55,14 +55,15 @@ def images_frame(conn: sa.Connection, where=None) -> gpd.GeoDataFrame:
 
 
 def footprints_frame(conn: sa.Connection, where=None) -> gpd.GeoDataFrame:
-    """Name, dataset and footprint of every image that has one (else a point at its
-    centroid): the light read a map makes, without headers, props or transforms."""
+    """Name, dataset, place in the store's order (seq) and footprint of every image that
+    has one (else a point at its centroid): the light read a map makes, without headers,
+    props or transforms."""
     i, d = s.images, s.datasets
-    frame = read_query(conn, sa.select(i.c.image_id, i.c.name, d.c.name.label("dataset"),
-                                       i.c.lon, i.c.lat, i.c.footprint)
+    frame = read_query(conn, sa.select(i.c.image_id, i.c.seq, i.c.name,
+                                       d.c.name.label("dataset"), i.c.lon, i.c.lat,
+                                       i.c.footprint)
                        .join(d, d.c.dataset_id == i.c.dataset_id)
-                       .where(sa.or_(i.c.footprint.is_not(None), i.c.lat.is_not(None)),
-                              sa.true() if where is None else where)
+                       .where(i.c.lat.is_not(None), sa.true() if where is None else where)
                        .order_by(i.c.seq))
     geometry = _geometries(frame.pop("footprint"))
     missing = shapely.is_missing(geometry)
@@ -72,6 +73,23 @@ def footprints_frame(conn: sa.Connection, where=None) -> gpd.GeoDataFrame:
                             crs="EPSG:4326").set_index("image_id")
 
 
+def centres_frame(conn: sa.Connection, where=None) -> pd.DataFrame:
+    """Dataset and centre (lon, lat) of every located image, indexed by seq: numbers only,
+    read straight into numpy, so a million take about a second (a fifth of their footprints)."""
+    i, d = s.images, s.datasets
+    query = (sa.select(i.c.seq, i.c.dataset_id, i.c.lon, i.c.lat)
+             .where(i.c.lat.is_not(None), sa.true() if where is None else where)
+             .order_by(i.c.seq))
+    rows = np.fromiter(_cursor(conn, query), dtype=[("seq", "i8"), ("dataset_id", "i8"),
+                                                    ("lon", "f8"), ("lat", "f8")])
+    names = dict(conn.execute(sa.select(d.c.dataset_id, d.c.name)).all())
+    ids = sorted(names)
+    dataset = pd.Categorical.from_codes(np.searchsorted(ids, rows["dataset_id"]),
+                                        categories=[names[k] for k in ids])
+    return pd.DataFrame({"dataset": dataset, "lon": rows["lon"], "lat": rows["lat"]},
+                        index=pd.Index(rows["seq"], name="seq"))
+
+
 def image_states(conn: sa.Connection, task_id: int | None = None, labeler: str | None = None,
                  image_ids=None) -> pd.DataFrame:
     """Per labeled image: its status, its main class and who labeled it last.
@@ -79,9 +97,10 @@ def image_states(conn: sa.Connection, task_id: int | None = None, labeler: str |
     Status is the latest status row (of ``labeler``, else of anyone), "labeled" for
     labels without one. The main class covers the most pixels of a mask, else is the
     most frequent value of the image's labels (doodles aside). Images without labels
-    or status rows are absent: they are unlabeled.
+    or status rows are absent: they are unlabeled. ``seq`` is the image's place in the
+    store's order (as in ``centres_frame``).
     """
-    a, m = s.annotations, s.mask_pixels
+    a, m, i = s.annotations, s.mask_pixels, s.images
     where = [a.c.is_current, sa.not_(a.c.deleted), a.c.kind.not_in(("comment", "split"))]
     if task_id is not None:
         where.append(a.c.task_id == task_id)
@@ -89,13 +108,15 @@ def image_states(conn: sa.Connection, task_id: int | None = None, labeler: str |
         where.append(a.c.labeler_id == labeler)
     if image_ids is not None:
         where.append(a.c.image_id.in_(list(image_ids)))
-    rows = read_query(conn, sa.select(a.c.annotation_id, a.c.image_id, a.c.labeler_id, a.c.kind,
-                                      a.c.value, a.c.created_at).where(*where)
+    rows = read_query(conn, sa.select(a.c.annotation_id, a.c.image_id, i.c.seq, a.c.labeler_id,
+                                      a.c.kind, a.c.value, a.c.created_at)
+                      .join(i, i.c.image_id == a.c.image_id).where(*where)
                       .order_by(a.c.created_at, a.c.annotation_id))
     pixels = read_query(conn, sa.select(m.c.annotation_id, m.c.class_name, m.c.pixels)
                         .join(a, a.c.annotation_id == m.c.annotation_id)
                         .where(*where, a.c.kind == "mask", m.c.pixels > 0))
     states = pd.DataFrame(index=pd.Index(rows["image_id"].unique(), name="image_id"))
+    states["seq"] = rows.groupby("image_id")["seq"].first()
     status_rows = rows[rows["kind"] == "status"]
     labels = rows[~rows["kind"].isin(("status", *PARTIAL_LABELS))]
     states["status"] = status_rows.groupby("image_id")["value"].last()
@@ -153,13 +174,18 @@ def annotations_frame(conn: sa.Connection, *, history: bool = False, kinds=None,
 def read_query(conn: sa.Connection, query) -> pd.DataFrame:
     """Rows straight from the driver's cursor: a million rows skip SQLAlchemy's per-row
     processing (JSON stays text, booleans stay integers; callers convert columns)."""
+    cursor = _cursor(conn, query)
+    columns = [d[0] for d in cursor.description]
+    return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+
+
+def _cursor(conn: sa.Connection, query):
+    """The driver's cursor over ``query``'s rows."""
     compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.params
     if compiled.positional:
         params = tuple(params[name] for name in compiled.positiontup)
-    cursor = conn.exec_driver_sql(str(compiled), params).cursor
-    columns = [d[0] for d in cursor.description]
-    return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+    return conn.exec_driver_sql(str(compiled), params).cursor
 
 
 def table_frame(conn: sa.Connection, table: sa.Table, index: str | None = None) -> pd.DataFrame:

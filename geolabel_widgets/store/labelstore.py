@@ -743,11 +743,21 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
 
     @retried
     def footprints(self, task: str | None = None) -> gpd.GeoDataFrame:
-        """Name, dataset and footprint (or centroid point) of every located image (of
-        those ``task`` covers): what a map needs, without the rest of each image's row."""
+        """Name, dataset, place in the store's order (seq) and footprint (or centroid
+        point) of every located image (of those ``task`` covers): what a map needs,
+        without the rest of each image's row."""
         with self._read() as conn:
             scope = self._in_scope(conn, self._task(task)) if task is not None else None
             return frames.footprints_frame(conn, scope)
+
+    @retried
+    def centres(self, task: str | None = None) -> pd.DataFrame:
+        """Dataset and centre (lon, lat) of every located image (of those ``task`` covers),
+        indexed by its place in the store's order: what a map of a million images draws
+        first, while their footprints are read."""
+        with self._read() as conn:
+            scope = self._in_scope(conn, self._task(task)) if task is not None else None
+            return frames.centres_frame(conn, scope)
 
     @retried
     def image_states(self, task: str | None = None, labeler: str | None = None,

@@ -11,6 +11,7 @@ common value, with its count.
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -94,37 +95,96 @@ class Palette:
 
 
 class FootprintIndex:
-    """Every located image's footprint, with a spatial index for view, click and selection."""
+    """Where every located image lies, for view, click and selection.
 
-    def __init__(self, frame: gpd.GeoDataFrame):
-        self.ids = frame.index.to_numpy()
-        self.names = frame["name"].to_numpy()
-        self.datasets = frame["dataset"].to_numpy()
-        self.geometry = np.asarray(frame.geometry.values, dtype=object)
-        self.position = pd.Series(np.arange(len(frame)), index=frame.index)
-        self.tree = shapely.STRtree(self.geometry)
-        bounds = shapely.bounds(self.geometry)
-        self.bounds = bounds
-        self.unit_x, self.unit_y = to_unit((bounds[:, 0] + bounds[:, 2]) / 2,
-                                           (bounds[:, 1] + bounds[:, 3]) / 2)
+    Its centres come first: they are enough to count images per cell, and a million
+    are read in about a second. Ids, names and footprints with their spatial index
+    (``Details``) are five times that at a million, so they may arrive later, from a
+    ``Future``; whatever needs them waits for them.
+    """
+
+    def __init__(self, centres: pd.DataFrame, details: Details | Future):
+        self.seq = centres.index.to_numpy()
+        self.dataset = pd.Categorical(centres["dataset"])
+        self.lon, self.lat = centres["lon"].to_numpy(float), centres["lat"].to_numpy(float)
+        self.unit_x, self.unit_y = to_unit(self.lon, self.lat)
+        if isinstance(details, Details):
+            details, done = Future(), details
+            details.set_result(done)
+        self._details = details
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.seq)
+
+    @property
+    def ready(self) -> bool:
+        """Whether the footprints have been read (nothing that needs them will wait)."""
+        return self._details.done()
+
+    @property
+    def details(self) -> Details:
+        return self._details.result()
+
+    # what only the footprints' read gives (waits for it)
+    ids = property(lambda self: self.details.ids)
+    names = property(lambda self: self.details.names)
+    geometry = property(lambda self: self.details.geometry)
+    bounds = property(lambda self: self.details.bounds)
+    position = property(lambda self: self.details.position, doc="image id -> position")
+
+    def positions_of(self, seq) -> np.ndarray:
+        """Positions of the images with these ``seq``; -1 for those not on the map."""
+        seq = np.asarray(seq, dtype=np.int64)
+        k = np.clip(np.searchsorted(self.seq, seq), 0, max(len(self.seq) - 1, 0))
+        found = (self.seq[k] == seq) if len(self.seq) else np.zeros(len(seq), bool)
+        return np.where(found, k, -1)
 
     def extent(self) -> Box:
         if not len(self):
             return -180.0, -60.0, 180.0, 75.0
-        b = self.bounds
-        return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()),
-                float(b[:, 3].max()))
+        if self.ready:
+            b = self.bounds
+            return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()),
+                    float(b[:, 3].max()))
+        return (float(self.lon.min()), float(self.lat.min()), float(self.lon.max()),
+                float(self.lat.max()))
+
+    def centred_in(self, box: Box) -> np.ndarray:
+        """Positions of the images whose centre is in ``box`` (no footprints needed)."""
+        inside = ((self.lon >= box[0]) & (self.lon <= box[2]) & (self.lat >= box[1])
+                  & (self.lat <= box[3]))
+        return np.flatnonzero(inside)
 
     def in_box(self, box: Box) -> np.ndarray:
         """Positions of the footprints meeting ``box``, in store order."""
-        return np.sort(self.tree.query(shapely.box(*box)))
+        return np.sort(self.details.tree.query(shapely.box(*box)))
 
     def meeting(self, geometry) -> np.ndarray:
         """Positions of the footprints that meet ``geometry`` (a drawn selection), in order."""
-        return np.sort(self.tree.query(geometry, predicate="intersects"))
+        return np.sort(self.details.tree.query(geometry, predicate="intersects"))
+
+
+@dataclass
+class Details:
+    """Ids, names and footprints of the images of a ``FootprintIndex``, in its order."""
+    ids: np.ndarray
+    names: np.ndarray
+    geometry: np.ndarray
+    bounds: np.ndarray
+    position: pd.Series
+    tree: shapely.STRtree
+
+    @classmethod
+    def of(cls, frame: gpd.GeoDataFrame, seq: np.ndarray) -> Details:
+        """From ``LabelStore.footprints`` (read after the centres, so it may hold images
+        added since: they wait for the next ``refresh``)."""
+        if len(frame) != len(seq):
+            frame = frame[np.isin(frame["seq"].to_numpy(), seq)]
+        geometry = np.asarray(frame.geometry.values, dtype=object)
+        return cls(ids=frame.index.to_numpy(), names=frame["name"].to_numpy(),
+                   geometry=geometry, bounds=shapely.bounds(geometry),
+                   position=pd.Series(np.arange(len(frame)), index=frame.index),
+                   tree=shapely.STRtree(geometry))
 
 
 def footprint_features(index: FootprintIndex, positions: np.ndarray, palette: Palette,

@@ -3,7 +3,8 @@
 Pure Python on ipyleaflet. What is sent to the browser is decided in
 ``footprints.py``: footprints of what is in view (grown by half a view each
 side, so small pans send nothing) when there are few, counts per cell when
-there are many. Footprints go in pieces of ``CHUNK`` features, one GeoJSON
+there are many. Counts need only the images' centres, so a large store's map
+draws them while its footprints are read in a background thread. Footprints go in pieces of ``CHUNK`` features, one GeoJSON
 layer each, so a label recolours its footprint by re-sending one piece.
 The store tells the map of every committed label, whoever wrote it.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import os
+from concurrent.futures import ThreadPoolExecutor
 from html import escape
 
 import ipywidgets as w
@@ -31,7 +33,7 @@ from ..imagery.overlay import web_mercator_png
 from ..store import LabelStore
 from ..store.ingest import path_of
 from ..store.schema import STATUSES
-from .footprints import (Box, FootprintIndex, Palette, cell_features, contains,
+from .footprints import (Box, Details, FootprintIndex, Palette, cell_features, contains,
                          footprint_feature, footprint_features, fit_view, from_unit, grow,
                          to_unit, view_box)
 
@@ -41,6 +43,8 @@ STATUS_COLORS = {"unlabeled": "#9e9e9e", "in_progress": "#f9a825", "labeled": "#
 NOTHING = {"status": "unlabeled", "class": "no label", "labeler": "nobody", "dataset": "?"}
 NOTHING_COLOR = "#9e9e9e"
 MAX_FOOTPRINTS = 3000  # more in view than this, and the map shows counts per cell
+BACKGROUND_ABOVE = 20_000  # images; more, and their footprints are read in the background
+_READER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geolabel-map-reader")
 CHUNK = 250  # footprints per GeoJSON layer: what a recolour re-sends
 PAD = 0.5  # footprints are sent for the view grown by this much of its size each side
 ASSUMED_SIZE = (900, 520)  # the map's size in pixels until the browser says
@@ -93,7 +97,7 @@ class ImageMap(w.VBox):
         if color_by not in COLOR_BY:
             raise ValueError(f"color_by is one of {', '.join(COLOR_BY)}, not {color_by!r}")
         # read before any widget exists: a bad task or store leaves nothing half made
-        index, states = FootprintIndex(store.footprints(task)), store.image_states(task, labeler)
+        index, states = _read_index(store, task), store.image_states(task, labeler)
         super().__init__()
         self.store, self.task, self.labeler = store, task, labeler
         self.max_footprints = max_footprints
@@ -189,7 +193,7 @@ class ImageMap(w.VBox):
 
     def refresh(self) -> None:
         """Read the store again (images added since, labels written by other processes)."""
-        self.index = FootprintIndex(self.store.footprints(self.task))
+        self.index = _read_index(self.store, self.task)
         self._states = self.store.image_states(self.task, self.labeler)
         self.palette = self._palette()
         self._rerender()
@@ -248,13 +252,9 @@ class ImageMap(w.VBox):
     # -- what is drawn -----------------------------------------------------------------------
     def _palette(self) -> Palette:
         column = self.color_by
-        if column == "dataset":
-            values = pd.Series(self.index.datasets, index=self.index.ids)
-        else:
-            values = self._states[column].reindex(self.index.ids)
         nothing = NOTHING[column]
-        values = values.fillna(nothing).astype(str)
-        present = set(values.unique())
+        values, codes = self._values(column)
+        present = set(values[np.bincount(codes, minlength=len(values)) > 0])
         if column == "status":
             known = STATUS_COLORS
             order = [s for s in STATUSES if s in present]
@@ -270,8 +270,25 @@ class ImageMap(w.VBox):
         cycle = [to_hex(c) for c in colormaps["tab10"].colors]
         colors = [known.get(v) or (NOTHING_COLOR if v == nothing else cycle[k % len(cycle)])
                   for k, v in enumerate(order)]
-        codes = pd.Categorical(values, categories=order).codes.astype(np.int64)
-        return Palette(order, colors, codes)
+        where = {value: k for k, value in enumerate(order)}  # values absent get no code
+        recode = np.array([where.get(value, -1) for value in values], dtype=np.int64)
+        return Palette(order, colors, recode[codes])
+
+    def _values(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct values of ``column`` and each image's code into them, found by
+        seq: a million images' codes without a million-string lookup."""
+        if column == "dataset":
+            dataset = self.index.dataset
+            return np.asarray(dataset.categories.astype(str), dtype=object), \
+                dataset.codes.astype(np.int64)
+        positions = self.index.positions_of(self._states["seq"])
+        on_map = positions >= 0
+        given = self._states[column].to_numpy()[on_map]
+        given = pd.Categorical(np.where(pd.isna(given), NOTHING[column], given).astype(str))
+        values = np.append(np.asarray(given.categories, dtype=object), NOTHING[column])
+        codes = np.full(len(self.index), len(values) - 1, dtype=np.int64)
+        codes[positions[on_map]] = given.codes
+        return values, codes
 
     def _class_colors(self) -> dict[str, str]:
         tasks = [self.task] if self.task else list(self.store.tasks.index)
@@ -311,24 +328,27 @@ class ImageMap(w.VBox):
 
     def _render(self, box: Box, zoom: float) -> None:
         """Send what is in ``box``: its footprints in pieces, or its counts per cell."""
-        positions = self.index.in_box(box)
+        centred = self.index.centred_in(box)
         self._rendered = (box, zoom)
-        if len(positions) <= self.max_footprints:
+        if len(centred) <= self.max_footprints:
+            positions = self.index.in_box(box)
             self._cells.data = EMPTY
             self._send_footprints(positions, zoom)
             shown = f"{len(positions):,} in view"
         else:
-            self._send_footprints(positions[:0], zoom)
-            self._cells.data = cell_features(self.index, positions, self.palette, zoom)
-            shown = (f"{len(positions):,} in view, as counts per cell (zoom in for "
+            self._send_footprints(centred[:0], zoom)
+            self._cells.data = cell_features(self.index, centred, self.palette, zoom)
+            shown = (f"{len(centred):,} in view, as counts per cell (zoom in for "
                      "footprints)")
         self._say(shown)
 
     def _send_footprints(self, positions: np.ndarray, zoom: float) -> None:
-        labels = self._labels(self.index.ids[positions])
-        collection = footprint_features(self.index, positions, self.palette, labels,
-                                        set(self.selection), zoom, FOOTPRINT_STYLE)
-        features = collection["features"]
+        features = []
+        if len(positions):  # none needs no footprints read
+            labels = self._labels(self.index.ids[positions])
+            features = footprint_features(self.index, positions, self.palette, labels,
+                                          set(self.selection), zoom,
+                                          FOOTPRINT_STYLE)["features"]
         self._chunks = [features[k:k + CHUNK] for k in range(0, len(features), CHUNK)]
         self._where = {f["id"]: (k // CHUNK, k % CHUNK) for k, f in enumerate(features)}
         for k in range(max(len(self._chunks), len(self._pieces))):
@@ -484,7 +504,7 @@ class ImageMap(w.VBox):
     def _details(self, image_id: str) -> str:
         row = self.store.image(image_id)
         k = int(self.index.position[image_id])
-        lines = [f"<b>{escape(row['name'])}</b>", escape(str(self.index.datasets[k]))]
+        lines = [f"<b>{escape(row['name'])}</b>", escape(str(self.index.dataset[k]))]
         if row["width"]:
             lines.append(f"{row['width']} × {row['height']} px, {row['bands']} band(s)")
         if row["acquired_at"]:
@@ -531,6 +551,17 @@ class ImageMap(w.VBox):
             self._popup.child.close()
             self._popup.close()
             self._popup = None
+
+
+def _read_index(store: LabelStore, task: str | None) -> FootprintIndex:
+    """The centres now; the footprints too for a store of up to ``BACKGROUND_ABOVE``
+    images, else from a background thread, so a million-image map draws in seconds."""
+    centres = store.centres(task)
+    seq = centres.index.to_numpy()
+    if len(centres) <= BACKGROUND_ABOVE:
+        return FootprintIndex(centres, Details.of(store.footprints(task), seq))
+    return FootprintIndex(centres, _READER.submit(
+        lambda: Details.of(store.footprints(task), seq)))
 
 
 def _pixels(css: str | None, default: int) -> int:
