@@ -1,5 +1,6 @@
 """Hostile and careless input: no file written or read outside its folder."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -537,3 +538,52 @@ def test_an_export_destination_that_cannot_be_made_is_one_clear_line(dest, hosti
     assert error == f"geolabel export: {tmp_path / dest}: {tmp_path / 'notes.txt'} is a " \
         "file, not a folder to export into\n"
     assert (tmp_path / "notes.txt").read_text() == "a file, not a folder"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+def test_text_a_server_cannot_keep_is_refused_on_both_backends(store):
+    """PostgreSQL refuses NUL characters and names past their column's length; SQLite
+    would keep them. Both refuse them in one line, and nothing is written."""
+    import geopandas as gpd
+    import shapely
+
+    store.add_task("flood", classes=["flooded", "dry"])
+    [image_id] = store.add_images(gpd.GeoDataFrame(
+        {"path": ["/archive/a.tif"]}, geometry=[shapely.box(10, 10, 11, 11)],
+        crs="EPSG:4326"), dataset="chips", progress=False)
+    with pytest.raises(ValueError, match="is 300 characters long; a name or id is at most 255"):
+        store.tag(image_id, "dry", task="flood", labeler="a" * 300)
+    with pytest.raises(ValueError, match=r"'ann\\x00' holds a NUL character"):
+        store.tag(image_id, "dry", task="flood", labeler="ann\x00")
+    with pytest.raises(ValueError, match="holds a NUL character"):
+        store.comment(image_id, "see\x00here", task="flood", labeler="ann")
+    with pytest.raises(ValueError, match="holds a NUL character"):
+        store.add_images(gpd.GeoDataFrame(
+            {"path": ["/archive/b.tif", "/archive/c\x00.tif"]},
+            geometry=[shapely.box(10, 10, 11, 11)] * 2, crs="EPSG:4326"),
+            dataset="chips", progress=False)
+    with pytest.raises(ValueError, match="at most 255"):
+        store.add_task("t" * 256, classes=["a"])
+    assert store.get_annotations().empty and len(store.images) == 1
+    assert list(store.tasks.index) == ["flood"] and store.labelers.empty
+    store.tag(image_id, "dry", task="flood", labeler="ann")  # and the store still works
+    assert store.current_values("flood", [image_id], kinds=["tag"]) == [
+        (image_id, "ann", "tag", "dry")]
+
+
+@pytest.mark.parametrize("reader", ["read_geojson", "read_coco", "read_datagym"])
+def test_json_nested_past_the_bound_is_refused_before_it_is_parsed(reader, tmp_path):
+    """Nesting is counted on the bytes (brackets inside strings aside), so a deep file is
+    one clear line, never a RecursionError or minutes of walking its objects."""
+    from geolabel_widgets import formats
+
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"a": ' + "[" * 5000 + "]" * 5000 + "}")
+    with LabelStore.open(tmp_path / "store.sqlite") as store:
+        with pytest.raises(formats.FormatError, match="deep.json: JSON nested deeper than 64"):
+            getattr(formats, reader)(store, deep, progress=False)
+        assert store.images.empty
+    shallow = tmp_path / "shallow.json"  # brackets in strings, quotes escaped in them
+    document = {"name": "[" * 500 + '\\"{' * 100 + "\\", "deep": [[[["}}}"]]]]}
+    shallow.write_text(json.dumps(document))
+    assert formats.safety.read_json(shallow) == document

@@ -315,6 +315,40 @@ def test_add_labels_writes_all_rows_in_one_action_or_none(event):
     assert len(store.annotations) == 0
 
 
+def test_add_labels_writes_shapes_as_annotate_does_in_one_undoable_action(store,
+                                                                         image_folder):
+    """An import's shapes: one action per labeler (one undo takes them all back), the
+    image "in_progress", a given label id superseded or kept by ``mode``."""
+    import shapely
+
+    ids = store.add_images(image_folder, dataset="d", progress=False)
+    store.add_task("boats", type="detection", classes=["boat", "buoy"])
+    frame = pd.DataFrame({
+        "image_id": [ids[0], ids[0], ids[1]], "labeler": "ann",
+        "kind": ["box", "point", "polygon"], "value": ["boat", "buoy", "boat"],
+        "geometry": [shapely.box(1, 2, 10, 12), shapely.Point(5, 5),
+                     shapely.Polygon([(0, 0), (8, 0), (8, 6)])],
+        "label_id": ["ours/1", None, None]})
+    assert store.add_labels(frame, task="boats").added == 3
+    shapes = store.get_annotations(task="boats").set_index("kind")
+    assert shapes.loc["box", "geometry"].bounds == (1, 2, 10, 12)
+    assert shapes.loc["box", "label_id"] == "ours/1" and len(set(shapes["label_id"])) == 3
+    assert set(store.statuses("boats")["status"]) == {"in_progress"}
+    store.undo(task="boats", labeler="ann")  # one action: the whole import
+    assert store.get_annotations(task="boats").empty
+    store.redo(task="boats", labeler="ann")
+    moved = frame.iloc[:1].assign(geometry=[shapely.box(2, 2, 9, 9)])
+    assert store.add_labels(moved, task="boats", mode="keep").kept == 1
+    assert store.add_labels(moved, task="boats").replaced == 1
+    assert store.get_annotations(task="boats").set_index("label_id").loc[
+        "ours/1", "geometry"].bounds == (2, 2, 9, 9)
+    with pytest.raises(StoreError, match="columns \\['geometry'\\]"):
+        store.add_labels(frame.drop(columns="geometry"), task="boats")
+    store.undo(task="boats", labeler="ann")  # the replacement (the kept one wrote nothing)
+    assert store.get_annotations(task="boats").set_index("label_id").loc[
+        "ours/1", "geometry"].bounds == (1, 2, 10, 12)
+
+
 def test_imports_keep_or_replace_what_is_there_and_history_keeps_it(store, image_folder):
     import pandas as pd
 

@@ -14,9 +14,9 @@ from tqdm.auto import tqdm
 from ..imagery.display import read_display_array
 from ..store import LabelStore
 from ..store.ingest import path_of
+from ..store.schema import SHAPE_KINDS
 from .safety import FormatError, file_name, folder_name
 
-SHAPE_KINDS = ("box", "polygon", "point", "line", "stroke")
 RASTER_KINDS = ("mask", "doodles")
 LABEL_COLUMNS = ["image", "task", "labeler", "kind", "value", "geometry", "props"]  # + label_id
 STATUS_COLUMNS = ["image", "task", "labeler", "status"]
@@ -83,17 +83,17 @@ def _write_labels(store: LabelStore, labels: pd.DataFrame, ids: pd.Series,
         values = rows["value"].tolist()
         store.tag(_image_id(ids, image), values if task in multilabel else values[-1],
                   task=task, labeler=labeler)
-    others = labels[labels["kind"] != "tag"]
+    shapes = labels[labels["kind"].isin(SHAPE_KINDS)]
+    for task, rows in shapes.groupby("task", sort=False):  # each labeler's: one action
+        rows = rows.assign(image_id=[_image_id(ids, image) for image in rows["image"]],
+                           props=[p if isinstance(p, dict) else None for p in rows["props"]])
+        store.add_labels(rows.drop(columns=["image", "task"]), task=task, mode="replace")
+    others = labels[~labels["kind"].isin(("tag", *SHAPE_KINDS))]
     for row in tqdm(others.itertuples(), total=len(others), desc="Importing labels",
                     disable=not progress or len(others) < 1000):
         image_id = _image_id(ids, row.image)
         props = row.props if isinstance(row.props, dict) else None
-        if row.kind in SHAPE_KINDS:
-            label_id = getattr(row, "label_id", None)
-            store.annotate(image_id, row.geometry, row.value, task=row.task,
-                           labeler=row.labeler, kind=row.kind, props=props,
-                           label_id=label_id if isinstance(label_id, str) else None)
-        elif row.kind in RASTER_KINDS:
+        if row.kind in RASTER_KINDS:
             extra = {k: v for k, v in (props or {}).items() if k != "classes"}
             store.add_mask(image_id, row.value, task=row.task, labeler=row.labeler,
                            classes=(props or {}).get("classes"), kind=row.kind,

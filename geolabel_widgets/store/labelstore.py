@@ -33,6 +33,7 @@ from .backend import is_url, make_engine, writer
 from .changes import ChangeFeed
 from .geometry import POSTGIS, add_spatial_indexes, choose_geometry
 from .history import HistoryMixin
+from .text import refused
 from .types import StoreError, TaskInfo
 from .ingest import (ChipJob, IngestReport, chip_rows, merge_report, rows_from_files,
                      rows_from_frame)
@@ -160,6 +161,8 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                     self._local.conn = None
         except BaseException as err:
             self._forget_cached()  # rows it vouched for may have been rolled back
+            if (why := refused(err)) is not None:
+                raise why from None
             if self.on_server and isinstance(err, sa.exc.DBAPIError) and server_gone(err):
                 raise unavailable(self.location, err) from err
             raise
@@ -173,12 +176,17 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
     def _write(self):
         """A write transaction of its own, or a savepoint inside ``transaction()``."""
         conn = getattr(self._local, "conn", None)
-        if conn is None:
-            with self._writer.begin() as conn:
-                yield conn
-        else:
-            with conn.begin_nested():
-                yield conn
+        try:
+            if conn is None:
+                with self._writer.begin() as conn:
+                    yield conn
+            else:
+                with conn.begin_nested():
+                    yield conn
+        except sa.exc.StatementError as err:
+            if (why := refused(err)) is not None:  # the values never reached the database
+                raise why from None
+            raise
 
     @contextmanager
     def _read(self):
@@ -499,18 +507,24 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                    ) -> ImportSummary:
         """Write many labels in one transaction, as an import does.
 
-        Columns: ``image_id``, ``labeler``, ``kind`` ("tag", or "doodles" for doodles
-        known only by their ``props["doodled_fraction"]``), ``value`` (a class, or a list
-        of them for a multilabel task) and optionally ``props``. Where a labeler already
-        has labels on an image, ``mode="replace"`` supersedes them (history keeps them)
-        and ``mode="keep"`` adds to them, changing nothing there. A label equal to the
-        current one is not written again. Each labeler's rows are one action, so one undo
-        takes back their whole import; nothing is written if any row is wrong.
+        Columns: ``image_id``, ``labeler``, ``kind`` ("tag"; "doodles" for doodles
+        known only by their ``props["doodled_fraction"]``; or a shape: "box", "polygon",
+        "point", "line", "stroke"), ``value`` (a class, or a list of them for a
+        multilabel task) and optionally ``props``, and for shapes ``geometry`` (pixels,
+        as ``annotate`` takes it) and ``label_id``. Where a labeler already has a tag on
+        an image, or a shape of that ``label_id``, ``mode="replace"`` supersedes it
+        (history keeps it) and ``mode="keep"`` changes nothing there; a shape without a
+        ``label_id`` is new. A label equal to the current one is not written again.
+        Each labeler's rows are one action, so one undo takes back their whole import;
+        nothing is written if any row is wrong.
         """
         if mode not in ("replace", "keep"):
             raise StoreError(f"mode is 'replace' or 'keep', not {mode!r}")
         info = self._task(task, refresh=True)
         missing = {"image_id", "labeler", "kind", "value"} - set(labels.columns)
+        if "kind" in labels and labels["kind"].isin(s.SHAPE_KINDS).any() \
+                and "geometry" not in labels:
+            missing.add("geometry")
         if missing:
             raise StoreError(f"labels need the columns {sorted(missing)}")
         props = labels["props"] if "props" in labels.columns else pd.Series(None, labels.index)
@@ -529,9 +543,11 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
             for chunk in _chunks(list(labels["image_id"].unique()), 900):
                 known.update(conn.execute(sa.select(s.images.c.image_id).where(
                     s.images.c.image_id.in_(chunk))).scalars())
+            places: dict[str, tuple] = {}  # image id -> (crs, transform, on the Earth)
             for labeler, rows in labels.groupby("labeler", sort=False):
                 self._ensure_labeler(conn, labeler)
                 action = self._new_action(conn, info, labeler, "edit")
+                shaped = set()  # images this labeler drew on: "in_progress" if unlabeled
                 for row, extra in zip(rows.itertuples(), props[rows.index]):
                     if row.image_id not in known:
                         raise StoreError(f"row {row.Index}: no image {row.image_id!r}")
@@ -549,10 +565,50 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                             self._put(conn, action, label_id, row.image_id, info, labeler,
                                       kind="doodles", props=extra)
                         summary.add(Counter([outcome]))
+                    elif row.kind in s.SHAPE_KINDS:
+                        summary.add(self._import_shape(conn, action, info, row, extra, mode,
+                                                       places))
+                        shaped.add(row.image_id)
                     else:
-                        raise StoreError(f"row {row.Index}: add_labels writes tags and doodles, "
-                                         f"not {row.kind!r}")
+                        raise StoreError(f"row {row.Index}: add_labels writes tags, doodles "
+                                         f"and shapes, not {row.kind!r}")
+                for image_id in shaped:
+                    if self._status_of(conn, image_id, info, labeler) == "unlabeled":
+                        self._set_status(conn, action, image_id, info, labeler, "in_progress")
+                a = s.annotations
+                if conn.execute(sa.select(a.c.annotation_id).where(a.c.action_id == action)
+                                .limit(1)).first() is None:  # nothing for an undo to undo
+                    conn.execute(sa.delete(s.actions).where(s.actions.c.action_id == action))
         return summary
+
+    def _import_shape(self, conn, action: int, info: TaskInfo, row, props, mode: str,
+                      places: dict) -> Counter:
+        """One shape row of ``add_labels``: written as ``annotate`` writes it."""
+        geometry = _as_geometry(row.geometry)
+        self._check_classes(info, [row.value])
+        given = getattr(row, "label_id", None)
+        previous = None
+        if isinstance(given, str):
+            a = s.annotations
+            previous = conn.execute(sa.select(a.c.annotation_id, a.c.kind, a.c.value,
+                                              a.c.deleted, a.c.props).where(
+                a.c.label_id == given, a.c.is_current)).first()
+            if previous is not None and mode == "keep":
+                return Counter(["kept"])
+        if row.image_id not in places:
+            place = conn.execute(sa.select(s.images.c.crs, s.images.c.transform,
+                                           s.images.c.footprint)
+                                 .where(s.images.c.image_id == row.image_id)).first()
+            places[row.image_id] = (place.crs, place.transform, place.footprint is not None)
+        crs, transform, on_earth = places[row.image_id]
+        world = None
+        if crs and transform and on_earth:
+            world = shapely.to_wkb(pixel_to_lonlat(geometry, crs, transform))
+        self._put(conn, action, given if isinstance(given, str) else uuid.uuid4().hex,
+                  row.image_id, info, row.labeler, kind=row.kind, value=row.value,
+                  geometry=shapely.to_wkb(geometry), world_geometry=world,
+                  props=props if isinstance(props, dict) else None, previous=previous)
+        return Counter(["added" if previous is None else "replaced"])
 
     def _tag(self, conn, action: int, info: TaskInfo, image_id: str, values: list[str],
              labeler: str, mode: str | None = None) -> Counter:

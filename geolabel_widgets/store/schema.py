@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from .geometry import Geometry
+from .text import String, Text
 
 SCHEMA_VERSION = 5  # 2: aggregates; 3: image sources; 4: assignments; 5: leases, mask_files
 
@@ -23,24 +24,25 @@ TASK_TYPES = (
     "instance_segmentation",
     "semantic_segmentation",
 )
+SHAPE_KINDS = ("box", "polygon", "point", "line", "stroke")  # labels with a geometry in pixels
 STATUSES = ("unlabeled", "in_progress", "labeled", "skipped", "needs_improvement", "reviewed")
 
 store_info = sa.Table(
     "store_info",
     metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("key", String(64), primary_key=True),
+    sa.Column("value", Text, nullable=False),
 )
 
 datasets = sa.Table(
     "datasets",
     metadata,
     sa.Column("dataset_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(255), nullable=False, unique=True),
-    sa.Column("site", sa.Text),
-    sa.Column("sensor", sa.Text),
-    sa.Column("description", sa.Text),
-    sa.Column("source", sa.Text),  # the format or system it came from
+    sa.Column("name", String(255), nullable=False, unique=True),
+    sa.Column("site", Text),
+    sa.Column("sensor", Text),
+    sa.Column("description", Text),
+    sa.Column("source", Text),  # the format or system it came from
     sa.Column("synthetic", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("props", sa.JSON),
@@ -50,8 +52,8 @@ dataset_groups = sa.Table(
     "dataset_groups",
     metadata,
     sa.Column("group_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(255), nullable=False, unique=True),
-    sa.Column("description", sa.Text),
+    sa.Column("name", String(255), nullable=False, unique=True),
+    sa.Column("description", Text),
 )
 
 dataset_group_members = sa.Table(
@@ -65,9 +67,9 @@ tasks = sa.Table(
     "tasks",
     metadata,
     sa.Column("task_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("title", sa.String(255), nullable=False, unique=True),
-    sa.Column("description", sa.Text),
-    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("title", String(255), nullable=False, unique=True),
+    sa.Column("description", Text),
+    sa.Column("type", String(32), nullable=False),
     sa.Column("group_id", sa.ForeignKey("dataset_groups.group_id")),
     sa.Column("labels_per_image", sa.Integer, nullable=False, default=1),
     sa.Column("created_at", sa.Float, nullable=False),
@@ -80,19 +82,19 @@ label_classes = sa.Table(
     "label_classes",
     metadata,
     sa.Column("task_id", sa.ForeignKey("tasks.task_id"), primary_key=True),
-    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("name", String(255), primary_key=True),
     sa.Column("position", sa.Integer, nullable=False),
-    sa.Column("color", sa.String(16)),
-    sa.Column("geometry_type", sa.String(32)),  # None for tags; box, polygon, point, mask ...
+    sa.Column("color", String(16)),
+    sa.Column("geometry_type", String(32)),  # None for tags; box, polygon, point, mask ...
 )
 
 labelers = sa.Table(
     "labelers",
     metadata,
-    sa.Column("labeler_id", sa.String(255), primary_key=True),
-    sa.Column("display_name", sa.Text),
-    sa.Column("anonymized_id", sa.String(64)),
-    sa.Column("email", sa.Text),
+    sa.Column("labeler_id", String(255), primary_key=True),
+    sa.Column("display_name", Text),
+    sa.Column("anonymized_id", String(64)),
+    sa.Column("email", Text),
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
@@ -101,7 +103,7 @@ assignments = sa.Table(
     "assignments",
     metadata,
     sa.Column("task_id", sa.Integer, sa.ForeignKey("tasks.task_id"), primary_key=True),
-    sa.Column("labeler_id", sa.String(255), sa.ForeignKey("labelers.labeler_id"),
+    sa.Column("labeler_id", String(255), sa.ForeignKey("labelers.labeler_id"),
               primary_key=True),
     sa.Column("receive_new", sa.Boolean, nullable=False, default=True),
 )
@@ -112,8 +114,8 @@ leases = sa.Table(
     "leases",
     metadata,
     sa.Column("task_id", sa.Integer, sa.ForeignKey("tasks.task_id"), primary_key=True),
-    sa.Column("image_id", sa.String(64), primary_key=True),
-    sa.Column("labeler_id", sa.String(255), sa.ForeignKey("labelers.labeler_id"),
+    sa.Column("image_id", String(64), primary_key=True),
+    sa.Column("labeler_id", String(255), sa.ForeignKey("labelers.labeler_id"),
               primary_key=True),
     sa.Column("expires_at", sa.Float, nullable=False),
     sa.Index("ix_leases_holder", "task_id", "labeler_id"),
@@ -123,17 +125,17 @@ images = sa.Table(
     "images",
     metadata,
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),  # stable queue order
-    sa.Column("image_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("image_id", String(64), nullable=False, unique=True),
     sa.Column("dataset_id", sa.ForeignKey("datasets.dataset_id"), nullable=False, index=True),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("uri", sa.Text, nullable=False),
-    sa.Column("sha256", sa.String(64)),  # None when the file was never seen
+    sa.Column("name", Text, nullable=False),
+    sa.Column("uri", Text, nullable=False),
+    sa.Column("sha256", String(64)),  # None when the file was never seen
     sa.Column("file_missing", sa.Boolean, nullable=False, default=False),
     sa.Column("width", sa.Integer),
     sa.Column("height", sa.Integer),
     sa.Column("bands", sa.Integer),
-    sa.Column("dtype", sa.String(16)),
-    sa.Column("crs", sa.Text),
+    sa.Column("dtype", String(16)),
+    sa.Column("crs", Text),
     sa.Column("transform", sa.JSON),  # affine (a, b, c, d, e, f), pixel -> CRS
     sa.Column("footprint", Geometry(4326)),  # lon/lat
     sa.Column("lon", sa.Float),
@@ -149,8 +151,8 @@ images = sa.Table(
 image_sources = sa.Table(
     "image_sources",
     metadata,
-    sa.Column("image_id", sa.String(64), primary_key=True),
-    sa.Column("uri", sa.Text, primary_key=True),
+    sa.Column("image_id", String(64), primary_key=True),
+    sa.Column("uri", Text, primary_key=True),
     sa.Column("dataset_id", sa.ForeignKey("datasets.dataset_id"), nullable=False),
     sa.Column("added_at", sa.Float, nullable=False),
     sa.Column("props", sa.JSON),
@@ -164,7 +166,7 @@ actions = sa.Table(
     sa.Column("action_id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("task_id", sa.ForeignKey("tasks.task_id"), nullable=False),
     sa.Column("labeler_id", sa.ForeignKey("labelers.labeler_id"), nullable=False),
-    sa.Column("kind", sa.String(8), nullable=False),  # edit, undo, redo
+    sa.Column("kind", String(8), nullable=False),  # edit, undo, redo
     sa.Column("undoes", sa.Integer, index=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Index("ix_actions_who", "task_id", "labeler_id", "action_id"),
@@ -174,14 +176,14 @@ annotations = sa.Table(
     "annotations",
     metadata,
     sa.Column("annotation_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("label_id", sa.String(160), nullable=False),  # stable across edits
+    sa.Column("label_id", String(160), nullable=False),  # stable across edits
     sa.Column("action_id", sa.ForeignKey("actions.action_id"), nullable=False, index=True),
-    sa.Column("image_id", sa.String(64), nullable=False),
+    sa.Column("image_id", String(64), nullable=False),
     sa.Column("task_id", sa.ForeignKey("tasks.task_id"), nullable=False),
     sa.Column("labeler_id", sa.ForeignKey("labelers.labeler_id"), nullable=False),
-    sa.Column("author_id", sa.String(255), nullable=False),  # a reviewer writes others' status
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("value", sa.Text),
+    sa.Column("author_id", String(255), nullable=False),  # a reviewer writes others' status
+    sa.Column("kind", String(16), nullable=False),
+    sa.Column("value", Text),
     sa.Column("geometry", Geometry()),  # full-resolution image pixels
     sa.Column("world_geometry", Geometry(4326)),  # lon/lat
     sa.Column("props", sa.JSON),
@@ -208,7 +210,7 @@ masks = sa.Table(
     "masks",
     metadata,
     sa.Column("annotation_id", sa.ForeignKey("annotations.annotation_id"), primary_key=True),
-    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("path", Text, nullable=False),
     sa.Column("width", sa.Integer, nullable=False),
     sa.Column("height", sa.Integer, nullable=False),
     sa.Column("classes", sa.JSON, nullable=False),
@@ -218,7 +220,7 @@ masks = sa.Table(
 mask_files = sa.Table(
     "mask_files",
     metadata,
-    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("name", String(64), primary_key=True),
     sa.Column("png", sa.LargeBinary, nullable=False),
 )
 
@@ -226,7 +228,7 @@ mask_pixels = sa.Table(
     "mask_pixels",
     metadata,
     sa.Column("annotation_id", sa.ForeignKey("annotations.annotation_id"), primary_key=True),
-    sa.Column("class_name", sa.String(255), primary_key=True),
+    sa.Column("class_name", String(255), primary_key=True),
     sa.Column("pixels", sa.BigInteger, nullable=False),
 )
 
@@ -236,7 +238,7 @@ class_views = sa.Table(
     "class_views",
     metadata,
     sa.Column("view_id", sa.Integer, primary_key=True, autoincrement=True),  # 0: no remap
-    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("name", String(255), nullable=False, unique=True),
     # {"*": {class: super_class}, "<dataset>": {...}}: a dataset's own map wins
     sa.Column("aliases", sa.JSON, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
@@ -250,8 +252,8 @@ image_class_refs = sa.Table(
     metadata,
     sa.Column("view_id", sa.Integer, primary_key=True),
     sa.Column("task_id", sa.Integer, primary_key=True),
-    sa.Column("image_id", sa.String(64), primary_key=True),
-    sa.Column("class_name", sa.String(255), primary_key=True),
+    sa.Column("image_id", String(64), primary_key=True),
+    sa.Column("class_name", String(255), primary_key=True),
     sa.Column("refs", sa.Integer, nullable=False),
 )
 
@@ -259,8 +261,8 @@ image_labeler_refs = sa.Table(
     "image_labeler_refs",
     metadata,
     sa.Column("task_id", sa.Integer, primary_key=True),
-    sa.Column("image_id", sa.String(64), primary_key=True),
-    sa.Column("labeler_id", sa.String(255), primary_key=True),
+    sa.Column("image_id", String(64), primary_key=True),
+    sa.Column("labeler_id", String(255), primary_key=True),
     sa.Column("refs", sa.Integer, nullable=False),
 )
 
@@ -268,7 +270,7 @@ image_labelers = sa.Table(
     "image_labelers",
     metadata,
     sa.Column("task_id", sa.Integer, primary_key=True),
-    sa.Column("image_id", sa.String(64), primary_key=True),
+    sa.Column("image_id", String(64), primary_key=True),
     sa.Column("labelers", sa.Integer, nullable=False),
     sa.Index("ix_image_labelers_shared", "task_id", "labelers"),  # agreement looks for >= 2
 )
@@ -279,7 +281,7 @@ class_counts = sa.Table(
     sa.Column("view_id", sa.Integer, primary_key=True),
     sa.Column("task_id", sa.Integer, primary_key=True),
     sa.Column("dataset_id", sa.Integer, primary_key=True),
-    sa.Column("class_name", sa.String(255), primary_key=True),
+    sa.Column("class_name", String(255), primary_key=True),
     sa.Column("images", sa.BigInteger, nullable=False),
 )
 
@@ -288,7 +290,7 @@ class_pixels = sa.Table(
     metadata,
     sa.Column("task_id", sa.Integer, primary_key=True),
     sa.Column("dataset_id", sa.Integer, primary_key=True),
-    sa.Column("class_name", sa.String(255), primary_key=True),
+    sa.Column("class_name", String(255), primary_key=True),
     sa.Column("pixels", sa.BigInteger, nullable=False),
 )
 
@@ -297,7 +299,7 @@ labeler_counts = sa.Table(
     metadata,
     sa.Column("task_id", sa.Integer, primary_key=True),
     sa.Column("dataset_id", sa.Integer, primary_key=True),
-    sa.Column("labeler_id", sa.String(255), primary_key=True),
+    sa.Column("labeler_id", String(255), primary_key=True),
     sa.Column("images", sa.BigInteger, nullable=False),
     sa.Column("pixels", sa.BigInteger, nullable=False),
 )

@@ -1,4 +1,5 @@
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -38,13 +39,22 @@ def page(browser):
     context.close()
 
 
-@pytest.fixture
-def lab(tmp_path):
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory):
+    """One JupyterLab for the tests of a worker; each test has a folder of its own."""
     env = {"GEOLABEL_SHARED_DATA": str(SHARED_DATA)}
     if "GEOLABEL_DEMO_STORE" in os.environ:  # the test run's demo store, not the user's
         env["GEOLABEL_DEMO_STORE"] = os.environ["GEOLABEL_DEMO_STORE"]
-    with JupyterLab(tmp_path / "lab", env=env) as server:
+    with JupyterLab(tmp_path_factory.mktemp("lab"), env=env) as server:
         yield server
+
+
+@pytest.fixture
+def lab(lab_server, request):
+    """The shared JupyterLab seen from this test's folder; the test's kernels are shut
+    down after it, so none holds a store or a core for the next."""
+    yield lab_server.within(re.sub(r"\W", "_", request.node.name)[:80])
+    lab_server.shut_down_kernels()
 
 
 @pytest.fixture

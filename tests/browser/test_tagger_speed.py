@@ -15,7 +15,7 @@ from PIL import Image
 
 from geolabel_widgets import LabelStore, demo
 
-from .harness import JupyterLab, NotebookPage, write_notebook
+from .harness import NotebookPage, write_notebook
 
 SLOW_WRITE_S = 0.2
 COUNT = 30
@@ -31,8 +31,8 @@ LOG_PRESSES = """() => {
 
 
 @pytest.fixture(scope="module")
-def speed_lab(tmp_path_factory, browser):
-    """One JupyterLab and one store of 30 distinct 1024 x 1024 JPEGs for every case."""
+def speed_lab(tmp_path_factory, browser, lab_server):
+    """The shared JupyterLab and one store of 30 distinct 1024 x 1024 JPEGs for every case."""
     root = tmp_path_factory.mktemp("speed")
     rgb, _ = demo.coastal_scene(np.random.default_rng(7), 1024)
     folder = root / "scenes"
@@ -43,10 +43,10 @@ def speed_lab(tmp_path_factory, browser):
     path = root / "speed.sqlite"
     with LabelStore.open(path) as store:
         store.add_images(folder, dataset="speed", progress=False)
-    with JupyterLab(root / "lab") as lab:
-        context = browser.new_context(viewport={"width": 1280, "height": 1000})
-        yield lab, context, path
-        context.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    yield lab_server.within("speed"), context, path
+    context.close()
+    lab_server.shut_down_kernels()
 
 
 def _open_tagger(speed_lab, task: str) -> NotebookPage:
