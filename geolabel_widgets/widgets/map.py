@@ -4,8 +4,9 @@ Pure Python on ipyleaflet. What is sent to the browser is decided in
 ``footprints.py``: footprints of what is in view (grown by half a view each
 side, so small pans send nothing) when there are few, counts per cell when
 there are many. Counts need only the images' centres, so a large store's map
-draws them while its footprints are read in a background thread. Footprints go in pieces of ``CHUNK`` features, one GeoJSON
-layer each, so a label recolours its footprint by re-sending one piece.
+draws them while its footprints are read in a background thread. Footprints go
+in pieces of ``CHUNK`` features, one GeoJSON layer each, so a label recolours
+its footprint by re-sending one piece.
 The store tells the map of every committed label, whoever wrote it.
 """
 
