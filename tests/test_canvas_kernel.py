@@ -214,11 +214,9 @@ def test_input_made_before_the_next_image_was_on_screen_is_not_applied_to_it(lab
     """A view that answers: the next image is on screen only once it says so. A box
     drawn and a skip pressed before then were made on the image before: they land on
     neither, and the canvas says so; class and tool keys still count."""
-    screen = labeler._screen
-    screen._on_message(screen, {"type": "view"}, [])  # a browser view is here
-    screen._on_message(screen, {"type": "shown", "n": screen._asked}, [])
     hand = Hand(labeler)
     first = labeler.current
+    hand.screen.lagging = True
     labeler.next()  # the kernel switched; the browser has not drawn it yet
     second = labeler.current
     hand.key("b")
@@ -228,11 +226,28 @@ def test_input_made_before_the_next_image_was_on_screen_is_not_applied_to_it(lab
     assert labeler.store.get_annotations(task="cover").empty
     assert labeler.store.statuses("cover").empty
     assert "2 click(s) or key(s) made before" in labeler.message.value
-    screen._on_message(screen, {"type": "shown", "n": screen._asked}, [])
+    hand.screen.catch_up()
     hand.drag([(20, 20), (60, 40), (100, 80)])
     saved = labeler.store.get_annotations(task="cover")
     assert saved["image_id"].tolist() == [second] and first != second
     assert saved[["kind", "value"]].values.tolist() == [["box", "sand"]]
+
+
+def test_input_before_any_view_has_drawn_the_canvas_is_not_applied(labeler):
+    """The page is still loading the canvas's companion (no view has answered): the
+    browser may be showing anything, so a box drawn then lands nowhere; once the view
+    has drawn the image, it lands."""
+    hand = Hand(labeler)
+    hand.screen.echo.heard = False  # as before the first answer
+    hand.screen.echo._answered = 0
+    hand.key("b")
+    hand.drag([(20, 20), (60, 40), (100, 80)])
+    assert labeler.store.get_annotations(task="cover").empty
+    assert "the browser has not yet said that it shows" in labeler.message.value
+    labeler._screen._on_message(labeler._screen, {"type": "view"}, [])  # it loads, answers
+    hand.key("b")
+    hand.drag([(20, 20), (60, 40), (100, 80)])
+    assert labeler.store.get_annotations(task="cover")["image_id"].tolist() == [labeler.current]
 
 
 def test_a_held_key_acts_once(labeler):

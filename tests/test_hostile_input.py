@@ -587,3 +587,30 @@ def test_json_nested_past_the_bound_is_refused_before_it_is_parsed(reader, tmp_p
     document = {"name": "[" * 500 + '\\"{' * 100 + "\\", "deep": [[[["}}}"]]]]}
     shallow.write_text(json.dumps(document))
     assert formats.safety.read_json(shallow) == document
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_shape_with_a_coordinate_that_is_no_number_is_refused(bad, store):
+    """A NaN or infinite corner (a box from a division by zero, a blank cell read as
+    NaN) is no place on the image: refused in one line, by a single shape and by a
+    batch, and the labels already made stay."""
+    import geopandas as gpd
+    import shapely
+
+    store.add_task("flood", classes=["flooded", "dry"])
+    [image_id] = store.add_images(gpd.GeoDataFrame(
+        {"path": ["/archive/a.tif"], "width": [100], "height": [80]},
+        geometry=[shapely.box(10, 10, 11, 11)], crs="EPSG:4326"),
+        dataset="chips", progress=False)
+    kept = store.annotate(image_id, shapely.box(5, 5, 20, 20), "dry", task="flood",
+                          labeler="ann")
+    odd = shapely.Polygon([(0, 0), (bad, 0), (10, 10)])
+    with pytest.raises(ValueError, match="not a finite number"):
+        store.annotate(image_id, odd, "flooded", task="flood", labeler="ann")
+    labels = pd.DataFrame({"image_id": [image_id] * 2, "labeler": ["bo"] * 2,
+                           "kind": ["box", "polygon"], "value": ["dry", "flooded"],
+                           "geometry": [shapely.box(1, 1, 9, 9), odd]})
+    with pytest.raises(ValueError, match="not a finite number"):
+        store.add_labels(labels, task="flood")
+    assert list(store.get_annotations()["label_id"]) == [kept]
+    assert store.labelers.index.tolist() == ["ann"]

@@ -16,11 +16,38 @@ class Browser:
         return self.sent[-1][0]
 
 
+class ScreenView:
+    """The browser half of a ``ScreenEcho``: answers each "is it shown?" at once, as a
+    browser that draws instantly would, or holds the answers while ``lagging``."""
+
+    def __init__(self, echo):
+        self.echo, self.lagging, self._held = echo, False, []
+        echo.send = self._receive
+        echo._on_message(echo, {"type": "view"}, [])  # a view is here
+
+    def _receive(self, content: dict, buffers=None) -> None:
+        self._held.append(content["n"])
+        if not self.lagging:
+            self.catch_up()
+
+    def catch_up(self) -> None:
+        """The browser has drawn everything it was sent."""
+        self.lagging = False
+        for n in self._held:
+            self.echo._on_message(self.echo, {"type": "shown", "n": n}, [])
+        self._held.clear()
+
+
 class Hand:
-    """Mouse and keyboard, in screen pixels of the canvas (image pixel = screen / scale)."""
+    """Mouse and keyboard, in screen pixels of the canvas (image pixel = screen / scale),
+    on a page that shows the canvas (``screen`` plays its view)."""
 
     def __init__(self, widget):
         self.widget = widget
+        echo = getattr(widget, "_screen", None)
+        self.screen = None if echo is None else getattr(echo, "view", None) or ScreenView(echo)
+        if echo is not None:
+            echo.view = self.screen
 
     def send(self, kind, x=0, y=0, **extra):
         self.widget._on_event({"type": kind, "relativeX": x, "relativeY": y, "button": 0,

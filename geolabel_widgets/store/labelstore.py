@@ -543,7 +543,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
             for chunk in _chunks(list(labels["image_id"].unique()), 900):
                 known.update(conn.execute(sa.select(s.images.c.image_id).where(
                     s.images.c.image_id.in_(chunk))).scalars())
-            places: dict[str, tuple] = {}  # image id -> (crs, transform, on the Earth)
+            places: dict[str, sa.Row] = {}  # image id -> its _place
             for labeler, rows in labels.groupby("labeler", sort=False):
                 self._ensure_labeler(conn, labeler)
                 action = self._new_action(conn, info, labeler, "edit")
@@ -596,14 +596,8 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
             if previous is not None and mode == "keep":
                 return Counter(["kept"])
         if row.image_id not in places:
-            place = conn.execute(sa.select(s.images.c.crs, s.images.c.transform,
-                                           s.images.c.footprint)
-                                 .where(s.images.c.image_id == row.image_id)).first()
-            places[row.image_id] = (place.crs, place.transform, place.footprint is not None)
-        crs, transform, on_earth = places[row.image_id]
-        world = None
-        if crs and transform and on_earth:
-            world = shapely.to_wkb(pixel_to_lonlat(geometry, crs, transform))
+            places[row.image_id] = _place(conn, row.image_id)
+        world = _placed(geometry, places[row.image_id])
         self._put(conn, action, given if isinstance(given, str) else uuid.uuid4().hex,
                   row.image_id, info, row.labeler, kind=row.kind, value=row.value,
                   geometry=shapely.to_wkb(geometry), world_geometry=world,
@@ -671,12 +665,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         info = self._task(task)
         self._check_classes(info, [value])
         with self._action(info, labeler, image_id) as (conn, action):
-            image = conn.execute(sa.select(s.images.c.crs, s.images.c.transform,
-                                           s.images.c.footprint)
-                                 .where(s.images.c.image_id == image_id)).first()
-            world = None
-            if image.crs and image.transform and image.footprint is not None:  # on the Earth
-                world = shapely.to_wkb(pixel_to_lonlat(geometry, image.crs, image.transform))
+            world = _placed(geometry, _place(conn, image_id))
             self._put(conn, action, label_id, image_id, info, labeler, kind=kind, value=value,
                       geometry=shapely.to_wkb(geometry), world_geometry=world, props=props)
             if self._status_of(conn, image_id, info, labeler) == "unlabeled":
@@ -1145,11 +1134,38 @@ def _contribution(kind, value, deleted, props, mask: MaskRef | None):
     return aggregates.contribution(kind, value, deleted, props, mask.counts, mask.size)
 
 
+def _place(conn, image_id: str) -> sa.Row:
+    """Where an image lies on the Earth, as its shapes need it."""
+    i = s.images.c
+    place = conn.execute(sa.select(i.image_id, i.crs, i.transform,
+                                   i.footprint.is_not(None).label("on_earth"))
+                         .where(i.image_id == image_id)).first()
+    if place is None:
+        raise StoreError(f"no image with id {image_id!r} in this store")
+    return place
+
+
+def _placed(geometry: BaseGeometry, place: sa.Row) -> bytes | None:
+    """Check a shape's coordinates are numbers; its world geometry (WKB) when on the Earth.
+
+    A shape may lie partly or wholly past the image's edge (imports keep what the file
+    says); a NaN or infinite coordinate is no place at all.
+    """
+    if not np.isfinite(shapely.get_coordinates(geometry)).all():
+        raise StoreError(f"a shape on image {place.image_id!r} has a coordinate that is "
+                         f"not a finite number: {shapely.to_wkt(geometry, trim=True)[:120]}")
+    if place.crs and place.transform and place.on_earth:
+        return shapely.to_wkb(pixel_to_lonlat(geometry, place.crs, place.transform))
+    return None
+
+
 def _as_geometry(geometry) -> BaseGeometry:
     if isinstance(geometry, BaseGeometry):
         return geometry
     if isinstance(geometry, dict) or hasattr(geometry, "__geo_interface__"):
         return geometry_from_dict(getattr(geometry, "__geo_interface__", geometry))
+    if geometry is None:
+        raise StoreError("a shape has no geometry (None), as a box of NaN coordinates has none")
     raise StoreError(f"a geometry is a shapely geometry or GeoJSON dict, got {type(geometry)}")
 
 

@@ -123,10 +123,12 @@ class CanvasLabeler(QueueWalker, w.VBox):
         self._unsaved: list[dict] = []  # annotate() arguments the store could not take yet
         self._retry_timer: threading.Timer | None = None
         self._lock = threading.RLock()  # the worker thread draws too
-        self._screen = ScreenEcho()  # whether the browser shows the image we switched to
         self._not_applied = 0  # presses made on the image before, since the last switch
 
         self.canvas = MultiCanvas(4, width=display_size, height=display_size)
+        # whether the browser shows the image we switched to; the layers share one
+        # drawing queue, the one an answer waits for
+        self._screen = ScreenEcho(drawing=self.canvas[0]._canvas_manager)
         self.canvas.add_class("geolabel-layers")
         self._build_controls(brush_width)
         super().__init__([self._toolbar, self._palette, self.canvas, self._footer,
@@ -142,7 +144,7 @@ class CanvasLabeler(QueueWalker, w.VBox):
         self._moves.on_dom_event(self._on_event)
         # canvases keep no pixels in their model: a view shown again (a page reload, the
         # widget displayed in another cell) asks for its drawing
-        self.canvas.on_client_ready(lambda: self._view is not None and self._redraw())
+        self.canvas.on_client_ready(self._on_client_ready)
         self.go(self.first_unlabeled())
 
     # -- what a user may call from Python too ------------------------------------------------
@@ -354,9 +356,14 @@ class CanvasLabeler(QueueWalker, w.VBox):
         if not self._screen.is_current and not self._before_shown(event):
             if event["type"] in ("mousedown", "keydown"):  # a press, not each move
                 self._not_applied += 1
-            self._say(f"⚠ {self._not_applied} click(s) or key(s) made before "
-                      f"{self._images.at[self.current, 'name']} was on screen were not applied "
-                      "(they were meant for the image before it).")
+            name = self._images.at[self.current, "name"]
+            if self._screen.heard:
+                self._say(f"⚠ {self._not_applied} click(s) or key(s) made before {name} was "
+                          "on screen were not applied (they were meant for the image before it).")
+            else:
+                self._say(f"⚠ {self._not_applied} click(s) or key(s) not applied: the browser "
+                          f"has not yet said that it shows {name} (the page is still loading "
+                          "the canvas).")
             return
         with self._lock:  # the prediction worker draws too
             try:
@@ -721,6 +728,13 @@ class CanvasLabeler(QueueWalker, w.VBox):
             _close(self._sharp)
             self._sharp = (box, w.Image(value=encode_png(region), format="png"))
             self._draw_image()
+
+    def _on_client_ready(self) -> None:
+        """A view shown again draws from nothing: input waits until it has drawn."""
+        if self._view is not None:
+            with self._lock:
+                self._redraw()
+                self._screen.changed()
 
     def _redraw(self, sharp: bool = True) -> None:
         with self._lock, hold_canvas():

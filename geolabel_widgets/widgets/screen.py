@@ -1,9 +1,10 @@
 """What the browser shows: which of the kernel's image changes are on screen yet.
 
 A widget drawn by the kernel (the canvas) changes its image in the kernel first;
-the browser shows it a round trip later. Mouse and key events made in between
+the browser shows it a round trip later, and ipycanvas draws (decoding images on
+the way) on a queue of its own after that. Mouse and key events made in between
 were made on the image before. ``ScreenEcho`` asks every view to answer once it
-has drawn a change; until the answer arrives, input belongs to the image before.
+has drawn a change; until an answer arrives, input belongs to the image before.
 """
 
 from __future__ import annotations
@@ -11,18 +12,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import anywidget
+import traitlets as t
+from ipywidgets import Widget, widget_serialization
 
 
 class ScreenEcho(anywidget.AnyWidget):
     """An invisible companion: ``changed()`` after each new image, ``is_current``
-    whether the browser has shown the latest one."""
+    whether the browser has shown the latest one, ``heard`` whether any view has
+    answered at all (none has while the page is still loading the widget)."""
 
     _esm = Path(__file__).with_name("screen.js")
+    # the ipycanvas model whose drawing queue an answer waits for
+    drawing = t.Instance(Widget, allow_none=True).tag(sync=True, **widget_serialization)
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, drawing: Widget | None = None):
+        super().__init__(drawing=drawing)
         self._asked = self._answered = 0
-        self._heard = False  # no view has ever answered: none is there to be behind
+        self.heard = False
         self.on_msg(self._on_message)
 
     def changed(self) -> None:
@@ -31,11 +37,11 @@ class ScreenEcho(anywidget.AnyWidget):
 
     @property
     def is_current(self) -> bool:
-        return not self._heard or self._answered >= self._asked
+        return self.heard and self._answered >= self._asked
 
     def _on_message(self, _widget, content: dict, _buffers) -> None:
-        if content.get("type") == "view":  # from now on, input waits for its answers
-            self._heard = True
+        if content.get("type") == "view":  # a new view: ask it about the image now
             self.send({"type": "shown?", "n": self._asked})
         elif content.get("type") == "shown":
+            self.heard = True
             self._answered = max(self._answered, int(content["n"]))
