@@ -1,6 +1,7 @@
 """Hostile and careless input: no file written or read outside its folder."""
 
 import json
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ from PIL import Image
 
 from geolabel_widgets import LabelStore
 from geolabel_widgets.cli import main
+
+from tests.conftest import write_images
 
 # names an image may carry in from a GeoJSON, a Veda or a DataGym file
 HOSTILE = ["../../../outside/x.png", "/tmp/geolabel-absolute/y.png", "C:\\Windows\\z.png",
@@ -614,3 +617,75 @@ def test_a_shape_with_a_coordinate_that_is_no_number_is_refused(bad, store):
         store.add_labels(labels, task="flood")
     assert list(store.get_annotations()["label_id"]) == [kept]
     assert store.labelers.index.tolist() == ["ann"]
+
+
+def test_a_read_only_store_is_read_and_a_write_to_it_says_so(tmp_path):
+    """A store on a read-only disk (or shared read-only) opens and reads; a write says
+    in one line that the store is read-only, and the file is as it was."""
+    import os
+    import shutil
+    import stat
+    import subprocess
+    import sys
+
+    path = tmp_path / "shared" / "store.sqlite"
+    with LabelStore.open(path) as store:
+        store.add_task("t", type="tag", classes=["a"])
+        store.add_images(write_images(tmp_path / "images", 1), dataset="d", progress=False)
+    before = path.read_bytes()
+    path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    path.parent.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    # root writes through file modes; without CAP_DAC_OVERRIDE it cannot
+    as_reader = [shutil.which("setpriv"), "--bounding-set=-dac_override,-dac_read_search"] \
+        if os.geteuid() == 0 else []
+    try:
+        run = subprocess.run([*as_reader, sys.executable, "-c", (
+            "import sys\nfrom geolabel_widgets import LabelStore\n"
+            "store = LabelStore.open(sys.argv[1])\n"
+            "print(list(store.tasks.index), len(store.images))\n"
+            "store.tag(store.images.index[0], 'a', task='t', labeler='ann')"), str(path)],
+            capture_output=True, text=True, timeout=60)
+    finally:
+        path.parent.chmod(stat.S_IRWXU)
+    assert run.stdout.strip() == "['t'] 1", run.stderr
+    assert run.stderr.strip().splitlines()[-1] == (
+        f"geolabel_widgets.store.types.StoreError: the store {path} is read-only (its file "
+        "or folder cannot be written): nothing of this call was written")
+    assert path.read_bytes() == before
+
+
+def test_a_full_disk_says_so_and_keeps_every_label_already_made(tmp_path):
+    """SQLite out of room (its page limit stands in for the disk) mid-import, alone or
+    inside a transaction (where SQLite reports only "no such savepoint"): one line,
+    nothing of the call written, the earlier labels kept, and the store still works."""
+    import sqlite3
+
+    import shapely
+    from sqlalchemy import event
+
+    path = tmp_path / "store.sqlite"
+    store = LabelStore.open(path)
+    store.add_task("t", classes=["a", "b"])
+    ids = store.add_images(write_images(tmp_path / "images", 2), dataset="d", progress=False)
+    store.tag(ids[0], "a", task="t", labeler="ann")
+    with closing(sqlite3.connect(path)) as conn:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    event.listen(store.engine, "connect", lambda dbapi, _record: dbapi.execute(
+        f"PRAGMA max_page_count={pages + 2}"))
+    store.engine.dispose()  # new connections: the disk is full now
+    labels = pd.DataFrame({"image_id": ids[1], "labeler": "bo", "kind": "point",
+                           "value": "b", "geometry": [shapely.Point(k % 60, 5)
+                                                      for k in range(2000)],
+                           "props": [{"note": "x" * 2000}] * 2000})
+    says = f"the disk holding the store {path} is full: nothing of this call was written"
+    with pytest.raises(ValueError, match=says):
+        store.add_labels(labels, task="t")
+    with pytest.raises(ValueError, match=says):
+        with store.transaction():
+            store.tag(ids[1], "b", task="t", labeler="cy")
+            store.add_labels(labels, task="t")
+    kept = store.get_annotations()
+    assert kept[["image_id", "labeler", "value"]].values.tolist() == [[ids[0], "ann", "a"]]
+    store.tag(ids[1], "b", task="t", labeler="cy")  # a small write still fits
+    assert len(store.get_annotations()) == 2
+    store.close()

@@ -56,19 +56,21 @@ def _postgresql_engine(url: sa.URL) -> sa.Engine:
 
 def _sqlite_engine(path: Path) -> sa.Engine:
     path = path.expanduser().absolute()
-    _refuse_foreign(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(
-        f"sqlite:///{path}",
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-    )
+    read_only = _read_only_uri(path)
+    _refuse_foreign(path, read_only)
+    if read_only is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    uri = read_only or path.as_uri()
+    engine = sa.create_engine(f"sqlite:///{path}", creator=lambda: sqlite3.connect(
+        uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, check_same_thread=False))
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # transactions are begun below
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a killed process
+        if read_only is None:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a kill
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -83,13 +85,25 @@ def _sqlite_engine(path: Path) -> sa.Engine:
     return engine
 
 
-def _refuse_foreign(path: Path) -> None:
+def _read_only_uri(path: Path) -> str | None:
+    """How to open a store this process may not write (its file or folder is read-only,
+    as on a published release); None for one it may write, or a new one."""
+    if not path.is_file() or (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+        return None
+    # SQLite cannot make the WAL index beside it; with none there, no writer is at
+    # work, so the file is read as it is
+    shared_index = path.with_name(path.name + "-shm").exists()
+    return f"{path.as_uri()}?mode=ro" + ("" if shared_index else "&immutable=1")
+
+
+def _refuse_foreign(path: Path, read_only: str | None) -> None:
     """An existing file must be a store (or empty): checked read-only, before the
     engine's first connection sets WAL mode, which would write to another's file."""
     if not path.is_file() or path.stat().st_size == 0:
         return
     try:
-        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as conn:
+        with closing(sqlite3.connect(read_only or f"{path.as_uri()}?mode=ro",
+                                     uri=True)) as conn:
             tables = sorted(name for (name,) in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'"))
     except sqlite3.DatabaseError as err:
@@ -98,6 +112,26 @@ def _refuse_foreign(path: Path) -> None:
     if tables and "store_info" not in tables:
         raise StoreError(f"{path} is another application's SQLite database (tables: "
                          f"{', '.join(tables[:5])}); refused, and left as it was")
+
+
+def storage_refused(err: BaseException, location: str) -> StoreError | None:
+    """A write SQLite refused for want of permission or room, as one clear line.
+
+    A full disk inside a savepoint surfaces as "no such savepoint" (SQLite rolled
+    the whole transaction back); the cause is in the error's context.
+    """
+    for _ in range(8):  # the chain of errors raised while handling one another
+        if err is None:
+            return None
+        text = str(getattr(err, "orig", err))
+        if "readonly database" in text:
+            return StoreError(f"the store {location} is read-only (its file or folder "
+                              "cannot be written): nothing of this call was written")
+        if "database or disk is full" in text:
+            return StoreError(f"the disk holding the store {location} is full: nothing of "
+                              "this call was written; the labels already made are kept")
+        err = err.__context__
+    return None
 
 
 def _begin_immediate(dbapi_connection) -> None:

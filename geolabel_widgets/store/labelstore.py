@@ -29,7 +29,7 @@ from ..batch import run_batch
 from ..imagery.georef import pixel_to_lonlat
 from . import aggregates, frames
 from . import schema as s
-from .backend import is_url, make_engine, writer
+from .backend import is_url, make_engine, storage_refused, writer
 from .changes import ChangeFeed
 from .geometry import POSTGIS, add_spatial_indexes, choose_geometry
 from .history import HistoryMixin
@@ -84,6 +84,8 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
             engine.dispose()
             if is_url(target) and server_gone(err):
                 raise unavailable(location, err) from err
+            if (why := storage_refused(err, location)) is not None:
+                raise why from None
             raise
         if mask_dir is None and not is_url(target):
             path = Path(target).expanduser().absolute()
@@ -165,6 +167,8 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                 raise why from None
             if self.on_server and isinstance(err, sa.exc.DBAPIError) and server_gone(err):
                 raise unavailable(self.location, err) from err
+            if not self.on_server and (why := storage_refused(err, self.location)):
+                raise why from None
             raise
 
     def _forget_cached(self) -> None:
@@ -175,16 +179,19 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
     @contextmanager
     def _write(self):
         """A write transaction of its own, or a savepoint inside ``transaction()``."""
-        conn = getattr(self._local, "conn", None)
+        outer = getattr(self._local, "conn", None)
         try:
-            if conn is None:
+            if outer is None:
                 with self._writer.begin() as conn:
                     yield conn
             else:
-                with conn.begin_nested():
-                    yield conn
+                with outer.begin_nested():
+                    yield outer
         except sa.exc.StatementError as err:
             if (why := refused(err)) is not None:  # the values never reached the database
+                raise why from None
+            if outer is None and not self.on_server and \
+                    (why := storage_refused(err, self.location)):  # else transaction() says
                 raise why from None
             raise
 
