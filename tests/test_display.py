@@ -73,3 +73,31 @@ def test_a_palette_png_and_an_npz_image_show_in_colour(tmp_path):
     assert read_display_array(tmp_path / "p.png")[0, 0].tolist() == [255, 0, 0]
     np.savez(tmp_path / "x.npz", image=np.zeros((2000, 1000, 3), np.uint8))
     assert read_display_array(tmp_path / "x.npz", max_size=500).shape == (500, 250, 3)
+
+
+def test_a_photo_turned_by_its_exif_orientation_is_shown_and_sized_upright(tmp_path):
+    """A phone photo stored landscape with orientation 6 ("turn a quarter clockwise")
+    is shown portrait, as every viewer shows it; its header, its shown pixels and a
+    zoomed region all agree, so a label lands where the labeler saw it."""
+    from geolabel_widgets import LabelStore
+    from geolabel_widgets.imagery.display import read_display_region
+    from geolabel_widgets.imagery.header import read_header
+
+    stored = np.zeros((32, 64, 3), np.uint8)  # as the sensor wrote it: 64 wide
+    stored[:, :32] = (220, 30, 30)  # red on the stored left: on top once turned
+    stored[:, 32:] = (30, 30, 220)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.jpg"
+    Image.fromarray(stored).save(path, quality=95, exif=exif)
+
+    header = read_header(path)
+    assert (header.width, header.height) == (32, 64)
+    shown = read_display_array(path, max_size=64)
+    assert shown.shape == (64, 32, 3)
+    assert shown[:24, :, 0].mean() > 180 and shown[40:, :, 2].mean() > 180
+    top = read_display_region(path, (0, 0, 32, 32), (16, 16))
+    assert top[..., 0].mean() > 180 and top[..., 2].mean() < 80
+    with LabelStore.open(tmp_path / "store.sqlite") as store:
+        store.add_images(path, dataset="phone", progress=False)
+        assert store.images[["width", "height"]].values.tolist() == [[32, 64]]

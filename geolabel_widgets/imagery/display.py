@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import ExifTags, Image, ImageOps
 
 from .header import UnreadableImage, open_raster
 
@@ -67,8 +67,8 @@ def read_display_region(path: str | os.PathLike, box: tuple[int, int, int, int],
             array = np.moveaxis(data, 0, -1)
         else:
             with Image.open(path) as im:
-                array = _select(np.asarray(_plain(im).resize(size, Image.Resampling.BILINEAR,
-                                                             box=box)), bands)
+                array = _select(np.asarray(_plain(upright(im)).resize(
+                    size, Image.Resampling.BILINEAR, box=box)), bands)
     except Exception as err:  # decoders raise many types for a bad file
         raise UnreadableImage(path, f"cannot be shown ({err})") from None
     return to_rgb8(array, percentiles)
@@ -120,9 +120,15 @@ def _read_pil(path: Path, max_size: int, bands) -> np.ndarray:
     with Image.open(path) as im:
         if im.format == "JPEG":
             im.draft("RGB", (max_size, max_size))  # decode at 1/2, 1/4 or 1/8 scale
-        im = _plain(im)
+        im = _plain(upright(im))
         im.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)
         return _select(np.asarray(im), bands)
+
+
+def upright(im: Image.Image) -> Image.Image:
+    """The image as its camera meant it shown (EXIF orientation), as labelers see it."""
+    return ImageOps.exif_transpose(im) if im.getexif().get(ExifTags.Base.Orientation, 1) \
+        != 1 else im
 
 
 def _plain(im: Image.Image) -> Image.Image:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import ExifTags, Image
 
 _PIL_DTYPES = {"1": "bool", "L": "uint8", "P": "uint8", "RGB": "uint8", "RGBA": "uint8",
                "CMYK": "uint8", "LA": "uint8", "I;16": "uint16", "I;16B": "uint16",
@@ -65,6 +65,8 @@ def _pil_header(path: Path) -> ImageHeader:
     try:
         with Image.open(path) as im:
             width, height = im.size
+            if turned_sideways(im):
+                width, height = height, width
             bands, mode, fmt = len(im.getbands()), im.mode, im.format
     except Image.DecompressionBombError:
         return _raster_header(path)  # GDAL reads the header of a huge file without complaint
@@ -72,6 +74,12 @@ def _pil_header(path: Path) -> ImageHeader:
         raise UnreadableImage(path, f"is not a readable image ({err})") from None
     _check_complete(path, fmt)
     return ImageHeader(width, height, bands, _PIL_DTYPES.get(mode, "uint8"))
+
+
+def turned_sideways(im: Image.Image) -> bool:
+    """Whether the camera's EXIF orientation turns the image a quarter: its labels are
+    made on it as shown, upright, so its width and height trade places."""
+    return im.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8)
 
 
 def _check_complete(path: Path, fmt: str | None) -> None:
