@@ -444,6 +444,7 @@ def test_a_mask_that_does_not_fit_its_image_is_refused(segmentation_store):
     ("width", -5, "width -5 is not a positive whole number"),
     ("height", 2.5, "height 2.5 is not a positive whole number"),
     ("bands", "three", "bands 'three' is not a positive whole number"),
+    ("width", 1e300, "width 1e+300 is not a positive whole number"),  # past any integer
     ("geometry", "POLYGON ((530 10, 532 10, 532 11, 530 11, 530 10))",
      "spans longitude 530..532"),
     ("geometry", "POLYGON ((10 95, 11 95, 11 96, 10 96, 10 95))", "latitude 95..96"),
@@ -689,3 +690,37 @@ def test_a_full_disk_says_so_and_keeps_every_label_already_made(tmp_path):
     store.tag(ids[1], "b", task="t", labeler="cy")  # a small write still fits
     assert len(store.get_annotations()) == 2
     store.close()
+
+
+def test_a_large_datagym_export_costs_memory_in_proportion_to_its_size(tmp_path):
+    """A DataGym export of polygons (the 126 MB one of the issue took 6 GB): the import's
+    peak is a small multiple of the file (0.9 GB at 126 MB, 6.8x at 3 MB)."""
+    import tracemalloc
+
+    from geolabel_widgets.formats.datagym import read_datagym
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "export.json"
+    with path.open("w") as out:
+        out.write(json.dumps([{"label_classes": [{"class_name": "water",
+                                                  "geometry_type": "polygon"}]}])[:-1])
+        for k in range(50):
+            labels = {"water": [{"polygon": [{"x": float(x), "y": float(y)} for x, y in
+                                             rng.uniform(0, 1000, (40, 2)).round(2)]}
+                                for _ in range(10)]}
+            out.write("," + json.dumps({"internal_media_ID": f"m{k}", "labels": labels,
+                                        "external_media_ID": f"img_{k}.jpg",
+                                        "labeler": f"l{k % 5}", "status": "completed"},
+                                       indent=2))
+        out.write("]")
+    size = path.stat().st_size
+    assert size > 1_000_000
+    with LabelStore.open(tmp_path / "store.sqlite") as store:
+        tracemalloc.start()
+        try:
+            read_datagym(store, path, progress=False)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert len(store.get_annotations()) == 500
+    assert peak < 12 * size, f"peak {peak / size:.1f}x the file's size"
