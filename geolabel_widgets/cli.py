@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import sys
 import warnings
 from pathlib import Path
 
-from .formats import READERS, WRITERS
+from .formats import FORMATS, READ, WRITE
 
 # The store, the formats' libraries and the demo are imported by the commands that use
 # them: `geolabel --help` loads argparse and little else.
@@ -130,8 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     q.set_defaults(run=_store_copy)
 
     p = commands.add_parser("import", help="read a dataset in another format into the store",
-                            description=f"Formats: {', '.join(sorted(READERS))}.")
-    p.add_argument("format", choices=sorted(READERS))
+                            description=f"Formats: {', '.join(sorted(READ))}.")
+    p.add_argument("format", choices=sorted(READ))
     p.add_argument("src", help="the file, folder or database URL to read")
     p.add_argument("--store", required=True, help="store file or URL")
     p.add_argument("--dataset", help="dataset name (default: from the source)")
@@ -163,8 +162,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Write the store's current labels in another format. Formats of one task "
                     "(coasttrain, coco, datagym, doodler, folder, seggym, veda) write --task, or the "
                     "store's only task when it has one; the others write every task unless "
-                    f"--task names one. Formats: {', '.join(sorted(WRITERS))}.")
-    p.add_argument("format", choices=sorted(WRITERS))
+                    f"--task names one. Formats: {', '.join(sorted(WRITE))}.")
+    p.add_argument("format", choices=sorted(WRITE))
     p.add_argument("dest", help="the file, folder or database URL to write")
     p.add_argument("--store", required=True, help="store file or URL")
     p.add_argument("--task", help="the task whose labels to write (default: the only one, "
@@ -262,30 +261,23 @@ def _chips(args) -> int:
 
 
 def _import(args) -> int:
-    reader = READERS[args.format]
-    options = {"dataset": args.dataset}
-    if args.remap:
-        if "remap" not in inspect.signature(reader).parameters:
-            raise ValueError(f"{args.format} imports take no --remap")
-        options["remap"] = args.remap
-    given = {option: getattr(args, option) for option in ("image", "class_property", "crs",
-                                                          "root")}
+    declared = FORMATS[args.format]
+    given = {option: getattr(args, option) for option in ("remap", "image", "class_property",
+                                                          "crs", "root", "mode")}
     given["scheduler"] = _scheduler(args)
+    options = {"dataset": args.dataset}
     for option, value in given.items():
         if value is not None:
-            if option not in inspect.signature(reader).parameters:
-                raise ValueError(f"{args.format} imports take no --{option.replace('_', '-')}")
+            if option not in declared.import_options:
+                flag = "--keep and --replace do not" if option == "mode" else \
+                    f"--{option.replace('_', '-')} does not"
+                raise ValueError(f"{flag} apply to {args.format} imports")
             options[option] = value
-    if args.mode:
-        if "mode" not in inspect.signature(reader).parameters:
-            raise ValueError(f"{args.format} imports images only: --keep and --replace "
-                             "do not apply")
-        options["mode"] = args.mode
     from .store import UnreadableImagesWarning
 
     with _open(args.store, must_exist=False) as store, warnings.catch_warnings():
         warnings.simplefilter("ignore", UnreadableImagesWarning)  # the summary says it
-        ids = reader(store, args.src, **options)
+        ids = declared.read(store, args.src, **options)
         report = getattr(store, "last_ingest", None)
         labels = getattr(store, "last_import", None)
     print(report.summary() if report else f"{len(ids)} images")
@@ -328,24 +320,21 @@ def _store_copy(args) -> int:
 
 
 def _export(args) -> int:
-    writer = WRITERS[args.format]
-    task = inspect.signature(writer).parameters.get("task")
-    if task is None and args.task is not None:
+    declared = FORMATS[args.format]
+    if declared.exports == "the store" and args.task is not None:
         raise ValueError(f"a {args.format} export holds the whole store: --task does not apply")
+    given = {"remap": args.remap, "for_import": args.for_import or None}
     options = {} if args.task is None else {"task": args.task}
-    one_task = task is not None and task.default is inspect.Parameter.empty
-    if args.remap is not None:
-        if "remap" not in inspect.signature(writer).parameters:
-            raise ValueError(f"{args.format} exports take no --remap")
-        options["remap"] = args.remap
-    if args.for_import:
-        if "for_import" not in inspect.signature(writer).parameters:
-            raise ValueError(f"{args.format} exports take no --for-import")
-        options["for_import"] = True
+    for option, value in given.items():
+        if value is not None:
+            if option not in declared.export_options:
+                raise ValueError(f"--{option.replace('_', '-')} does not apply to "
+                                 f"{args.format} exports")
+            options[option] = value
     with _open(args.store) as store:
-        if one_task and args.task is None:
+        if declared.exports == "one task" and args.task is None:
             options["task"] = _only_task(store, f"a {args.format} export")
-        writer(store, args.dest, overwrite=args.overwrite, **options)
+        declared.write(store, args.dest, overwrite=args.overwrite, **options)
     print(f"wrote {args.dest}")
     return 0
 

@@ -138,7 +138,7 @@ def test_import_coasttrain_twice_keeps_or_replaces_and_says_what_changed(tmp_pat
     with LabelStore.open(store) as opened:
         assert list(opened.annotations.query("kind == 'tag'")["value"]) == ["sand"]
     assert main(["import", "folder", str(tmp_path), "--store", store, "--keep"]) == 1
-    assert "images only" in capsys.readouterr().err
+    assert "--keep and --replace do not apply to folder imports" in capsys.readouterr().err
 
 
 def test_the_real_coast_train_records_import_and_stats_match_the_csvs(shared_data, tmp_path):
@@ -227,3 +227,47 @@ def test_export_takes_the_only_task_and_names_them_when_there_are_several(tmp_pa
                  str(tmp_path / "b.sqlite")]) == 0
     document = json.loads((tmp_path / "y.json").read_text())
     assert document["info"]["geolabel_task"] == SHAPES and len(document["annotations"]) == 1
+
+
+def test_every_formats_declaration_is_what_its_functions_take():
+    """The CLI reads each module's FORMAT, never the functions' signatures: so each
+    record must say exactly what its read_<name> / write_<name> take."""
+    import inspect
+
+    from geolabel_widgets.formats import FORMATS, READ, WRITE
+    from geolabel_widgets.formats.registry import EXPORT_OPTIONS, IMPORT_OPTIONS
+
+    for name, declared in FORMATS.items():
+        assert declared.name == name
+        assert (declared.read is not None) == (name in READ), name
+        assert (declared.write is not None) == (name in WRITE), name
+        if declared.read is not None:
+            assert declared.read.__name__ == f"read_{name}"
+            taken = set(inspect.signature(declared.read).parameters)
+            assert taken & IMPORT_OPTIONS == declared.import_options, name
+        if declared.write is not None:
+            assert declared.write.__name__ == f"write_{name}"
+            parameters = inspect.signature(declared.write).parameters
+            assert set(parameters) & EXPORT_OPTIONS == declared.export_options, name
+            task = parameters.get("task")
+            exports = "the store" if task is None else "one task" if \
+                task.default is inspect.Parameter.empty else "any tasks"
+            assert declared.exports == exports, name
+        if declared.parse is not None:
+            assert declared.parse.__name__.startswith("parse_"), name
+
+
+@pytest.mark.parametrize("command, says", [
+    (["import", "coco", "x.json", "--keep"], "--keep and --replace do not apply to coco imports"),
+    (["import", "geojson", "x.geojson", "--crs", "EPSG:4326"],
+     "--crs does not apply to geojson imports"),
+    (["export", "coco", "x.json", "--for-import"], "--for-import does not apply to coco exports"),
+    (["export", "s3label", "x.db", "--task", "t"],
+     "a s3label export holds the whole store: --task does not apply"),
+])
+def test_an_option_a_format_does_not_take_is_refused_before_the_store_opens(
+        command, says, tmp_path, capsys):
+    store = tmp_path / "never.sqlite"
+    assert main([*command, "--store", str(store)]) == 1
+    assert says in capsys.readouterr().err
+    assert not store.exists()

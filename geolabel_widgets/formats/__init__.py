@@ -1,10 +1,10 @@
 """One module per outside format, each with a reader into the store and a writer out.
 
-``READERS`` and ``WRITERS`` map a format's name to its ``read_<name>`` /
-``write_<name>``; the CLI dispatches through them. A format's module is imported
-when it is first used, so the CLI starts without loading every format's libraries.
-Every reader writes in one transaction: a bad file stops it with a ``FormatError``
-naming what is wrong, and the store is as it was.
+Each module declares its ``FORMAT`` (``registry.Format``); ``FORMATS`` maps a name to
+it, and ``READERS`` and ``WRITERS`` to its ``read_<name>`` / ``write_<name>``. A
+format's module is imported when it is first used, so the CLI starts without loading
+every format's libraries. Every reader writes in one transaction: a bad file stops it
+with a ``FormatError`` naming what is wrong, and the store is as it was.
 """
 
 from collections.abc import Iterator, Mapping
@@ -15,19 +15,20 @@ READ = ("coasttrain", "coco", "datagym", "doodler", "folder", "geojson", "geopar
         "imagelabeler", "s3label", "vector", "veda")
 WRITE = ("coasttrain", "coco", "datagym", "doodler", "folder", "geojson", "geoparquet",
          "imagelabeler", "s3label", "seggym", "veda")
-_ELSEWHERE = {"FormatError": "safety", "add_images_s3label": "s3label"}
+_ELSEWHERE = {"FormatError": "safety", "Format": "registry", "add_images_s3label": "s3label"}
 
 
-class _Functions(Mapping):
-    """Format name -> its ``<verb>_<name>`` function, from the module of that name."""
+class _Declared(Mapping):
+    """Format name -> what its module declares (``FORMAT``, or one of its fields)."""
 
-    def __init__(self, verb: str, names: tuple[str, ...]):
-        self._verb, self._names = verb, names
+    def __init__(self, names: tuple[str, ...], field: str | None = None):
+        self._names, self._field = names, field
 
-    def __getitem__(self, name: str) -> Callable:
+    def __getitem__(self, name: str):
         if name not in self._names:
             raise KeyError(name)
-        return getattr(import_module(f".{name}", __name__), f"{self._verb}_{name}")
+        declared = import_module(f".{name}", __name__).FORMAT
+        return declared if self._field is None else getattr(declared, self._field)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)
@@ -36,10 +37,11 @@ class _Functions(Mapping):
         return len(self._names)
 
 
-READERS = _Functions("read", READ)
-WRITERS = _Functions("write", WRITE)
+FORMATS: Mapping = _Declared(tuple(sorted(set(READ) | set(WRITE))))
+READERS: Mapping[str, Callable] = _Declared(READ, "read")
+WRITERS: Mapping[str, Callable] = _Declared(WRITE, "write")
 
-__all__ = ["READERS", "WRITERS", *_ELSEWHERE, *(f"read_{name}" for name in READ),
+__all__ = ["FORMATS", "READERS", "WRITERS", *_ELSEWHERE, *(f"read_{name}" for name in READ),
            *(f"write_{name}" for name in WRITE)]
 
 

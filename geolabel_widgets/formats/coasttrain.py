@@ -24,10 +24,11 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import box
 
-from ..store import LabelStore, StoreError
+from ..store import LabelStore
 from ..store.remap import read_remap_files
 from .atomic import unpacked, whole_or_nothing
 from .coasttrain_npz import image_files_from_npz, write_masks, write_record
+from .registry import Format
 from .safety import FormatError
 
 MISSING = ["n/a", "na", "N/A", "NA", "", "nan", "NaN", "None", "null"]
@@ -83,7 +84,7 @@ def _read_record(store, source: Path, dataset, task, mode, progress) -> list[str
     present = {c for row in frame["present"] for c in row}
     unknown = present - set(classes)
     if unknown:
-        raise StoreError(f"{path}: classes_present_array names classes missing from "
+        raise FormatError(f"{path}: classes_present_array names classes missing from "
                          f"classes_array: {sorted(unknown)}")
     store.add_dataset(dataset, sensor=_sensor(path.stem), source="coasttrain",
                       description=f"Coast Train record read from {path.name}")
@@ -143,20 +144,20 @@ def read_metadata_csv(path: Path) -> pd.DataFrame:
     a row that cannot be read stops the import with its line number.
     """
     if path.stat().st_size > MAX_CSV_BYTES:
-        raise StoreError(f"{path} is larger than {MAX_CSV_BYTES // 2**20} MB; "
+        raise FormatError(f"{path} is larger than {MAX_CSV_BYTES // 2**20} MB; "
                          "not a Coast Train metadata CSV")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=MISSING)
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise StoreError(f"{path}: not a readable CSV ({err})") from None
+        raise FormatError(f"{path}: not a readable CSV ({err})") from None
     frame.columns = [c.strip() for c in frame.columns]
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
-        raise StoreError(f"{path}: missing column(s) {', '.join(missing)}")
+        raise FormatError(f"{path}: missing column(s) {', '.join(missing)}")
     frame = frame.reset_index(drop=True)
     line = frame.index + 2  # the header is line 1
     if frame["image_filename"].isna().any():
-        raise StoreError(f"{path} line {line[frame['image_filename'].isna()][0]}: "
+        raise FormatError(f"{path} line {line[frame['image_filename'].isna()][0]}: "
                          "image_filename is empty")
     frame["image_path"] = frame["image_filename"].str.strip().str.lstrip("/")
     named = [c for c in ("image_filename", "label_image_filename", "annotation_image_filename")
@@ -173,7 +174,7 @@ def read_metadata_csv(path: Path) -> pd.DataFrame:
         sizes = pd.to_numeric(frame[column], errors="coerce")
         bad = sizes.isna() | (sizes <= 0)
         if bad.any():
-            raise StoreError(f"{path} line {line[bad.to_numpy()][0]}: {column} is "
+            raise FormatError(f"{path} line {line[bad.to_numpy()][0]}: {column} is "
                              f"{frame[column][bad].iloc[0]!r}, not a size in pixels")
         frame[column] = sizes.astype("int64")
     density = pd.to_numeric(frame["doodle_spatial_density"], errors="coerce") \
@@ -219,11 +220,11 @@ def _indices(value, line: int, count: int, path: Path) -> list[int] | None:
     try:
         indices = [int(v) for v in re.split(r"[,\s\[\]]+", value.strip()) if v]
     except ValueError:
-        raise StoreError(f"{path} line {line}: classes_present_integer is not a list of "
+        raise FormatError(f"{path} line {line}: classes_present_integer is not a list of "
                          f"integers: {value[:80]!r}") from None
     bad = [k for k in indices if not 0 <= k < count]
     if bad:
-        raise StoreError(f"{path} line {line}: classes_present_integer holds {bad[0]}, "
+        raise FormatError(f"{path} line {line}: classes_present_integer holds {bad[0]}, "
                          f"outside the {count} classes of classes_array")
     return indices
 
@@ -284,7 +285,7 @@ def _labeler_of(files, line: int, path: Path) -> str:
         match = _LABELER.search(Path(name).name)
         if match:
             return f"ID{int(match.group(1))}"
-    raise StoreError(f"{path} line {line}: no _IDn labeler suffix in {files[0]!r}")
+    raise FormatError(f"{path} line {line}: no _IDn labeler suffix in {files[0]!r}")
 
 
 def _names(value, line: int, column: str, path: Path) -> list[str]:
@@ -292,15 +293,15 @@ def _names(value, line: int, column: str, path: Path) -> list[str]:
     if not isinstance(value, str):
         return []
     if len(value) > MAX_CELL_CHARS:
-        raise StoreError(f"{path} line {line}: {column} is {len(value)} characters long; "
+        raise FormatError(f"{path} line {line}: {column} is {len(value)} characters long; "
                          "not a list of class names")
     try:
         parsed = ast.literal_eval(f"[{value}]")
     except (ValueError, SyntaxError, RecursionError, MemoryError):
-        raise StoreError(f"{path} line {line}: {column} is not a list of quoted class names: "
+        raise FormatError(f"{path} line {line}: {column} is not a list of quoted class names: "
                          f"{value[:80]!r}") from None
     if not all(isinstance(v, str) for v in parsed):
-        raise StoreError(f"{path} line {line}: {column} holds non-names: {value[:80]!r}")
+        raise FormatError(f"{path} line {line}: {column} holds non-names: {value[:80]!r}")
     return [v.strip() for v in parsed]
 
 
@@ -319,12 +320,16 @@ def _sensor(stem: str) -> str | None:
 def _csv_of(source: Path) -> Path:
     if source.is_file():
         if source.suffix.lower() != ".csv":
-            raise StoreError(f"{source}: a Coast Train record is its metadata CSV, or a "
+            raise FormatError(f"{source}: a Coast Train record is its metadata CSV, or a "
                              "folder or .zip holding it")
         return source
     if source.is_dir():
         found = sorted(source.glob("*.csv"))
         if len(found) != 1:
-            raise StoreError(f"{source}: expected one metadata CSV, found {len(found)}")
+            raise FormatError(f"{source}: expected one metadata CSV, found {len(found)}")
         return found[0]
     raise FileNotFoundError(f"no Coast Train record at {source}")
+
+
+FORMAT = Format("coasttrain", read=read_coasttrain, write=write_coasttrain,
+                import_options=frozenset({"mode", "remap"}))

@@ -24,6 +24,7 @@ from shapely.geometry import MultiPolygon, Polygon, box
 from ..store import LabelStore
 from .atomic import whole_or_nothing
 from .records import LABEL_COLUMNS, Parsed, current_labels, write_records
+from .registry import Format
 from .safety import FormatError, is_number, read_json
 
 KINDS = ("box", "polygon")
@@ -263,3 +264,6 @@ def _need(item, fields: dict, where: str, source: Path) -> None:
         value = item.get(name)
         if not isinstance(value, kind) or isinstance(value, bool):
             raise FormatError(f"{source}: {where} has no {kind.__name__} {name!r}")
+
+
+FORMAT = Format("coco", read=read_coco, write=write_coco, parse=parse_coco)

@@ -32,6 +32,7 @@ from ..store import LabelStore
 from .atomic import whole_or_nothing
 from .datagym_internal import export_task, is_internal_task, label_classes
 from .records import Parsed, current_labels, write_records
+from .registry import Format
 from .safety import FormatError, is_number, read_json
 
 GEOMETRY_KINDS = {"point": "point", "line": "line", "rectangle": "box", "polygon": "polygon",
@@ -55,7 +56,7 @@ def read_datagym(store: LabelStore, source: str | os.PathLike, *, dataset: str |
     source = Path(source)
     classes, media, path = _load(source)
     name = source.name if source.is_dir() else source.stem
-    parsed = parse_export({"label_classes": classes, "tasks": media}, path,
+    parsed = parse_datagym({"label_classes": classes, "tasks": media}, path,
                           task=task or name, dataset=dataset or name,
                           images_dir=Path(images_dir or path.parent))
     return write_records(store, parsed, progress=progress)
@@ -84,7 +85,7 @@ def _load(source: Path) -> tuple[list, list, Path]:
                       "project (LabelTasks.json) or task")
 
 
-def parse_export(document, source: Path, *, task: str, dataset: str, images_dir: Path
+def parse_datagym(document, source: Path, *, task: str, dataset: str, images_dir: Path
                  ) -> Parsed:
     geometry_types, classification_classes = _classes(document.get("label_classes"), source)
     images, labels, statuses, tags = {}, [], [], []
@@ -398,3 +399,7 @@ def _coordinates(kind: str, geometry, for_import: bool) -> list:
     if kind == "polygon":
         return [point(x, y) for x, y in geometry.exterior.coords[:-1]]
     return [point(x, y) for x, y in geometry.coords]
+
+
+FORMAT = Format("datagym", read=read_datagym, write=write_datagym, parse=parse_datagym,
+                export_options=frozenset({"for_import"}))

@@ -24,6 +24,7 @@ from .atomic import whole_or_nothing
 from .coasttrain_npz import (doodler_settings, integer_raster, label_indices, read_tiff,
                              trial_prefixes, write_tiff)
 from .records import current_masks, image_pixels
+from .registry import Format
 from .safety import FormatError, load_npz
 
 ANONYMOUS = {"Enter-user-ID": "anon"}  # Doodler's never-changed default id
@@ -218,3 +219,7 @@ def _overlay(path: Path, pixels: np.ndarray, classes_raster, count: int) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=200, bbox_inches="tight")
     return path
+
+
+FORMAT = Format("doodler", read=read_doodler, write=write_doodler,
+                export_options=frozenset({"remap"}))

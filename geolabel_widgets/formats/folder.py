@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from ..store import LabelStore
 from ..store.ingest import path_of
 from .atomic import whole_or_nothing
+from .registry import Format
 from .safety import csv_safe, folder_name
 
 
@@ -61,3 +62,7 @@ def write_folder(store: LabelStore, dest: str | os.PathLike, *, task: str,
                                           "labeler", "value", "created_at"]]
     csv_safe(table).to_csv(dest / "labels.csv", index=False)
     return table
+
+
+FORMAT = Format("folder", read=read_folder, write=write_folder,
+                import_options=frozenset({"scheduler"}))

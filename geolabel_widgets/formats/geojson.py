@@ -22,6 +22,7 @@ from ..store import LabelStore
 from .atomic import whole_or_nothing
 from .records import (RASTER_KINDS, Parsed, bare_statuses, current_labels,
                       write_records)
+from .registry import Format
 from .safety import FormatError, read_json
 
 PROPERTIES = ["image", "image_uri", "image_width", "image_height", "dataset", "task",
@@ -73,11 +74,11 @@ def read_geojson(store: LabelStore, source: str | os.PathLike, *, dataset: str |
     except (ValueError, TypeError, AttributeError, KeyError,
             shapely.errors.GEOSException) as err:
         raise FormatError(f"{source}: a feature is malformed ({err})") from None
-    return write_records(store, parse_frame(frame, source), dataset=dataset,
+    return write_records(store, parse_geojson(frame, source), dataset=dataset,
                          progress=progress)
 
 
-def parse_frame(frame: pd.DataFrame, source) -> Parsed:
+def parse_geojson(frame: pd.DataFrame, source) -> Parsed:
     """Features (as written above) to records; every problem names the feature."""
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
@@ -177,3 +178,7 @@ def _warn_left_out(store: LabelStore, task: str | None) -> None:
     if rasters:
         warnings.warn(f"{rasters} raster label(s) (masks, doodles) are not vector data and "
                       "were left out; export them as coasttrain", stacklevel=3)
+
+
+FORMAT = Format("geojson", read=read_geojson, write=write_geojson, parse=parse_geojson,
+                exports="any tasks")

@@ -10,8 +10,9 @@ import pyarrow
 
 from ..store import LabelStore
 from .atomic import whole_or_nothing
-from .geojson import labels_frame, parse_frame
+from .geojson import labels_frame, parse_geojson
 from .records import write_records
+from .registry import Format
 from .safety import FormatError
 
 
@@ -29,5 +30,9 @@ def read_geoparquet(store: LabelStore, source: str | os.PathLike, *,
         frame = gpd.read_parquet(source)
     except (pyarrow.ArrowException, ValueError, TypeError, OSError) as err:
         raise FormatError(f"{source}: not a readable GeoParquet file ({err})") from None
-    return write_records(store, parse_frame(frame, source), dataset=dataset,
+    return write_records(store, parse_geojson(frame, source), dataset=dataset,
                          progress=progress)
+
+
+FORMAT = Format("geoparquet", read=read_geoparquet, write=write_geoparquet,
+                parse=parse_geojson, exports="any tasks")

@@ -26,6 +26,7 @@ from .atomic import unpacked, whole_or_nothing
 from .imagelabeler_shapes import (EVENTS_TASK, footprint_from_name, parse_event,
                                   shapefile_events, write_events)
 from .records import LABEL_COLUMNS, Parsed, current_labels, write_records
+from .registry import Format
 from .safety import (MAX_CSV_BYTES, FormatError, check_size, csv_safe, csv_text, file_name,
                      folder_name, inside, is_number)
 
@@ -49,11 +50,11 @@ def read_imagelabeler(store: LabelStore, source: str | os.PathLike, *,
         with unpacked(source, extract_to or source.with_suffix("")) as folder:
             return read_imagelabeler(store, folder, dataset=dataset, labeler=labeler,
                                      progress=progress)
-    parsed = parse_download(source, labeler=labeler, rename=dataset)
+    parsed = parse_imagelabeler(source, labeler=labeler, rename=dataset)
     return write_records(store, parsed, progress=progress)
 
 
-def parse_download(folder: Path, *, labeler: str, rename: str | None = None) -> Parsed:
+def parse_imagelabeler(folder: Path, *, labeler: str, rename: str | None = None) -> Parsed:
     if not folder.is_dir():
         raise FileNotFoundError(f"no Image Labeler download at {folder}")
     events = [folder] if _is_event(folder) else sorted(
@@ -219,3 +220,7 @@ def _write_events(store, folder: Path, tasks, statuses, image_ids, progress) -> 
         event.mkdir(parents=True, exist_ok=True)
         table = pd.DataFrame(rows, columns=[*COLUMNS, "event"])
         csv_safe(table).to_csv(event / "images.csv", index=False)
+
+
+FORMAT = Format("imagelabeler", read=read_imagelabeler, write=write_imagelabeler,
+                parse=parse_imagelabeler, exports="any tasks")

@@ -35,6 +35,7 @@ from ..store.ingest import path_of
 from .atomic import whole_or_nothing
 from . import s3label_schema as t3
 from .records import current_labels
+from .registry import Format
 from .safety import FormatError
 
 TABLES = [t.name for t in t3.meta.sorted_tables]
@@ -408,3 +409,7 @@ def _serialise(row) -> dict:
                              for part in parts for ring in (part.exterior, *part.interiors)],
                  "inverted": False}
     return {"type": kind, "label": label, "label_class": row.value, "selected": False}
+
+
+FORMAT = Format("s3label", read=read_s3label, write=write_s3label,
+                import_options=frozenset({"root"}), exports="the store")

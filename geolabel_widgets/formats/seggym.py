@@ -13,6 +13,7 @@ from PIL import Image
 from ..store import LabelStore
 from .atomic import whole_or_nothing
 from .records import current_masks, image_pixels
+from .registry import Format
 
 
 @whole_or_nothing
@@ -36,3 +37,6 @@ def write_seggym(store: LabelStore, dest: str | os.PathLike, *, task: str,
                      "image": f"images/{stem}.png", "label": f"labels/{stem}.png"})
     (dest / "classes.txt").write_text("\n".join(order))
     return pd.DataFrame(rows)
+
+
+FORMAT = Format("seggym", write=write_seggym)

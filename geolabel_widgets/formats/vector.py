@@ -24,6 +24,7 @@ from pyproj.exceptions import CRSError
 from shapely.geometry import box
 
 from ..store import LabelStore
+from .registry import Format
 from .safety import FormatError
 
 CLASS_PROPERTIES = ("class", "label", "category", "class_name", "classname")
@@ -196,3 +197,7 @@ def _crs(crs: str, source: Path):
         return CRS.from_user_input(crs)
     except CRSError as err:
         raise FormatError(f"{source}: --crs {crs!r} is not a CRS ({err})") from None
+
+
+FORMAT = Format("vector", read=read_vector,
+                import_options=frozenset({"image", "class_property", "crs"}))

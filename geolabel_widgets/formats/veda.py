@@ -35,6 +35,7 @@ from ..store import LabelStore
 from ..store.ingest import path_of
 from .atomic import unpacked, whole_or_nothing
 from .records import STATUS_COLUMNS, Parsed, current_labels, image_pixels, write_records
+from .registry import Format
 from .safety import FormatError, read_json
 
 ML_TYPES = {"classification": "multilabel", "segmentation": "semantic_segmentation",
@@ -52,7 +53,7 @@ def read_veda(store: LabelStore, source: str | os.PathLike, *, dataset: str | No
         with unpacked(source, extract_to or source.with_name(_stem(source))) as folder:
             return read_veda(store, folder, dataset=dataset, task=task, labeler=labeler,
                              progress=progress)
-    parsed = parse_release(source, dataset, task=task, labeler=labeler, progress=progress)
+    parsed = parse_veda(source, dataset, task=task, labeler=labeler, progress=progress)
     return write_records(store, parsed, progress=progress)
 
 
@@ -64,7 +65,7 @@ def _stem(path: Path) -> str:
     return name
 
 
-def parse_release(folder: Path, dataset: str | None, *, task: str | None, labeler: str,
+def parse_veda(folder: Path, dataset: str | None, *, task: str | None, labeler: str,
                   progress: bool = True) -> Parsed:
     """The datapoints in ``folder``: a release (``labels/`` + ``images/``, or one folder
     holding them), an API folder (``<id>.json`` beside ``<id>.tif``, a
@@ -366,3 +367,6 @@ def _write_tif(image: pd.Series, path: Path, georeferenced: bool) -> None:
         warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
         with rasterio.open(path, "w", **profile) as dst:
             dst.write(np.moveaxis(pixels, -1, 0))
+
+
+FORMAT = Format("veda", read=read_veda, write=write_veda, parse=parse_veda)
