@@ -1,6 +1,7 @@
 """Adding images by reference: folders, bad files, catalogues, georeference."""
 
 import hashlib
+import json
 import warnings
 
 import geopandas as gpd
@@ -41,6 +42,20 @@ def test_adding_twice_is_harmless_and_returns_every_id(store, image_folder):
     again = store.add_images(image_folder, dataset="event", progress=False)
     assert again == first and store.last_ingest.added == 0
     assert len(store.images) == 6
+    assert repr(first) == "<6 images: 6 new, 0 skipped>"
+    assert repr(again) == "<6 images: 0 new, 0 skipped>"
+
+
+def test_a_notebook_cell_ending_with_add_images_shows_one_line(store, image_folder):
+    """50,000 hashes would push the widgets below out of sight; the ids still are a
+    list (JSON, slicing, ``in``) where code uses them."""
+    from IPython.lib.pretty import pretty
+
+    ids = store.add_images(image_folder, dataset="event", progress=False)
+    assert pretty(ids) == "<6 images: 6 new, 0 skipped>"
+    assert json.loads(json.dumps(ids)) == list(ids) == sorted(store.images.index,
+                                                              key=list(ids).index)
+    assert ids[0] in ids and isinstance(ids[:2], list) and len(ids[:2]) == 2
 
 
 def test_a_copy_of_an_image_is_one_image(store, image_folder, tmp_path):
@@ -75,6 +90,8 @@ def test_bad_files_are_summarised_and_the_good_ones_added(store, tmp_path):
     assert "empty.png: is empty" in message
     images = store.images.set_index("name")
     assert len(ids) == 3 and set(images.index) == {"whole.jpg", good[1].name, "huge.tif"}
+    assert repr(ids) == "<3 images: 3 new, 3 skipped; .report.summary() lists them>"
+    assert ids.report.summary() == message
     assert images.loc["huge.tif", ["width", "height"]].tolist() == [40000, 40000]
     assert images.loc["huge.tif", "lat"] == pytest.approx(26.9, abs=0.2)
 

@@ -60,6 +60,23 @@ class IngestReport:
         return "\n".join(lines)
 
 
+class AddedImages(list):
+    """The ids ``add_images`` returns, every usable image it found (a list, in order),
+    whose repr is one line: a cell ending with it does not print 50,000 hashes."""
+
+    def __init__(self, report: IngestReport):
+        super().__init__(report.image_ids)
+        self.report = report
+
+    def __repr__(self) -> str:
+        r = self.report
+        unplaced = f", {len(r.without_footprint)} without a footprint" \
+            if r.without_footprint else ""
+        listed = "; .report.summary() lists them" if r.failures or unplaced else ""
+        return (f"<{len(self)} images: {r.added} new, {len(r.failures)} skipped{unplaced}"
+                f"{listed}>")
+
+
 def rows_from_files(sources, recursive: bool, progress: bool, report: IngestReport,
                     scheduler: str | None = IN_PROCESS, workers: int | None = None
                     ) -> list[dict]:

@@ -35,8 +35,8 @@ from .geometry import POSTGIS, add_spatial_indexes, choose_geometry
 from .history import HistoryMixin
 from .text import refused
 from .types import StoreError, TaskInfo
-from .ingest import (ChipJob, IngestReport, chip_rows, merge_report, rows_from_files,
-                     rows_from_frame)
+from .ingest import (AddedImages, ChipJob, IngestReport, chip_rows, merge_report,
+                     rows_from_files, rows_from_frame)
 from .masks import DatabaseMasks, FolderMasks, MaskRef, decode_mask, encode_mask, pixel_counts
 from .queue import OPEN_STATUSES, QueueMixin
 from .retry import PATIENCE_SECONDS, retried, server_gone, unavailable, waiting_at_most
@@ -364,14 +364,14 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
     # -- images ----------------------------------------------------------------------------
     def add_images(self, source, *, dataset: str, recursive: bool = True,
                    progress: bool = True, scheduler: str | None = None,
-                   workers: int | None = None) -> list[str]:
+                   workers: int | None = None) -> AddedImages:
         """Add images by reference: a folder, file, list of paths, or a (Geo)DataFrame.
 
         Files are hashed (sha256) and only their headers read: here, or on Dask with
         ``scheduler="local"`` (a LocalCluster of ``workers``) or a scheduler's address,
         for catalogues of many thousand files. Returns the ids of every usable image
-        found, including those already in the store; unreadable files are listed in
-        one warning (and in ``store.last_ingest``).
+        found, including those already in the store (a list, shown as a one-line
+        count); unreadable files are listed in one warning (and in its ``.report``).
         """
         report = IngestReport()
         if isinstance(source, pd.DataFrame):
@@ -380,7 +380,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
             rows = rows_from_files(source, recursive, progress, report, scheduler, workers)
         report.image_ids, report.added = self._insert_images(rows, dataset)
         self._ingested(report)
-        return report.image_ids
+        return AddedImages(report)
 
     def _ingested(self, report: IngestReport) -> None:
         self.last_ingest = report
@@ -437,7 +437,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
             raise
         self.last_chips = total
         self._ingested(report)
-        return report.image_ids
+        return AddedImages(report)
 
     def _chip_folder(self, scene, folder, several: bool) -> Path:
         name = f"{Path(str(scene)).stem}_chips"
