@@ -15,7 +15,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -42,6 +42,9 @@ from .queue import OPEN_STATUSES, QueueMixin
 from .retry import PATIENCE_SECONDS, retried, server_gone, unavailable, waiting_at_most
 from .splits import SplitMixin
 
+if TYPE_CHECKING:
+    from ..imagery.chips import ChipReport
+
 DEFAULT_TAG_CLASSES = ("present", "not present")
 _UNREAD = object()  # _put reads the current row itself
 REVIEW_VERDICTS = {"accept": "reviewed", "reviewed": "reviewed",
@@ -65,6 +68,10 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         self._labelers: set[str] = set()
         self.on_server = engine.dialect.name != "sqlite"
         self.patience = PATIENCE_SECONDS  # how long a call waits for a server that went away
+        # what the latest add_images, add_chips and add_labels (an import) did
+        self.last_ingest: IngestReport | None = None
+        self.last_chips: ChipReport | None = None
+        self.last_import: ImportSummary | None = None
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
