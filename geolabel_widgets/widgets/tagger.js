@@ -27,6 +27,9 @@ function render({ model, el }) {
   let moves = 0; // counts the person's moves, so a late answer never moves the view
   let lastWindow = null; // the newest window of images received
   let reqCounter = Date.now();
+  let keyTime; // when the last key or button went down, for the timings below
+  // key -> image shown and key -> saved, in ms, kept only when the benchmark asks
+  const timings = model.get("timing") ? { shown: [], saved: [] } : null;
   let lastError = "";
   let noteTimer = null;
 
@@ -35,6 +38,7 @@ function render({ model, el }) {
   el.tabIndex = 0;
   el.setAttribute("data-lm-suppress-shortcuts", "true"); // JupyterLab leaves our keys alone
   el.dataset.ignored = "0";
+  if (timings) el.geolabelTimings = timings; // read by benchmarks/tagger.py
   const header = h("div", "gl-header");
   const title = h("span", "gl-title");
   const where = h("span", "gl-position");
@@ -64,7 +68,7 @@ function render({ model, el }) {
   function button(text, key, onClick) {
     const b = h("button", "gl-button", key ? `${text} (${key.replace("Arrow", "")})` : text);
     b.addEventListener("mousedown", (event) => {
-      window.__geolabelKeyTime = event.timeStamp;
+      keyTime = event.timeStamp;
     });
     b.addEventListener("click", (event) => {
       event.preventDefault();
@@ -170,12 +174,10 @@ function render({ model, el }) {
 
   function shownFrame() {
     // the frame that first shows the new image, for the latency measurements
-    const start = window.__geolabelKeyTime;
-    if (start === undefined) return;
-    window.__geolabelKeyTime = undefined;
-    requestAnimationFrame(() => {
-      (window.__geolabelTimings = window.__geolabelTimings || []).push(performance.now() - start);
-    });
+    const start = keyTime;
+    keyTime = undefined;
+    if (!timings || start === undefined) return;
+    requestAnimationFrame(() => timings.shown.push(performance.now() - start));
   }
 
   // -- writes: each names the image it is for and the position the person saw -----------
@@ -184,7 +186,7 @@ function render({ model, el }) {
     message.position = position;
     message.moves = moves;
     message.sentAt = Date.now();
-    if (window.__geolabelKeyTime !== undefined) keyTimes.set(message.req, window.__geolabelKeyTime);
+    if (timings && keyTime !== undefined) keyTimes.set(message.req, keyTime);
     pending.set(message.req, message);
     remember();
     trySend(message);
@@ -319,8 +321,7 @@ function render({ model, el }) {
       const message = pending.get(content.req);
       pending.delete(content.req);
       if (keyTimes.has(content.req)) {
-        (window.__geolabelSavedTimings = window.__geolabelSavedTimings || []).push(
-          performance.now() - keyTimes.get(content.req));
+        timings.saved.push(performance.now() - keyTimes.get(content.req));
         keyTimes.delete(content.req);
       }
       remember();
@@ -416,7 +417,7 @@ function render({ model, el }) {
       // a held key acts once: each image gets its own press, seen
       return ignored("Holding a key acts once: press it again for the next image.");
     }
-    window.__geolabelKeyTime = event.timeStamp;
+    keyTime = event.timeStamp;
     const [name, arg] = action;
     if (name === "class") chooseClass(arg);
     else if (name === "next") move(position + 1);

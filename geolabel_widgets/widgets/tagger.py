@@ -79,6 +79,8 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
     labeled = t.Int(0).tag(sync=True)
     review_mode = t.Bool(False).tag(sync=True)
     display_size = t.Int(768).tag(sync=True)
+    # views record key -> shown and key -> saved times (benchmarks/tagger.py reads them)
+    timing = t.Bool(False).tag(sync=True)
 
     def __init__(self, store: LabelStore, *, task: str, labeler: str,
                  classes: Sequence[str] | None = None, dataset=None, multilabel: bool = False,
