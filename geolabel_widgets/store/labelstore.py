@@ -34,7 +34,7 @@ from .changes import ChangeFeed
 from .geometry import POSTGIS, add_spatial_indexes, choose_geometry
 from .history import HistoryMixin
 from .text import refused
-from .types import StoreError, TaskInfo
+from .types import StoreError, TaskInfo, label_key
 from .ingest import (AddedImages, ChipJob, IngestReport, chip_rows, merge_report,
                      rows_from_files, rows_from_frame)
 from .masks import DatabaseMasks, FolderMasks, MaskRef, decode_mask, encode_mask, pixel_counts
@@ -572,7 +572,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                         summary.add(self._tag(conn, action, info, row.image_id, values,
                                               labeler, mode))
                     elif row.kind == "doodles":
-                        label_id = f"doodles/{info.task_id}/{row.image_id}/{labeler}"
+                        label_id = label_key("doodles", info, row.image_id, labeler)
                         current = self._current(conn, label_id)
                         outcome = _outcome(current, extra, mode, lambda c: c.props)
                         if outcome in ("added", "replaced"):
@@ -622,7 +622,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
              labeler: str, mode: str | None = None) -> Counter:
         """Set a labeler's tags on an image. ``mode`` None: as a person tags (every call
         is written); "replace" or "keep": as an import (see ``add_labels``)."""
-        prefix = f"tag/{info.task_id}/{image_id}/{labeler}"
+        prefix = label_key("tag", info, image_id, labeler)
         outcomes = Counter()
         if info.type == "multilabel":
             current = self._current_with_prefix(conn, prefix + "/")
@@ -720,7 +720,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         file_name, png = encode_mask(mask)
         counts = pixel_counts(mask, [""] * offset + classes)
         counts.pop("", None)
-        label_id = f"{kind}/{info.task_id}/{image_id}/{labeler}"
+        label_id = label_key(kind, info, image_id, labeler)
         ref = MaskRef(file_name, int(mask.shape[0]), int(mask.shape[1]), tuple(classes), counts)
         with self._action(info, labeler, image_id) as (conn, action):
             _check_mask_shape(conn, image_id, mask.shape)
@@ -789,7 +789,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         """A labeler's note on an image (one current comment per labeler)."""
         info = self._task(task)
         with self._action(info, labeler, image_id) as (conn, action):
-            self._put(conn, action, f"comment/{info.task_id}/{image_id}/{labeler}", image_id,
+            self._put(conn, action, label_key("comment", info, image_id, labeler), image_id,
                       info, labeler, kind="comment", value=text)
 
     # -- reading ---------------------------------------------------------------------------
@@ -1046,12 +1046,12 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         return annotation_id
 
     def _status_of(self, conn, image_id: str, info: TaskInfo, labeler: str) -> str:
-        row = self._current(conn, f"status/{info.task_id}/{image_id}/{labeler}")
+        row = self._current(conn, label_key("status", info, image_id, labeler))
         return row.value if row is not None and not row.deleted else "unlabeled"
 
     def _set_status(self, conn, action: int, image_id: str, info: TaskInfo, labeler: str,
                     status: str, comment: str | None = None, author: str | None = None) -> None:
-        label_id = f"status/{info.task_id}/{image_id}/{labeler}"
+        label_id = label_key("status", info, image_id, labeler)
         current = self._current(conn, label_id)
         unchanged = current is not None and not current.deleted and current.value == status
         if unchanged and comment is None:

@@ -184,6 +184,7 @@ class QueueMixin:
     def _status_join(info, labeler: str):
         """A labeler's current status rows (aliased) and how they join on images."""
         row, i = s.annotations.alias("status_row"), s.images
+        # label_key("status", info, image_id, labeler), in SQL
         label_id = sa.literal(f"status/{info.task_id}/") + i.c.image_id + sa.literal(f"/{labeler}")
         return row, sa.and_(row.c.label_id == label_id, row.c.is_current, sa.not_(row.c.deleted))
 

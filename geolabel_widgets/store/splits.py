@@ -14,7 +14,7 @@ import shapely
 import sqlalchemy as sa
 
 from . import schema as s
-from .types import StoreError
+from .types import StoreError, label_key
 
 SPLITS = ("train", "val", "test")
 SPLITTER = "geolabel"  # the labeler id that split rows are written under
@@ -62,7 +62,7 @@ class SplitMixin:
             self._ensure_labeler(conn, SPLITTER, display_name="geolabel splits")
             action = self._new_action(conn, info, SPLITTER, "edit")
             for image_id, split in assigned.items():
-                label_id = f"split/{info.task_id}/{image_id}"
+                label_id = label_key("split", info, image_id)
                 current = self._current(conn, label_id)
                 if current is not None and not current.deleted and current.value == split:
                     continue

@@ -16,3 +16,10 @@ class TaskInfo:
     type: str
     classes: tuple[str, ...]
     labels_per_image: int = 1
+
+
+def label_key(kind: str, task: TaskInfo, image_id, labeler=None) -> str:
+    """The label id of the one current row of a kind a labeler has on an image (a tag,
+    status, comment, mask ...; ``labeler`` None for a task's own row, as a split):
+    writing it again supersedes that row."""
+    return f"{kind}/{task.task_id}/{image_id}" + ("" if labeler is None else f"/{labeler}")
