@@ -1,6 +1,6 @@
 """The class, labeler and geographic distribution figures of the Coast Train data release."""
 
-from .display import show_figures_as_images
+from .inline import show_figures_as_images
 from .figures import FIGURES, save_figures
 from .frames import (agreement_frame, class_frame, class_pixel_frame, dataset_frame,
                      labeler_frame, location_frame)

@@ -40,7 +40,7 @@ from ..store import LabelStore, StoreError, StoreUnavailable
 from .drawing import (DRAWN_KINDS, HANDLE_PX, Shape, View, draw_shapes, move_vertex,
                       shape_at, vertex_at, vertices, with_hole)
 from .keyboard import NAVIGATION_KEYS, help_line, key_map, key_name
-from .queue import RETRY_EVERY, QueueWalker
+from .walker import RETRY_EVERY, QueueWalker
 from .screen import ScreenEcho
 
 TOOLS = ("box", "polygon", "point", "brush", "eraser", "select")

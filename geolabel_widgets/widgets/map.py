@@ -41,8 +41,8 @@ from .footprints import (Box, Details, FootprintIndex, Palette, cell_features, c
 COLOR_BY = ("status", "dataset", "class", "labeler")
 STATUS_COLORS = {"unlabeled": "#9e9e9e", "in_progress": "#f9a825", "labeled": "#2e7d32",
                  "skipped": "#ef6c00", "needs_improvement": "#c62828", "reviewed": "#1565c0"}
-NOTHING = {"status": "unlabeled", "class": "no label", "labeler": "nobody", "dataset": "?"}
-NOTHING_COLOR = "#9e9e9e"
+NO_LABEL = {"status": "unlabeled", "class": "no label", "labeler": "nobody", "dataset": "?"}
+NO_LABEL_COLOR = "#9e9e9e"
 MAX_FOOTPRINTS = 3000  # more in view than this, and the map shows counts per cell
 BACKGROUND_ABOVE = 20_000  # images; more, and their footprints are read in the background
 _READER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geolabel-map-reader")
@@ -253,7 +253,7 @@ class ImageMap(w.VBox):
     # -- what is drawn -----------------------------------------------------------------------
     def _palette(self) -> Palette:
         column = self.color_by
-        nothing = NOTHING[column]
+        nothing = NO_LABEL[column]
         values, codes = self._values(column)
         present = set(values[np.bincount(codes, minlength=len(values)) > 0])
         if column == "status":
@@ -269,7 +269,7 @@ class ImageMap(w.VBox):
         if nothing in present and nothing not in order:
             order.append(nothing)
         cycle = [to_hex(c) for c in colormaps["tab10"].colors]
-        colors = [known.get(v) or (NOTHING_COLOR if v == nothing else cycle[k % len(cycle)])
+        colors = [known.get(v) or (NO_LABEL_COLOR if v == nothing else cycle[k % len(cycle)])
                   for k, v in enumerate(order)]
         where = {value: k for k, value in enumerate(order)}  # values absent get no code
         recode = np.array([where.get(value, -1) for value in values], dtype=np.int64)
@@ -285,8 +285,8 @@ class ImageMap(w.VBox):
         positions = self.index.positions_of(self._states["seq"])
         on_map = positions >= 0
         given = self._states[column].to_numpy()[on_map]
-        given = pd.Categorical(np.where(pd.isna(given), NOTHING[column], given).astype(str))
-        values = np.append(np.asarray(given.categories, dtype=object), NOTHING[column])
+        given = pd.Categorical(np.where(pd.isna(given), NO_LABEL[column], given).astype(str))
+        values = np.append(np.asarray(given.categories, dtype=object), NO_LABEL[column])
         codes = np.full(len(self.index), len(values) - 1, dtype=np.int64)
         codes[positions[on_map]] = given.codes
         return values, codes
@@ -456,7 +456,7 @@ class ImageMap(w.VBox):
         fresh = self.store.image_states(self.task, self.labeler, image_ids=ids)
         self._states = pd.concat([self._states.drop(index=ids, errors="ignore"), fresh])
         if self.color_by != "dataset":  # a dataset does not change with a label
-            values = fresh[self.color_by].reindex(ids).fillna(NOTHING[self.color_by])
+            values = fresh[self.color_by].reindex(ids).fillna(NO_LABEL[self.color_by])
             if not set(values).issubset(self.palette.categories):  # a new class or labeler
                 self.palette = self._palette()
                 self._rerender()

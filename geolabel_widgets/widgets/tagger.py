@@ -30,7 +30,7 @@ from ..imagery.display import display_jpeg
 from ..imagery.header import UnreadableImage
 from ..store import LabelStore, StoreError, StoreUnavailable
 from .keyboard import help_line, key_map
-from .queue import QueueWalker
+from .walker import QueueWalker
 
 BEHIND, AHEAD = 2, 8  # images kept in the browser around the current one
 SAVED_REQS_KEPT = 1000  # requests remembered as saved, so one sent twice is written once
