@@ -112,6 +112,21 @@ def test_figures_follow_tags_undos_and_remaps(event):
     assert labeler_frame(store).set_index("labeler")["images"].to_dict() == {"bo": 1}
 
 
+def test_figures_read_through_the_store_and_see_its_open_transaction(event):
+    """The figures' data comes through the store's read path: inside a transaction
+    they count its writes before the commit, and a rollback takes them back."""
+    store, ids = event
+    with pytest.raises(RuntimeError, match="changed my mind"):
+        with store.transaction():
+            store.tag(ids[0], "present", task="flood", labeler="ann")
+            assert class_frame(store).set_index("class")["images"].to_dict() == {"present": 1}
+            assert labeler_frame(store)["labeler"].tolist() == ["ann"]
+            raise RuntimeError("changed my mind")
+    assert class_frame(store).empty and labeler_frame(store).empty
+    with pytest.raises(StoreError, match="no distribution of 'pixels'; there are 'classes'"):
+        store.distribution("pixels")
+
+
 def test_agreement_is_kappa_for_tags_and_iou_for_masks(event):
     store, ids = event
     first = ["present", "present", "not present", "present", "not present", "not present"]

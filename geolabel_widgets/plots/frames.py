@@ -12,12 +12,8 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
-from ..store import LabelStore, StoreError
-from ..store import schema as s
-from ..store.aggregates import IDENTITY, remapped
-from ..store.frames import read_query
+from ..store import LabelStore
 
 SATELLITES = re.compile(r"sentinel|landsat|modis|planet|satellite|worldview|spot", re.I)
 
@@ -27,17 +23,9 @@ def class_frame(store: LabelStore, view: str | None = None) -> pd.DataFrame:
 
     ``view`` names a class view made by ``store.remap`` (super-classes).
     """
-    c = s.class_counts
-    with store.engine.connect() as conn:
-        frame = _named(conn, sa.select(c.c.task_id, c.c.dataset_id, c.c.class_name, c.c.images)
-                       .where(c.c.view_id == _view_id(conn, view)))
-        order = read_query(conn, sa.select(s.label_classes.c.task_id, s.label_classes.c.name,
-                                           s.label_classes.c.position))
-    frame = frame.rename(columns={"class_name": "class"})
+    frame = store.distribution("classes", view=view)
     if view is None:  # the task's own class order, as the labeler saw it
-        position = order.set_index(["task_id", "name"])["position"]
-        frame["position"] = [position.get((t, k), 1 << 30)
-                             for t, k in zip(frame["task_id"], frame["class"])]
+        frame["position"] = frame["position"].fillna(1 << 30)
         frame = frame.sort_values(["dataset", "task", "position", "class"])
     else:
         frame = frame.sort_values(["dataset", "task", "class"])
@@ -46,9 +34,7 @@ def class_frame(store: LabelStore, view: str | None = None) -> pd.DataFrame:
 
 def labeler_frame(store: LabelStore) -> pd.DataFrame:
     """Images and millions of pixels each labeler labeled, per dataset and task."""
-    lc = s.labeler_counts
-    with store.engine.connect() as conn:
-        frame = _named(conn, sa.select(lc))
+    frame = store.distribution("labelers")
     frame["megapixels"] = frame.pop("pixels") / 1e6
     frame = frame.rename(columns={"labeler_id": "labeler"})
     frame["labeler"] = frame["labeler"].astype(str)
@@ -58,8 +44,7 @@ def labeler_frame(store: LabelStore) -> pd.DataFrame:
 
 def dataset_frame(store: LabelStore) -> pd.DataFrame:
     """Per dataset and task: labeled images, millions of pixels, percentage doodled."""
-    with store.engine.connect() as conn:
-        frame = _named(conn, sa.select(s.dataset_counts))
+    frame = store.distribution("datasets")
     frame["megapixels"] = frame["pixels"] / 1e6
     with np.errstate(invalid="ignore", divide="ignore"):
         frame["percent_doodled"] = np.where(frame["doodle_image_pixels"] > 0, 100 * frame[
@@ -72,26 +57,14 @@ def dataset_frame(store: LabelStore) -> pd.DataFrame:
 def location_frame(store: LabelStore) -> pd.DataFrame:
     """Images per cell of a ``GEO_CELL``-degree grid, placed at the mean location of the
     images in the cell: dataset, sensor, satellite, lat, lon, images."""
-    g, d = s.geo_cells, s.datasets
-    with store.engine.connect() as conn:
-        frame = read_query(conn, sa.select(d.c.name.label("dataset"), d.c.sensor, g.c.images,
-                                           (g.c.lat_sum / g.c.images).label("lat"),
-                                           (g.c.lon_sum / g.c.images).label("lon"))
-                           .join(d, d.c.dataset_id == g.c.dataset_id))
+    frame = store.distribution("cells")
     frame["satellite"] = frame["sensor"].fillna("").str.contains(SATELLITES)
     return frame[["dataset", "sensor", "satellite", "lat", "lon", "images"]]
 
 
 def class_pixel_frame(store: LabelStore, view: str | None = None) -> pd.DataFrame:
     """Pixels of each class in the masks, per dataset and task, and their proportion."""
-    with store.engine.connect() as conn:
-        frame = _named(conn, sa.select(s.class_pixels))
-        aliases = _aliases(conn, view)
-    frame = frame.rename(columns={"class_name": "class"})
-    if aliases is not None:
-        frame["class"] = [remapped(aliases, d, k) for d, k in zip(frame["dataset"],
-                                                                  frame["class"])]
-        frame = frame.groupby(["dataset", "task", "class"], as_index=False)["pixels"].sum()
+    frame = store.distribution("class pixels", view=view)
     totals = frame.groupby(["dataset", "task"])["pixels"].transform("sum")
     frame["proportion"] = frame["pixels"] / totals
     return frame.sort_values(["dataset", "task", "class"])[
@@ -101,21 +74,7 @@ def class_pixel_frame(store: LabelStore, view: str | None = None) -> pd.DataFram
 def split_frame(store: LabelStore, task: str) -> pd.DataFrame:
     """Images containing each class in each split of a task (``store.split``):
     split, class, images; the class "(all)" counts every image of the split."""
-    a, refs = s.annotations, s.image_class_refs
-    task_id = store._task(task).task_id
-    split_rows = sa.select(a.c.image_id, a.c.value.label("split")).where(
-        a.c.task_id == task_id, a.c.kind == "split", a.c.is_current,
-        sa.not_(a.c.deleted)).subquery()
-    with store.engine.connect() as conn:
-        classes = read_query(conn, sa.select(
-            split_rows.c.split, refs.c.class_name.label("class"),
-            sa.func.count().label("images"))
-            .join(refs, sa.and_(refs.c.image_id == split_rows.c.image_id,
-                                refs.c.task_id == task_id, refs.c.view_id == IDENTITY))
-            .group_by(split_rows.c.split, refs.c.class_name))
-        totals = read_query(conn, sa.select(split_rows.c.split, sa.literal("(all)").label(
-            "class"), sa.func.count().label("images")).group_by(split_rows.c.split))
-    return pd.concat([totals, classes], ignore_index=True)
+    return store.distribution("splits", task=task)
 
 
 def agreement_frame(store: LabelStore) -> pd.DataFrame:
@@ -127,23 +86,7 @@ def agreement_frame(store: LabelStore) -> pd.DataFrame:
     """
     from sklearn.metrics import cohen_kappa_score
 
-    a, il = s.annotations, s.image_labelers
-    with store.engine.connect() as conn:
-        shared = conn.execute(sa.select(il.c.task_id, il.c.image_id)
-                              .where(il.c.labelers >= 2)).all()
-        found = []
-        for task_id in sorted({t for t, _ in shared}):
-            images = [i for t, i in shared if t == task_id]
-            for start in range(0, len(images), 900):
-                found.append(_named(conn, sa.select(
-                    a.c.task_id, a.c.image_id, a.c.labeler_id, a.c.kind, a.c.value,
-                    a.c.annotation_id, s.images.c.dataset_id)
-                    .join(s.images, s.images.c.image_id == a.c.image_id).where(
-                    a.c.task_id == task_id, a.c.image_id.in_(images[start:start + 900]),
-                    a.c.is_current, sa.not_(a.c.deleted), a.c.kind.in_(["tag", "mask"]))))
-    rows = pd.concat(found) if found else pd.DataFrame(columns=[
-        "task_id", "image_id", "labeler_id", "kind", "value", "annotation_id", "dataset",
-        "task"])
+    rows = store.distribution("shared")
     records = []
     tags = rows[rows["kind"] == "tag"]
     answers = (tags.groupby(["dataset", "task", "image_id", "labeler_id"])["value"]
@@ -185,31 +128,3 @@ def _mask_agreement(store: LabelStore, masks: pd.DataFrame) -> list[dict]:
                                     images=len(ious), measure="iou", **{"class": name},
                                     value=float(np.mean(ious))))
     return records
-
-
-def _named(conn, query) -> pd.DataFrame:
-    """A query's rows with dataset names and task titles beside their ids."""
-    frame = read_query(conn, query)
-    datasets = dict(conn.execute(sa.select(s.datasets.c.dataset_id, s.datasets.c.name)).all())
-    tasks = dict(conn.execute(sa.select(s.tasks.c.task_id, s.tasks.c.title)).all())
-    frame["dataset"] = frame["dataset_id"].map(datasets)
-    frame["task"] = frame["task_id"].map(tasks)
-    return frame
-
-
-def _view_id(conn, view: str | None) -> int:
-    if view is None:
-        return IDENTITY
-    view_id = conn.execute(sa.select(s.class_views.c.view_id)
-                           .where(s.class_views.c.name == view)).scalar()
-    if view_id is None:
-        raise StoreError(f"no class view named {view!r}; make one with store.remap")
-    return view_id
-
-
-def _aliases(conn, view: str | None):
-    if view is None:
-        return None
-    _view_id(conn, view)
-    return conn.execute(sa.select(s.class_views.c.aliases)
-                        .where(s.class_views.c.name == view)).scalar()

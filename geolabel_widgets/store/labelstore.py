@@ -27,7 +27,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..batch import run_batch
 from ..imagery.georef import pixel_to_lonlat
-from . import aggregates, frames
+from . import aggregates, distributions, frames
 from . import schema as s
 from .backend import is_url, make_engine, storage_refused, writer
 from .changes import ChangeFeed
@@ -918,6 +918,23 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         with self._read() as conn:
             return dict(conn.execute(sa.select(c.c.name, c.c.color).where(
                 c.c.task_id == self._task(task).task_id).order_by(c.c.position)).all())
+
+    @retried
+    def distribution(self, of: str, *, view: str | None = None, task: str | None = None
+                     ) -> pd.DataFrame:
+        """The counts behind a distribution figure, from the aggregates (``plots.frames``
+        shapes them): ``of`` is "classes" or "class pixels" (of a class ``view``),
+        "labelers", "datasets", "cells" (images per grid cell), "splits" (of ``task``)
+        or "shared" (the tags and masks of images two or more labelers labeled)."""
+        with self._read() as conn:
+            if of in distributions.BY_VIEW:
+                return distributions.BY_VIEW[of](conn, view)
+            if of == "splits":
+                return distributions.split_classes(conn, self._task(task).task_id)
+            if of in distributions.WHOLE:
+                return distributions.WHOLE[of](conn)
+        known = [*distributions.BY_VIEW, *distributions.WHOLE, "splits"]
+        raise StoreError(f"no distribution of {of!r}; there are {', '.join(map(repr, known))}")
 
     def stats(self) -> dict:
         """Counts of current labels per dataset, labeler and class (``geolabel stats``)."""
