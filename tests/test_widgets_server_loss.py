@@ -1,6 +1,7 @@
 """The widgets on a PostgreSQL store whose server goes away mid-labeling: a clear
 error, the label kept in the widget, and saved (once) when the server is back."""
 
+import threading
 import time
 
 import numpy as np
@@ -104,3 +105,51 @@ def test_a_store_call_says_when_the_server_stays_away(postgres, server_store):
     assert 0.5 < waited < 2.5  # it tried again, for at most about 1.5 s
     server_store.add_labeler("bob")  # and the same store works once it is back
     assert "bob" in server_store.labelers.index
+
+
+def _small_scene(path) -> None:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=1, dtype="uint8",
+                       crs="EPSG:32610", transform=from_origin(500000, 4100000, 10, 10)) as dst:
+        dst.write(np.full((1, 64, 64), 7, np.uint8))
+
+
+CALLS = {  # every public store call that was once made only once, outage or not
+    "add_group": lambda store, _: store.add_group("coast", ["event"]),
+    "groups": lambda store, _: store.groups,
+    "assignments": lambda store, _: store.assignments,
+    "remap": lambda store, _: store.remap("merged", {"present": "yes"}),
+    "view_aliases": lambda store, _: store.view_aliases("merged"),
+    "image": lambda store, ids: store.image(ids[0]),
+    "sources": lambda store, _: store.sources,
+    "stats": lambda store, _: store.stats(),
+    "split": lambda store, _: store.split("flood", seed=1),
+    "splits": lambda store, _: store.splits("flood"),
+    "add_images": lambda store, _: store.add_images(
+        __import__("pandas").DataFrame({"path": ["/archive/late.tif"]}), dataset="late"),
+    "add_chips": lambda store, folder: store.add_chips(folder / "scene.tif", size=32,
+                                                       folder=folder / "chips", progress=False),
+}
+
+
+def test_every_store_call_rides_out_a_restart(postgres, server_store, tmp_path):
+    write_images(tmp_path / "images", 3)
+    ids = server_store.add_images(tmp_path / "images", dataset="event", progress=False)
+    server_store.add_task("flood")
+    server_store.assign("flood", "ann")
+    server_store.remap("merged", {"present": "yes"})
+    _small_scene(tmp_path / "scene.tif")
+    for name, call in CALLS.items():
+        postgres.stop("fast")
+        back = threading.Timer(0.5, postgres.start)
+        back.start()
+        try:
+            result = call(server_store, tmp_path if name == "add_chips" else ids)
+        finally:
+            back.join()
+        assert result is not None, name
+    assert server_store.groups == {"coast": ["event"]}
+    assert server_store.splits("flood").size == 3
+    assert len(server_store.images) == 3 + 1 + 4  # the late image and four chips, once each

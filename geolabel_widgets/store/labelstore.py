@@ -237,6 +237,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                              .values(**given, **({"synthetic": True} if synthetic else {})))
         return name
 
+    @retried
     def add_group(self, name: str, datasets: Iterable[str], description: str | None = None
                   ) -> str:
         """A dataset group, as S3Label has them: a task can label a whole group."""
@@ -316,6 +317,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                                              receive_new=receive_new))
 
     @property
+    @retried
     def groups(self) -> dict[str, list[str]]:
         """Each dataset group's name and its datasets."""
         g, m, d = s.dataset_groups, s.dataset_group_members, s.datasets
@@ -332,6 +334,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         return groups
 
     @property
+    @retried
     def assignments(self) -> pd.DataFrame:
         """task, labeler, receive_new: who works on which task."""
         a, t = s.assignments, s.tasks
@@ -341,6 +344,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                                .select_from(a.join(t, t.c.task_id == a.c.task_id))
                                .order_by(t.c.title, a.c.labeler_id), conn)
 
+    @retried
     def remap(self, name: str, aliases: dict) -> str:
         """A class view: class names mapped to others (merge, rename), the labels untouched.
 
@@ -361,6 +365,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
             aggregates.build_view(conn, view_id, aliases)
         return name
 
+    @retried
     def view_aliases(self, name: str) -> dict:
         """A class view's mapping, by dataset (``"*"``: every other); {} if there is none."""
         v = s.class_views
@@ -428,16 +433,15 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         try:
             cuts = run_batch(chip_rows, jobs, scheduler=scheduler, workers=workers,
                              desc="Chipping scenes", progress=progress and len(scenes) > 1)
-            with self.transaction():
-                for job, (cut, rows, found) in zip(jobs, cuts):
-                    ids, added = self._insert_images(rows, dataset or Path(job.scene).stem)
-                    report.image_ids += ids
-                    report.added += added
-                    total.paths += cut.paths
-                    total.windows += cut.windows
-                    total.nodata_only += cut.nodata_only
-                    total.outside_region += cut.outside_region
-                    merge_report(report, found)
+            added = self._insert_chips(jobs, cuts, dataset)
+            for (cut, _, found), (ids, n) in zip(cuts, added):
+                report.image_ids += ids
+                report.added += n
+                total.paths += cut.paths
+                total.windows += cut.windows
+                total.nodata_only += cut.nodata_only
+                total.outside_region += cut.outside_region
+                merge_report(report, found)
         except BaseException:  # no chip files without their rows
             for path in made:
                 shutil.rmtree(path, ignore_errors=True)
@@ -446,12 +450,20 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         self._ingested(report)
         return AddedImages(report)
 
+    @retried
+    def _insert_chips(self, jobs, cuts, dataset) -> list[tuple[list[str], int]]:
+        """Every scene's chips in one transaction (tried again whole if the server goes)."""
+        with self.transaction():
+            return [self._insert_images(rows, dataset or Path(job.scene).stem)
+                    for job, (_, rows, _) in zip(jobs, cuts)]
+
     def _chip_folder(self, scene, folder, several: bool) -> Path:
         name = f"{Path(str(scene)).stem}_chips"
         if folder is None:
             return self.mask_dir.parent / name
         return Path(folder) / name if several else Path(folder)
 
+    @retried
     def _insert_images(self, rows: list[dict], dataset: str) -> tuple[list[str], int]:
         """Insert the rows not yet in the store, and record every new (image, uri) source."""
         ids = list(dict.fromkeys(row["image_id"] for row in rows))
@@ -482,6 +494,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                 conn.execute(sa.insert(src), new_sources)
         return ids, len(new)
 
+    @retried
     def image(self, image_id: str) -> dict:
         """One image's row as a dict (uri, size, georeference ...)."""
         with self._read() as conn:
@@ -491,6 +504,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         return dict(row._mapping)
 
     @property
+    @retried
     def sources(self) -> pd.DataFrame:
         """Where each image was found: one row per (image, path or URL), with its dataset.
 
@@ -936,6 +950,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         known = [*distributions.BY_VIEW, *distributions.WHOLE, "splits"]
         raise StoreError(f"no distribution of {of!r}; there are {', '.join(map(repr, known))}")
 
+    @retried
     def stats(self) -> dict:
         """Counts of current labels per dataset, labeler and class (``geolabel stats``)."""
         with self._read() as conn:

@@ -4,6 +4,11 @@ A store call is one transaction, so a call that failed because the server went
 away wrote nothing; it is tried again, whole, until the server answers or the
 store's patience runs out, and then fails with StoreUnavailable. SQLite files
 do not go away, so calls on them run once.
+
+Every public store method that touches the database is retried; add_images and
+add_chips retry only their writing step, so files are read once. A
+``transaction()`` block is not: the caller's code in it cannot be run again for
+them, so it fails with StoreUnavailable at once.
 """
 
 from __future__ import annotations
@@ -51,9 +56,11 @@ def retried(method):
             while True:
                 try:
                     return method(store, *args, **kwargs)
-                except sa.exc.DBAPIError as err:
+                except (sa.exc.DBAPIError, StoreUnavailable) as raised:
+                    # transaction() says StoreUnavailable at once; its cause is retried here
+                    err = raised.__cause__ if isinstance(raised, StoreUnavailable) else raised
                     waited = time.monotonic() - started
-                    if not server_gone(err):
+                    if not isinstance(err, sa.exc.DBAPIError) or not server_gone(err):
                         raise
                     if waited + delay > store_patience(store):
                         raise unavailable(store.location, err, waited) from err

@@ -14,6 +14,7 @@ import shapely
 import sqlalchemy as sa
 
 from . import schema as s
+from .retry import retried
 from .types import StoreError, label_key
 
 SPLITS = ("train", "val", "test")
@@ -24,6 +25,7 @@ TOUCH = 1e-9  # degrees: adjacent chips' footprints meet to within float error
 class SplitMixin:
     """LabelStore's splits."""
 
+    @retried
     def split(self, task: str, *, train: float = 0.7, val: float = 0.15, test: float = 0.15,
               by: str = "image", seed: int = 0, block: float | None = None) -> pd.Series:
         """Assign every image of the task to train, val or test; returns the split by image.
@@ -47,6 +49,7 @@ class SplitMixin:
         self._write_splits(task, assigned)
         return self.splits(task)
 
+    @retried
     def splits(self, task: str) -> pd.Series:
         """The current split of each image of the task that has one (train, val, test)."""
         a = s.annotations
