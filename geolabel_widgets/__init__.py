@@ -7,8 +7,8 @@ the widgets, scikit-learn or matplotlib.
 from .lazy import lazy_names
 
 _HOMES = {"LabelStore": "store", "StoreError": "store", "StoreUnavailable": "store",
-          "CanvasLabeler": "widgets", "ImageMap": "widgets", "ImageTagger": "widgets",
-          "LabelingApp": "widgets", "demo_store": "demo"}
+          "rotated_box": "store", "CanvasLabeler": "widgets", "ImageMap": "widgets",
+          "ImageTagger": "widgets", "LabelingApp": "widgets", "demo_store": "demo"}
 __all__ = sorted(_HOMES)
 __version__ = "0.1.0"
 __getattr__, __dir__ = lazy_names(__name__, _HOMES)

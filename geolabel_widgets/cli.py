@@ -142,6 +142,9 @@ def _parser() -> argparse.ArgumentParser:
                                    "images under them)")
     p.add_argument("--class-property", metavar="NAME",
                    help="vector: the property naming each shape's class")
+    p.add_argument("--images", dest="images_dir", type=Path, metavar="DIR",
+                   help="coco, datagym, yolo: the folder holding the images, where they are "
+                        "not beside the labels")
     p.add_argument("--root", type=Path,
                    help="s3label: the folder a relative data_path lies under (default: the "
                         "database file's)")
@@ -263,14 +266,14 @@ def _chips(args) -> int:
 def _import(args) -> int:
     declared = FORMATS[args.format]
     given = {option: getattr(args, option) for option in ("remap", "image", "class_property",
-                                                          "crs", "root", "mode")}
+                                                          "crs", "root", "mode", "images_dir")}
     given["scheduler"] = _scheduler(args)
     options = {"dataset": args.dataset}
     for option, value in given.items():
         if value is not None:
             if option not in declared.import_options:
-                flag = "--keep and --replace do not" if option == "mode" else \
-                    f"--{option.replace('_', '-')} does not"
+                flag = {"mode": "--keep and --replace do not", "images_dir": "--images does not"
+                        }.get(option, f"--{option.replace('_', '-')} does not")
                 raise ValueError(f"{flag} apply to {args.format} imports")
             options[option] = value
     from .store import UnreadableImagesWarning

@@ -1,12 +1,14 @@
 """COCO detection and segmentation JSON, in image pixels.
 
 Boxes become ``bbox`` ([x, y, width, height]); polygons become ``segmentation`` (one
-flat ring per part). In, an RLE ``segmentation`` (compressed or not, crowd or not;
-decoded with pycocotools) is a pixel mask: an image's RLE annotations make one mask of
-the task, later ones over earlier, with ``unlabeled`` where none lies. COCO polygons have no holes, so a polygon's holes also go in
-``geolabel_holes`` (other tools ignore the key; the ``area`` counts them out), with
-the task, labeler and kind, so that our own files come back whole. Points and lines
-are not COCO objects and stay out; the writer says how many.
+flat ring per part); a rotated box its four corners, with its angle as
+``geolabel_angle``. In, an RLE ``segmentation`` (compressed or not, crowd or not;
+decoded with pycocotools) is a pixel mask: an image's RLE annotations make one mask
+of the task, later ones over earlier, with ``unlabeled`` where none lies. COCO
+polygons have no holes, so a polygon's holes also go in ``geolabel_holes`` (other
+tools ignore the key; the ``area`` counts them out), with the task, labeler and kind,
+so that our own files come back whole. Points and lines are not COCO objects and stay
+out; the writer says how many.
 """
 
 from __future__ import annotations
@@ -22,18 +24,19 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from ..store import LabelStore
+from ..store.rotated import box_of
 from .atomic import whole_or_nothing
 from .records import LABEL_COLUMNS, Parsed, current_labels, write_records
 from .registry import Format
 from .safety import FormatError, is_number, read_json
 
-KINDS = ("box", "polygon")
+KINDS = ("box", "rotated_box", "polygon")
 
 
 @whole_or_nothing
 def write_coco(store: LabelStore, dest: str | os.PathLike, *, task: str) -> dict:
     """One task's boxes and polygons as a COCO JSON file; returns the document."""
-    labels = current_labels(store, task, kinds=("box", "polygon", "point", "line"))
+    labels = current_labels(store, task, kinds=(*KINDS, "point", "line"))
     left_out = labels[~labels["kind"].isin(KINDS)]
     if len(left_out):
         warnings.warn(f"{len(left_out)} point(s) and line(s) are not COCO objects and were "
@@ -66,6 +69,9 @@ def _annotation(k: int, row, image_numbers: dict, classes: list[str]) -> dict:
             "category_id": classes.index(row.value) + 1,
             "bbox": [minx, miny, maxx - minx, maxy - miny], "area": geometry.area,
             "iscrowd": 0, "geolabel_kind": row.kind, "geolabel_labeler": row.labeler}
+    if row.kind == "rotated_box":  # COCO has no angle: its corners, and the angle beside
+        item["segmentation"] = [_flat(geometry.exterior.coords)]
+        item["geolabel_angle"] = box_of(geometry).angle
     if row.kind == "polygon":
         parts = list(getattr(geometry, "geoms", [geometry]))
         item["segmentation"] = [_flat(p.exterior.coords) for p in parts]
@@ -239,7 +245,7 @@ def _geometry(item: dict, where: str, source: Path):
                               "[x, y, width, height]")
         x, y, w, h = bbox
         geometry, kind = box(x, y, x + w, y + h), "box"
-    if item.get("geolabel_kind") in ("box", "polygon"):
+    if item.get("geolabel_kind") in KINDS:
         kind = item["geolabel_kind"]
     return kind, geometry
 
@@ -266,4 +272,5 @@ def _need(item, fields: dict, where: str, source: Path) -> None:
             raise FormatError(f"{source}: {where} has no {kind.__name__} {name!r}")
 
 
-FORMAT = Format("coco", read=read_coco, write=write_coco, parse=parse_coco)
+FORMAT = Format("coco", read=read_coco, write=write_coco, parse=parse_coco,
+                import_options=frozenset({"images_dir"}))

@@ -402,4 +402,4 @@ def _coordinates(kind: str, geometry, for_import: bool) -> list:
 
 
 FORMAT = Format("datagym", read=read_datagym, write=write_datagym, parse=parse_datagym,
-                export_options=frozenset({"for_import"}))
+                import_options=frozenset({"images_dir"}), export_options=frozenset({"for_import"}))

@@ -2,5 +2,7 @@
 
 from .labelstore import LabelStore, StoreError, UnreadableImagesWarning
 from .retry import StoreUnavailable
+from .rotated import RotatedBox, box_of, rotated_box
 
-__all__ = ["LabelStore", "StoreError", "StoreUnavailable", "UnreadableImagesWarning"]
+__all__ = ["LabelStore", "RotatedBox", "StoreError", "StoreUnavailable", "UnreadableImagesWarning",
+           "box_of", "rotated_box"]

@@ -40,6 +40,7 @@ from .ingest import (AddedImages, ChipJob, IngestReport, chip_rows, merge_report
 from .masks import DatabaseMasks, FolderMasks, MaskRef, decode_mask, encode_mask, pixel_counts
 from .queue import OPEN_STATUSES, QueueMixin
 from .retry import PATIENCE_SECONDS, retried, server_gone, unavailable, waiting_at_most
+from .rotated import box_of
 from .splits import SplitMixin
 
 if TYPE_CHECKING:
@@ -536,8 +537,9 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         """Write many labels in one transaction, as an import does.
 
         Columns: ``image_id``, ``labeler``, ``kind`` ("tag"; "doodles" for doodles
-        known only by their ``props["doodled_fraction"]``; or a shape: "box", "polygon",
-        "point", "line", "stroke"), ``value`` (a class, or a list of them for a
+        known only by their ``props["doodled_fraction"]``; or a shape: "box",
+        "rotated_box" (its corners, see ``rotated_box``), "polygon", "point", "line",
+        "stroke"), ``value`` (a class, or a list of them for a
         multilabel task) and optionally ``props``, and for shapes ``geometry`` (pixels,
         as ``annotate`` takes it) and ``label_id``. Where a labeler already has a tag on
         an image, or a shape of that ``label_id``, ``mode="replace"`` supersedes it
@@ -614,6 +616,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         """One shape row of ``add_labels``: written as ``annotate`` writes it."""
         geometry = _as_geometry(row.geometry)
         self._check_classes(info, [row.value])
+        _check_shape(row.kind, geometry)
         given = getattr(row, "label_id", None)
         previous = None
         if isinstance(given, str):
@@ -692,6 +695,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                   labeler: str, kind: str, label_id: str, props: dict | None) -> None:
         info = self._task(task)
         self._check_classes(info, [value])
+        _check_shape(kind, geometry)
         with self._action(info, labeler, image_id) as (conn, action):
             world = _placed(geometry, _place(conn, image_id))
             self._put(conn, action, label_id, image_id, info, labeler, kind=kind, value=value,
@@ -1213,6 +1217,13 @@ def _as_geometry(geometry) -> BaseGeometry:
     if geometry is None:
         raise StoreError("a shape has no geometry (None), as a box of NaN coordinates has none")
     raise StoreError(f"a geometry is a shapely geometry or GeoJSON dict, got {type(geometry)}")
+
+
+def _check_shape(kind: str, geometry: BaseGeometry) -> None:
+    if kind not in s.SHAPE_KINDS:
+        raise StoreError(f"a shape's kind is one of {', '.join(s.SHAPE_KINDS)}, not {kind!r}")
+    if kind == "rotated_box":
+        box_of(geometry)  # four corners of a rectangle, or a clear error
 
 
 def _kind_of(geometry: BaseGeometry) -> str:

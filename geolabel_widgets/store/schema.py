@@ -24,7 +24,8 @@ TASK_TYPES = (
     "instance_segmentation",
     "semantic_segmentation",
 )
-SHAPE_KINDS = ("box", "polygon", "point", "line", "stroke")  # labels with a geometry in pixels
+# labels with a geometry in pixels (a rotated box: its corners, see rotated.py)
+SHAPE_KINDS = ("box", "rotated_box", "polygon", "point", "line", "stroke")
 STATUSES = ("unlabeled", "in_progress", "labeled", "skipped", "needs_improvement", "reviewed")
 
 store_info = sa.Table(
