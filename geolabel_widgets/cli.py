@@ -143,8 +143,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--class-property", metavar="NAME",
                    help="vector: the property naming each shape's class")
     p.add_argument("--images", dest="images_dir", type=Path, metavar="DIR",
-                   help="coco, datagym, yolo: the folder holding the images, where they are "
+                   help="coco, datagym, labelstudio, yolo: the folder holding the images, where they are "
                         "not beside the labels")
+    p.add_argument("--config", type=Path, metavar="XML",
+                   help="labelstudio: the project's label config (its classes, in order)")
     p.add_argument("--root", type=Path,
                    help="s3label: the folder a relative data_path lies under (default: the "
                         "database file's)")
@@ -266,7 +268,8 @@ def _chips(args) -> int:
 def _import(args) -> int:
     declared = FORMATS[args.format]
     given = {option: getattr(args, option) for option in ("remap", "image", "class_property",
-                                                          "crs", "root", "mode", "images_dir")}
+                                                          "crs", "root", "mode", "images_dir",
+                                                          "config")}
     given["scheduler"] = _scheduler(args)
     options = {"dataset": args.dataset}
     for option, value in given.items():
