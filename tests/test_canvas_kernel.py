@@ -9,6 +9,8 @@ from shapely.geometry import LineString
 
 from geolabel_widgets import CanvasLabeler
 from geolabel_widgets.demo import coastal_scene
+from geolabel_widgets.store import box_of
+from geolabel_widgets.widgets.drawing import turn_handle
 from widget_drivers import Hand
 
 CLASSES = ["water", "surf", "sand", "vegetation", "buildings"]
@@ -98,6 +100,33 @@ def test_vertex_edit_and_eraser(labeler):
     hand.key("e")
     hand.drag([(300, 300), (138, 60)])  # across the box's edge
     assert rows(labeler, "box").empty
+
+
+def test_a_box_turns_by_key_and_by_its_handle_and_keeps_its_angle_when_resized(labeler):
+    hand = Hand(labeler)
+    hand.key("b")
+    hand.drag([(100, 100), (180, 140)])  # image pixels (50, 50)-(90, 70)
+    hand.key("v")
+    hand.click(140, 120)  # select it
+    for _ in range(3):
+        hand.key("r")  # 5 degrees clockwise each
+    hand.key("R")
+    turned = rows(labeler, "rotated_box")
+    assert rows(labeler, "box").empty and len(turned) == 1  # the same label, now turned
+    assert box_of(turned.iloc[0]["geometry"]) == pytest.approx((70, 60, 40, 20, 10))
+    # the round handle sits 24 screen px above the top edge's middle: drag it to the right
+    hx, hy = turn_handle(labeler.selected, labeler._view.scale)
+    hand.drag([(hx * 2, hy * 2), (140 + 100, 120)])  # due right of the centre: 90 degrees
+    assert box_of(rows(labeler, "rotated_box").iloc[0]["geometry"]) == pytest.approx(
+        (70, 60, 40, 20, 90))
+    corner = box_of(labeler.selected.geometry).corners()[2]  # bottom-right, turned
+    hand.drag([tuple(corner * 2), tuple((corner + [-4, 6]) * 2)])
+    resized = box_of(rows(labeler, "rotated_box").iloc[0]["geometry"])
+    assert resized.angle == pytest.approx(90) and (resized.width, resized.height) == \
+        pytest.approx((46, 24))
+    assert labeler._where.value.endswith("1 rotated box")
+    hand.key("z")
+    assert box_of(rows(labeler, "rotated_box").iloc[0]["geometry"]).width == pytest.approx(40)
 
 
 def test_doodles_become_a_mask_with_its_counts(labeler):

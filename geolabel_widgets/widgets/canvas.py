@@ -1,5 +1,7 @@
 """CanvasLabeler: draw boxes, polygons, points and doodles on an image; doodles become masks.
 
+A selected box turns (r, R, or its round handle) and is then a rotated box.
+
 Pure Python on an ipycanvas MultiCanvas with ipyevents for the mouse and keys.
 Four layers: the image, the predicted mask, the committed labels, and the shape
 being drawn; each layer carries the view (zoom, pan) as its transform, so a
@@ -37,8 +39,9 @@ from ..imagery.display import (display_jpeg, encode_png, read_display_array,
 from ..imagery.header import UnreadableImage
 from ..segment import DoodleError, doodle_raster, doodles_to_mask
 from ..store import LabelStore, StoreError, StoreUnavailable
-from .drawing import (DRAWN_KINDS, HANDLE_PX, Shape, View, draw_shapes, move_vertex,
-                      shape_at, vertex_at, vertices, with_hole)
+from .drawing import (DRAWN_KINDS, HANDLE_PX, TURNABLE, Shape, View, draw_shapes,
+                      move_vertex, shape_at, turn_handle, turned_by, turned_toward, vertex_at,
+                      vertices, with_hole)
 from .keyboard import NAVIGATION_KEYS, help_line, key_map, key_name
 from .walker import RETRY_EVERY, QueueWalker
 from .screen import ScreenEcho
@@ -49,8 +52,9 @@ CANVAS_KEYS = {
     "box": "b", "polygon": "p", "point": "o", "brush": "d", "eraser": "e", "select": "v",
     "thinner": "[", "thicker": "]", "zoom_in": "+", "zoom_out": "-", "fit": "0",
     "predict": "m", "accept_mask": "a", "delete": "Backspace", "finish": "Enter",
-    "cancel": "Escape",
+    "cancel": "Escape", "turn_right": "r", "turn_left": "R",
 }
+TURN_STEP = 5.0  # degrees a key turns the selected box
 # what a key may still do before the new image is on screen: nothing tied to an image
 BEFORE_SHOWN = {"next", "previous", "first_unlabeled", "thinner", "thicker", "zoom_in",
                 "zoom_out", "fit", "cancel", *TOOLS}
@@ -309,7 +313,8 @@ class CanvasLabeler(QueueWalker, w.VBox):
                               layout={"flex_flow": "row wrap", "align_items": "center"})
         self.message = w.HTML()
         self._help = w.HTML(f"<small>{help_line(self.shortcuts)} · drag with space or ctrl: pan "
-                            "· wheel: zoom · shift+polygon: hole</small>")
+                            "· wheel: zoom · shift+polygon: hole · a selected box's round "
+                            "handle: turn it</small>")
 
     def _on_jump(self, change: dict) -> None:
         if change["new"] - 1 != self.position:  # typed by the user, not set by go()
@@ -338,6 +343,8 @@ class CanvasLabeler(QueueWalker, w.VBox):
                 self._zoom(action)
             elif action == "delete":
                 self._delete()
+            elif action in ("turn_right", "turn_left"):
+                self._turn(TURN_STEP if action == "turn_right" else -TURN_STEP)
             elif action == "finish":
                 self._finish_polygon()
             elif action == "cancel":
@@ -480,6 +487,10 @@ class CanvasLabeler(QueueWalker, w.VBox):
             if (x, y) != (x0, y0):
                 self._commit(affinity.translate(shape.geometry, x - x0, y - y0), shape.kind,
                              value=shape.value, label_id=shape.label_id, width=shape.width)
+        elif drag[0] == "turn":
+            shape = drag[1]
+            self._commit(turned_toward(shape, x, y), "rotated_box", value=shape.value,
+                         label_id=shape.label_id)
         elif drag[0] == "vertex":
             shape, index = drag[1], drag[2]
             geometry = move_vertex(shape, index, x, y)
@@ -527,6 +538,10 @@ class CanvasLabeler(QueueWalker, w.VBox):
                      label_id=target.label_id)
 
     def _select_at(self, x: float, y: float, tolerance: float) -> None:
+        if self.selected is not None and self.selected.kind in TURNABLE and np.hypot(
+                *np.subtract(turn_handle(self.selected, self._view.scale), (x, y))) <= tolerance:
+            self._drag = ("turn", self.selected)
+            return
         if self.selected is not None and self.selected.kind != "stroke":
             index = vertex_at(self.selected.geometry, x, y, tolerance)
             if index is not None:
@@ -542,6 +557,15 @@ class CanvasLabeler(QueueWalker, w.VBox):
         if shape is not None:
             self.store.delete_label(shape.label_id, labeler=self.labeler)
             self._changed(shape.kind)
+
+    def _turn(self, degrees: float) -> None:
+        """Turn the selected box about its centre (a box becomes a rotated box)."""
+        shape = self.selected
+        if shape is None or shape.kind not in TURNABLE:
+            self._say("select a box to turn it (v, then click it)")
+            return
+        self._commit(turned_by(shape, degrees), "rotated_box", value=shape.value,
+                     label_id=shape.label_id)
 
     def _delete(self) -> None:
         if self._polygon:
@@ -787,10 +811,11 @@ class CanvasLabeler(QueueWalker, w.VBox):
             layer.line_width = self._width.value
             layer.line_cap = layer.line_join = "round"
             layer.stroke_lines(np.asarray(drag[1]))
-        elif drag is not None and drag[0] in ("move", "vertex") and cursor is not None:
+        elif drag is not None and drag[0] in ("move", "vertex", "turn") and cursor is not None:
             shape = drag[1]
             moved = (affinity.translate(shape.geometry, cursor[0] - drag[2],
                                         cursor[1] - drag[3]) if drag[0] == "move"
+                     else turned_toward(shape, *cursor) if drag[0] == "turn"
                      else move_vertex(shape, drag[2], *cursor))
             layer.stroke_style = self.colors.get(shape.value, "#ff0000")
             _outline(layer, moved, scale)
@@ -798,7 +823,8 @@ class CanvasLabeler(QueueWalker, w.VBox):
             points = np.asarray(self._polygon + ([cursor] if cursor else []))
             layer.stroke_lines(points)
             layer.fill_circles(points[:1, 0], points[:1, 1], HANDLE_PX / scale)
-        if self.selected is not None and (drag is None or drag[0] not in ("move", "vertex")):
+        if self.selected is not None and (drag is None or
+                                          drag[0] not in ("move", "vertex", "turn")):
             layer.set_line_dash([])
             layer.stroke_style = "#ffffff"
             _outline(layer, self.selected.geometry, scale)
@@ -807,6 +833,8 @@ class CanvasLabeler(QueueWalker, w.VBox):
                 layer.fill_style = "#ffffff"
                 layer.fill_rects(handles[:, 0] - 3 / scale, handles[:, 1] - 3 / scale,
                                  6 / scale)
+            if self.selected.kind in TURNABLE:  # a round handle above: drag it to turn
+                layer.fill_circle(*turn_handle(self.selected, scale), 5 / scale)
         layer.set_line_dash([])
 
     def _show_position(self) -> None:
@@ -815,7 +843,8 @@ class CanvasLabeler(QueueWalker, w.VBox):
         image = self._images.loc[self.current]
         status = self.store.status_of(self.current, task=self.task, labeler=self.labeler)
         counts = {k: sum(s.kind == k for s in self.shapes) for k in DRAWN_KINDS}
-        drawn = ", ".join(f"{n} {k}{'es' if k == 'box' and n != 1 else 's' if n != 1 else ''}"
+        drawn = ", ".join(f"{n} {k.replace('_', ' ')}"
+                          f"{('es' if k.endswith('box') else 's') if n != 1 else ''}"
                           for k, n in counts.items() if n)
         zoom = self._view.scale / self._view.fit_scale if self._view is not None else 1.0
         self._where.value = (f"<b>{self.position + 1} / {len(self._queue)}</b> · "

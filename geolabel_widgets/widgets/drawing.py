@@ -7,6 +7,7 @@ transform and a few batched commands, however many shapes there are.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -16,8 +17,12 @@ from matplotlib.colors import to_rgb
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
-DRAWN_KINDS = ("box", "polygon", "point", "stroke")
+from ..store.rotated import RotatedBox, box_of, rotated_box
+
+DRAWN_KINDS = ("box", "rotated_box", "polygon", "point", "stroke")
+TURNABLE = ("box", "rotated_box")
 HANDLE_PX = 8  # how near (screen pixels) counts as on a vertex or a shape
+TURN_HANDLE_PX = 24  # how far above a box's top edge its turning handle sits
 
 
 @dataclass
@@ -69,7 +74,7 @@ class View:
 @dataclass
 class Shape:
     label_id: str
-    kind: str  # box, polygon, point or stroke
+    kind: str  # one of DRAWN_KINDS
     value: str  # the class
     geometry: BaseGeometry
     width: float = 0.0  # a stroke's brush width, image pixels
@@ -170,13 +175,23 @@ def vertex_at(geometry: BaseGeometry, x: float, y: float, tolerance: float) -> i
 def move_vertex(shape: Shape, index: int, x: float, y: float) -> BaseGeometry:
     """The shape with vertex ``index`` (as numbered by ``vertices``) moved to (x, y).
 
-    A box stays a box: the dragged corner moves and the opposite one stays.
+    A box stays a box, and a rotated box keeps its angle: the dragged corner moves and
+    the opposite one stays.
     """
     geometry = shape.geometry
     if shape.kind == "box":
         corners = vertices(geometry)
         fixed = corners[(index + 2) % 4]
         return shapely.box(min(x, fixed[0]), min(y, fixed[1]), max(x, fixed[0]), max(y, fixed[1]))
+    if shape.kind == "rotated_box":
+        turned = box_of(geometry)
+        fixed = turned.corners()[(index + 2) % 4]
+        a = math.radians(turned.angle)
+        across = np.array([x, y]) - fixed  # the diagonal, in the box's own axes
+        width = abs(across @ [math.cos(a), math.sin(a)])
+        height = abs(across @ [-math.sin(a), math.cos(a)])
+        centre = (fixed + [x, y]) / 2
+        return rotated_box(*centre, max(width, 1e-6), max(height, 1e-6), turned.angle)
     if isinstance(geometry, Polygon):
         rings = [np.asarray(r.coords)[:-1].copy() for r in (geometry.exterior,
                                                              *geometry.interiors)]
@@ -189,6 +204,36 @@ def move_vertex(shape: Shape, index: int, x: float, y: float) -> BaseGeometry:
     coords = np.asarray(geometry.coords).copy()
     coords[index] = (x, y)
     return Point(coords[0]) if isinstance(geometry, Point) else LineString(coords)
+
+
+def turn_handle(shape: Shape, scale: float) -> tuple[float, float]:
+    """Where a box's turning handle is: above the middle of its top edge."""
+    turned = _turnable(shape)
+    a = math.radians(turned.angle)
+    up = np.array([math.sin(a), -math.cos(a)])  # the box's "up", turned with it
+    x, y = [turned.cx, turned.cy] + up * (turned.height / 2 + TURN_HANDLE_PX / scale)
+    return float(x), float(y)
+
+
+def turned_toward(shape: Shape, x: float, y: float) -> BaseGeometry:
+    """The box turned about its centre so that its handle points at (x, y)."""
+    turned = _turnable(shape)
+    angle = math.degrees(math.atan2(x - turned.cx, turned.cy - y))
+    return rotated_box(turned.cx, turned.cy, turned.width, turned.height, angle)
+
+
+def turned_by(shape: Shape, degrees: float) -> BaseGeometry:
+    """The box turned ``degrees`` clockwise (on screen) about its centre."""
+    turned = _turnable(shape)
+    return rotated_box(turned.cx, turned.cy, turned.width, turned.height,
+                       turned.angle + degrees)
+
+
+def _turnable(shape: Shape) -> RotatedBox:
+    if shape.kind == "box":
+        minx, miny, maxx, maxy = shape.geometry.bounds
+        return RotatedBox((minx + maxx) / 2, (miny + maxy) / 2, maxx - minx, maxy - miny, 0.0)
+    return box_of(shape.geometry)
 
 
 def with_hole(polygon: Polygon, ring: Polygon) -> Polygon:

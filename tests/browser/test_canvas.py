@@ -212,3 +212,75 @@ def test_a_box_drawn_before_the_next_image_shows_lands_on_neither(lab, open_note
     box = _wait_rows(path, "box", 1).iloc[0]
     assert box["image_id"] == ids[1]
     assert np.allclose(box["geometry"].bounds, (100, 100, 160, 140), atol=1)
+
+
+def test_a_box_turned_in_the_browser_exports_its_corners_to_yolo_obb_and_label_studio(
+        lab, open_notebook, canvas_store, screenshots, tmp_path):
+    import json
+    import math
+    import warnings
+
+    from geolabel_widgets.formats import write_labelstudio, write_yolo
+    from geolabel_widgets.store import box_of
+
+    path, _ = canvas_store
+    notebook, origin = _open_canvas(lab, open_notebook, "turn",
+                                    f"store = LabelStore.open({str(path)!r})")
+    page = notebook.page
+
+    def at(x, y):
+        return origin["x"] + x * SCALE, origin["y"] + y * SCALE
+
+    def key(name):
+        page.mouse.move(*at(80, 60))
+        page.keyboard.press(name)
+        page.wait_for_timeout(120)
+
+    def drag(start, end):
+        page.mouse.move(*at(*start))
+        page.mouse.down()
+        page.mouse.move(*at(*end), steps=6)
+        page.mouse.up()
+
+    key("b")
+    drag((40, 40), (120, 80))
+    _wait_rows(path, "box", 1)
+    key("v")
+    page.mouse.click(*at(80, 60))  # select the box
+    page.wait_for_timeout(200)
+    for _ in range(6):
+        key("r")  # 5 degrees clockwise each
+    turned = _wait_rows(path, "rotated_box", 1, lambda f: abs(
+        box_of(f.iloc[0]["geometry"]).angle - 30) < 1e-6).iloc[0]
+    assert _rows(path, "box").empty  # the same label, turned
+    notebook.screenshot(screenshots / "canvas_turned_by_key.png")
+
+    # its round handle, 24 screen px above the middle of its turned top edge
+    up = np.array([math.sin(math.radians(30)), -math.cos(math.radians(30))])
+    handle = np.array([80, 60]) + up * (20 + 24 / SCALE)
+    drag(tuple(handle), (140, 60))  # due right of the centre: a quarter turn
+    turned = _wait_rows(path, "rotated_box", 1, lambda f: abs(
+        box_of(f.iloc[0]["geometry"]).angle - 30) > 1).iloc[0]
+    notebook.screenshot(screenshots / "canvas_turned_by_handle.png")
+    drawn = box_of(turned["geometry"])
+    assert drawn.angle == pytest.approx(90, abs=1)
+    assert (drawn.cx, drawn.cy, drawn.width, drawn.height) == pytest.approx((80, 60, 80, 40),
+                                                                            abs=1)
+
+    with LabelStore.open(path) as store, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        write_yolo(store, tmp_path / "yolo", task=TASK)
+        document = write_labelstudio(store, tmp_path / "ls.json", task=TASK)
+    corners = drawn.corners()
+    obb = (tmp_path / "yolo" / "labels" / "scene.txt").read_text().split()
+    assert len(obb) == 9
+    assert np.abs(np.asarray(obb[1:], float).reshape(4, 2) * 256 - corners).max() < 1
+    result = document[0]["annotations"][0]["result"][0]["value"]
+    x, y = result["x"] * 2.56, result["y"] * 2.56  # percent of 256 px
+    turn = math.radians(result["rotation"])  # about the top-left corner, clockwise
+    right = np.array([math.cos(turn), math.sin(turn)]) * result["width"] * 2.56
+    down = np.array([-math.sin(turn), math.cos(turn)]) * result["height"] * 2.56
+    studio = np.array([[x, y], [x, y] + right, [x, y] + right + down, [x, y] + down])
+    assert np.abs(studio - corners).max() < 1
+    assert json.loads((tmp_path / "ls.json").read_text()) == document
+    assert notebook.errors() == [] and notebook.widget_problems() == []
