@@ -299,7 +299,8 @@ notebook("05_import_export", [
            "into the store and a writer out of it (`geolabel_widgets.formats`, and `geolabel "
            "import FORMAT SRC` / `geolabel export FORMAT DEST` on the command line): Coast "
            "Train records (CSV and NPZ), Veda releases, DataGym exports, S3Label databases, "
-           "Image Labeler downloads, GeoJSON, GeoParquet and COCO. An import is one "
+           "Image Labeler downloads, GeoJSON, GeoParquet, COCO, YOLO, Label Studio and STAC. "
+           "An import is one "
            "transaction: a bad file stops it with a message naming what is wrong, and the "
            "store is as it was. Data: the **synthetic** demo store."),
     ("code", "import tempfile\nfrom pathlib import Path\n\n"
@@ -330,6 +331,36 @@ notebook("05_import_export", [
              "formats.read_coasttrain(again, out / 'Demo_5_001.zip', task=SEGMENTATION_TASK)\n"
              "formats.read_imagelabeler(again, out / 'plumes.zip')\n"
              "again.stats()['datasets']"),
+    ("md", "## For training: a YOLO folder\n\n"
+           "A detection task with two boxes and one box turned 30° (a rotated box: press **r** "
+           "on a selected box in the canvas), out as YOLO: `images/`, `labels/` (a box is "
+           "`class cx cy w h`, a rotated box its four corners, as YOLO OBB has them) and "
+           "`data.yaml`."),
+    ("code", "from shapely.geometry import box\n\n"
+             "from geolabel_widgets import ImageMap, rotated_box\n\n"
+             "BOXES = store.add_task('Plumes (boxes, synthetic demo)', type='detection',\n"
+             "                       classes=['plume', 'breaking wave'])\n"
+             "first, second = store.queue(BOXES, None, status=None)[:2]\n"
+             "store.annotate(first, box(20, 30, 90, 80), 'plume', task=BOXES, labeler='ann', "
+             "kind='box')\n"
+             "store.annotate(first, rotated_box(160, 120, 60, 20, 30), 'breaking wave', "
+             "task=BOXES,\n"
+             "               labeler='ann', kind='rotated_box')\n"
+             "store.annotate(second, box(40, 40, 120, 100), 'plume', task=BOXES, "
+             "labeler='ann', kind='box')\n"
+             "formats.write_yolo(store, out / 'yolo', task=BOXES)\n"
+             "print((out / 'yolo' / 'data.yaml').read_text())\n"
+             "for labels in sorted((out / 'yolo' / 'labels').glob('*.txt')):\n"
+             "    print(labels.name, labels.read_text(), sep='\\n')"),
+    ("md", "## A STAC catalogue, on the map\n\n"
+           "The same task as a STAC catalogue: an item per image and a label item per labeled "
+           "image (label extension: its shapes as GeoJSON in lon/lat, `rel=source` to the "
+           "image's item). Read into a new store, it is a catalogue of scenes with their "
+           "labels, shown on the map; `geolabel import stac catalog.json` does the same."),
+    ("code", "formats.write_stac(store, out / 'stac', task=BOXES)\n"
+             "catalogued = LabelStore.open(out / 'catalogued.sqlite')\n"
+             "formats.read_stac(catalogued, out / 'stac' / 'catalog.json', task=BOXES)\n"
+             "ImageMap(catalogued, task=BOXES, basemap=None)"),
     ("md", "## A bad file changes nothing\n\n"
            "An archive member that would land outside its folder, a malformed label, a "
            "class the file does not define: the import stops, says where, and writes nothing."),

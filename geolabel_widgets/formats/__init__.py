@@ -12,9 +12,9 @@ from importlib import import_module
 from typing import Callable
 
 READ = ("coasttrain", "coco", "datagym", "doodler", "folder", "geojson", "geoparquet",
-        "imagelabeler", "labelstudio", "s3label", "vector", "veda", "yolo")
+        "imagelabeler", "labelstudio", "s3label", "stac", "vector", "veda", "yolo")
 WRITE = ("coasttrain", "coco", "datagym", "doodler", "folder", "geojson", "geoparquet",
-         "imagelabeler", "labelstudio", "s3label", "seggym", "veda", "yolo")
+         "imagelabeler", "labelstudio", "s3label", "seggym", "stac", "veda", "yolo")
 _ELSEWHERE = {"FormatError": "safety", "Format": "registry", "add_images_s3label": "s3label"}
 
 
