@@ -14,7 +14,8 @@ from typing import Callable
 READ = ("coasttrain", "coco", "datagym", "doodler", "folder", "geojson", "geoparquet",
         "imagelabeler", "labelstudio", "s3label", "stac", "vector", "veda", "yolo")
 WRITE = ("coasttrain", "coco", "datagym", "doodler", "folder", "geojson", "geoparquet",
-         "imagelabeler", "labelstudio", "s3label", "seggym", "stac", "veda", "yolo")
+         "imagelabeler", "labelstudio", "s3label", "seggym", "stac", "torchgeo", "veda",
+         "yolo")
 _ELSEWHERE = {"FormatError": "safety", "Format": "registry", "add_images_s3label": "s3label"}
 
 
