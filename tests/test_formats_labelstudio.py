@@ -114,7 +114,7 @@ def test_the_config_we_write_names_every_class_and_control(tmp_path):
 
     (tmp_path / "config.xml").write_text(label_config(store, SHAPES))
     found = config_classes(tmp_path / "config.xml")
-    assert found["*"] == ["water", "sand", "road"] * 3 and found["$image"] == "image"
+    assert found["*"] == ["water", "sand", "road"] * 4 and found["$image"] == "image"
     assert found[("choices", "choice")] == ["water", "sand", "road"]
     store.close()
 
@@ -166,3 +166,47 @@ def _no_warning():
             warnings.simplefilter("error")
             yield
     return strict()
+
+
+def test_brush_rle_reads_a_hand_made_code_and_our_own(tmp_path):
+    from geolabel_widgets.formats.labelstudio_brush import decode_brush, encode_brush
+
+    # 2 x 2 RGBA = 16 values; word 8 bits; run sizes 3, 4, 8, 16. First pixel painted:
+    # a literal block of 4 words (255 x 4), then a run of 12 zeros.
+    bits = (f"{16:032b}" f"{7:05b}" "0010" "0011" "0111" "1111"
+            "0" "00" f"{3:03b}" + f"{255:08b}" * 4 + "1" "01" f"{11:04b}" f"{0:08b}")
+    bits += "0" * (-len(bits) % 8)
+    rle = [int(bits[k:k + 8], 2) for k in range(0, len(bits), 8)]
+    assert decode_brush(rle, 2, 2, "here").tolist() == [[1, 0], [0, 0]]
+    painted = np.random.default_rng(4).random((37, 53)) > 0.6
+    painted[5:30, 10:50] = True  # long runs as well as short ones
+    assert (decode_brush(encode_brush(painted), 37, 53, "here") == painted).all()
+    with pytest.raises(FormatError, match="holds 7844 values, not the 10 x 10 x 4"):
+        decode_brush(encode_brush(painted), 10, 10, "here")
+    with pytest.raises(FormatError, match="ends too soon"):
+        decode_brush(encode_brush(painted)[:20], 37, 53, "here")
+
+
+def test_a_mask_goes_out_as_brushes_and_comes_back_the_same(tmp_path):
+    from conftest import write_images
+
+    with LabelStore.open(tmp_path / "a.sqlite") as store:
+        [image] = store.add_images(write_images(tmp_path / "im", 1), dataset="d",
+                                   progress=False)
+        store.add_task("cover", type="semantic_segmentation", classes=["water", "sand",
+                                                                    "unlabeled"])
+        mask = np.zeros((48, 64), np.uint8)
+        mask[10:30, 20:60] = 1
+        mask[40:, :] = 2  # unlabeled
+        store.add_mask(image, mask, task="cover", labeler="ann",
+                       classes=["water", "sand", "unlabeled"])
+        document = write_labelstudio(store, tmp_path / "ls.json", task="cover")
+        results = document[0]["annotations"][0]["result"]
+        assert [r["value"]["brushlabels"] for r in results] == [["water"], ["sand"]]
+        with LabelStore.open(tmp_path / "b.sqlite") as again:
+            read_labelstudio(again, tmp_path / "ls.json", task="cover", progress=False)
+            row = again.get_annotations(kinds=["mask"]).iloc[0]
+            back, classes = again.mask(row["annotation_id"])
+            assert again.tasks.loc["cover", "type"] == "semantic_segmentation"
+            assert [classes[v] for v in back.ravel()] == [
+                ["water", "sand", "unlabeled"][v] for v in mask.ravel()]

@@ -26,7 +26,7 @@ from shapely.geometry import MultiPolygon, Polygon, box
 from ..store import LabelStore
 from ..store.rotated import box_of
 from .atomic import whole_or_nothing
-from .records import LABEL_COLUMNS, Parsed, current_labels, write_records
+from .records import LABEL_COLUMNS, Parsed, current_labels, layered_mask, write_records
 from .registry import Format
 from .safety import FormatError, is_number, read_json
 
@@ -147,7 +147,7 @@ def parse_coco(document, source: Path, *, task: str | None, labeler: str,
                      "props": None})
     classes = list(dict.fromkeys(categories.values()))
     for image, parts in rasters.items():
-        mask, names = _mask(parts, categories, classes)
+        mask, names = layered_mask([(pixels, categories[c]) for pixels, c in parts], classes)
         rows.append({"image": image, "task": task, "labeler": labeler, "kind": "mask",
                      "value": mask, "geometry": None, "props": {"classes": names}})
         classes += [n for n in names if n not in classes]
@@ -200,20 +200,6 @@ def _rle(rle: dict, height: int, width: int, where: str, source: Path) -> np.nda
         if int(coco_mask.area(rle)) > height * width:
             raise FormatError(f"{source}: {where}'s RLE runs past its image")
         return coco_mask.decode(rle)
-
-
-def _mask(parts, categories: dict, classes: list[str]) -> tuple[np.ndarray, list[str]]:
-    """An image's RLE parts as one class-index mask (later over earlier); ``unlabeled``
-    is a class only where some pixel has none."""
-    height, width = parts[0][0].shape
-    mask = np.full((height, width), -1, np.int32)
-    for pixels, category in parts:
-        mask[pixels.astype(bool)] = classes.index(categories[category])
-    names = list(classes)
-    if (mask < 0).any():
-        names = names if "unlabeled" in names else names + ["unlabeled"]
-        mask[mask < 0] = names.index("unlabeled")
-    return mask.astype(np.uint8 if len(names) <= 256 else np.int32), names
 
 
 def _geometry(item: dict, where: str, source: Path):

@@ -3,10 +3,11 @@
 Coordinates are percent of the image's ``original_width`` / ``original_height``; a
 rectangle turns by ``rotation`` degrees clockwise about its top-left corner (x, y),
 so a turned one is a rotated box (FORMATS_REAL.md 8). ``rectanglelabels``,
-``polygonlabels`` and ``keypointlabels`` are shapes of one task; ``choices`` are tags,
-a task per control (``from_name``). Each annotation's ``completed_by`` is a labeler
-(several per task: several labelers), a cancelled one a skip. Predictions are a
-model's, not labels, and brush masks are not read yet: both are counted and said.
+``polygonlabels`` and ``keypointlabels`` are shapes of one task, ``brushlabels`` its
+masks (one per annotation, later strokes over earlier; labelstudio_brush.py);
+``choices`` are tags, a task per control (``from_name``). Each annotation's
+``completed_by`` is a labeler (several per task: several labelers), a cancelled one a
+skip. Predictions are a model's, not labels: they are counted and said.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from ..store import LabelStore
 from ..store.ingest import is_remote
 from ..store.rotated import RotatedBox, box_of, from_corners
 from .atomic import whole_or_nothing
+from .labelstudio_brush import decode_brush, encode_brush
 from .records import (LABEL_COLUMNS, STATUS_COLUMNS, Parsed, bare_statuses, current_labels,
-                      write_records)
+                      current_masks, layered_mask, write_records)
 from .registry import Format
 from .safety import FormatError, is_number, read_json
 
@@ -75,6 +77,7 @@ class _Reader:
         self.recased: dict[str, str] = {}
         self.left_out: dict[str, int] = {}
         self.no_image: set[str] = set()  # the data keys of tasks without an image
+        self.brushes: dict[tuple, list] = {}  # (image, labeler) -> [(0/1 array, class)]
 
     def task(self, item: dict, where: str) -> None:
         data = item.get("data")
@@ -149,7 +152,7 @@ class _Reader:
                           self._class(control, choice, self.named.get(("choices", name))),
                           None)
             return
-        if kind not in SHAPES:
+        if kind not in (*SHAPES, "brushlabels"):
             self._leave_out(f"{kind} result(s) (not read)", 1)
             return
         if result.get("image_rotation") not in (None, 0):
@@ -163,6 +166,15 @@ class _Reader:
         labels = value.get(kind)
         if not isinstance(labels, list) or len(labels) != 1 or not isinstance(labels[0], str):
             raise FormatError(f"{self.source}: {where} has not one label: {labels!r}")
+        if kind == "brushlabels":
+            if value.get("format", "rle") != "rle":
+                raise FormatError(f"{self.source}: {where}: a brush in format "
+                                  f"{value.get('format')!r}; only 'rle' is read")
+            painted = decode_brush(value.get("rle"), int(height), int(width),
+                                   f"{self.source}: {where}")
+            self.brushes.setdefault((image, labeler), []).append(
+                (painted, self._class(self.title, labels[0], self.named.get("*"))))
+            return
         shape, geometry = _geometry(kind, value, width, height, f"{self.source}: {where}")
         label_id = f"labelstudio/{annotation_id}/{result.get('id')}" \
             if annotation_id is not None and result.get("id") else None
@@ -200,6 +212,11 @@ class _Reader:
         if self.left_out:
             warnings.warn(f"{self.source}: left out " + ", ".join(
                 f"{n} {what}" for what, n in self.left_out.items()), stacklevel=5)
+        for (image, labeler), parts in self.brushes.items():  # one mask each, later over
+            mask, names = layered_mask(parts, self.classes[self.title])  # earlier
+            self.classes[self.title] = names  # with "unlabeled" where a pixel has no class
+            self._row(image, self.title, labeler, "mask", mask, None)
+            self.rows[-1]["props"] = {"classes": names}
         labels = pd.DataFrame(self.rows, columns=[*LABEL_COLUMNS, "label_id"])
         statuses = pd.DataFrame(self.statuses, columns=STATUS_COLUMNS)
         if list(self.types) == list(self.classes):  # tags alone, of one control: the task
@@ -213,7 +230,8 @@ class _Reader:
             configured = self.named.get("*", []) if title == self.title and \
                 title not in self.types else []
             tasks[title] = {"type": self.types.get(title) or (
-                "instance_segmentation" if "polygon" in kinds else "detection"),
+                "semantic_segmentation" if kinds == {"mask"} else
+                "instance_segmentation" if kinds & {"polygon", "mask"} else "detection"),
                 "classes": list(dict.fromkeys([*configured, *self.classes[title]]))}
         if self.title not in tasks and len(statuses):
             tasks[self.title] = {"type": "detection", "classes": self.named.get("*", [])}
@@ -303,8 +321,9 @@ def write_labelstudio(store: LabelStore, dest: str | os.PathLike, *, task: str) 
     """One task as an export Label Studio imports: a task per image (``data.image``
     its path or URL), an annotation per labeler with percent coordinates. Boxes and
     rotated boxes are ``rectanglelabels`` (turned about their top-left corner),
-    polygons ``polygonlabels`` (a part each), points ``keypointlabels``, tags
-    ``choices``; lines and strokes are left out, and said. ``label_config(store, task)``
+    polygons ``polygonlabels`` (a part each), points ``keypointlabels``, masks
+    ``brushlabels`` (a class each), tags ``choices``; lines and strokes are left out,
+    and said. ``label_config(store, task)``
     is the project's config to go with it."""
     labels = current_labels(store, task)
     left_out = labels[~labels["kind"].isin([*CONTROLS, "tag"])]
@@ -312,7 +331,11 @@ def write_labelstudio(store: LabelStore, dest: str | os.PathLike, *, task: str) 
         warnings.warn(f"{len(left_out)} line(s) and stroke(s) are not Label Studio "
                       "results and were left out", stacklevel=3)
     bare = bare_statuses(store, labels, task)
-    labels = pd.concat([labels[labels["kind"].isin([*CONTROLS, "tag"])],
+    masks = pd.DataFrame([{"image_id": item.image_id, "labeler": item.labeler, "kind": "mask",
+                           "value": (mask, classes), "uri": item.uri, "width": item.width,
+                           "height": item.height}
+                          for item, _, mask, classes in current_masks(store, task, False)])
+    labels = pd.concat([labels[labels["kind"].isin([*CONTROLS, "tag"])], masks,
                         bare[bare["status"].isin(["labeled", "reviewed", "skipped"])]],
                        ignore_index=True)
     document = []
@@ -322,8 +345,9 @@ def write_labelstudio(store: LabelStore, dest: str | os.PathLike, *, task: str) 
         for k, (labeler, mine) in enumerate(rows.groupby("labeler", sort=False), start=1):
             results = [r for row in mine.itertuples() if row.kind != "status"
                        for r in _results(row)]
+            skipped = "status" in mine and (mine["status"] == "skipped").any()
             annotations.append({"id": n * 1000 + k, "completed_by": {"email": labeler},
-                                "was_cancelled": bool((mine["status"] == "skipped").any()
+                                "was_cancelled": bool(skipped
                                                       and not results),
                                 "ground_truth": False, "result": results})
         document.append({"id": n, "data": {"image": image["uri"]},
@@ -351,6 +375,13 @@ def _results(row) -> list[dict]:
                  "width": turned.width / width * 100, "height": turned.height / height * 100,
                  "rotation": turned.angle, "rectanglelabels": [row.value]}
         return [{**common, "type": "rectanglelabels", "from_name": "box", "value": value}]
+    if row.kind == "mask":
+        mask, classes = row.value
+        return [{**common, "type": "brushlabels", "from_name": "brush",
+                 "value": {"format": "rle", "rle": encode_brush(mask == k),
+                           "brushlabels": [name]}}
+                for k, name in enumerate(classes)
+                if name != "unlabeled" and (mask == k).any()]
     if row.kind == "point":
         return [{**common, "type": "keypointlabels", "from_name": "point",
                  "value": {"x": row.geometry.x / width * 100,
@@ -371,7 +402,7 @@ def label_config(store: LabelStore, task: str) -> str:
     choices = "".join(f"<Choice value={quoteattr(c)}/>" for c in store.classes(task))
     controls = [f'<{tag} name="{name}" toName="image">{classes}</{tag}>' for name, tag in
                 (("box", "RectangleLabels"), ("polygon", "PolygonLabels"),
-                 ("point", "KeyPointLabels"))]
+                 ("point", "KeyPointLabels"), ("brush", "BrushLabels"))]
     return ('<View><Image name="image" value="$image"/>' + "".join(controls) +
             f'<Choices name="choice" toName="image">{choices}</Choices></View>')
 

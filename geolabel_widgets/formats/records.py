@@ -103,6 +103,21 @@ def _write_labels(store: LabelStore, labels: pd.DataFrame, ids: pd.Series,
                               "not a kind the store keeps")
 
 
+def layered_mask(parts: list[tuple[np.ndarray, str]], classes: list[str]
+                 ) -> tuple[np.ndarray, list[str]]:
+    """An image's one-class parts (0/1 arrays, each with its class) as one class-index
+    mask, later over earlier; ``unlabeled`` is a class only where some pixel has none."""
+    height, width = parts[0][0].shape
+    mask = np.full((height, width), -1, np.int32)
+    for pixels, name in parts:
+        mask[pixels.astype(bool)] = classes.index(name)
+    names = list(classes)
+    if (mask < 0).any():
+        names = names if "unlabeled" in names else names + ["unlabeled"]
+        mask[mask < 0] = names.index("unlabeled")
+    return mask.astype(np.uint8 if len(names) <= 256 else np.int32), names
+
+
 def _image_id(ids: pd.Series, image) -> str:
     if image not in ids.index:
         raise FormatError(f"a label refers to image {image!r}, which the file does not list")
