@@ -1,6 +1,7 @@
 """STAC: the label extension's real examples in, a COG read over HTTP, our catalogues out."""
 
 import json
+from datetime import datetime, timezone
 import shutil
 
 import jsonschema
@@ -130,3 +131,40 @@ def test_a_file_that_is_not_stac_is_a_clear_error(store, tmp_path, text, says):
     with pytest.raises(FormatError, match=says):
         read_stac(store, tmp_path / "x.json", progress=False)
     assert len(store.images) == 0
+
+
+def test_a_raster_label_item_is_a_mask_on_its_source_image(store, tmp_path):
+    import pystac
+    from rasterio.transform import from_origin
+
+    grid = dict(driver="GTiff", width=40, height=30, crs="EPSG:32617", count=1,
+                transform=from_origin(500000, 3000000, 10, 10))
+    with rasterio.open(tmp_path / "scene.tif", "w", dtype="uint8", **grid) as dst:
+        dst.write(np.full((1, 30, 40), 90, np.uint8))
+    values = np.zeros((30, 40), np.uint8)
+    values[:, 20:] = 2
+    values[:5] = 255  # nodata: not labeled
+    with rasterio.open(tmp_path / "labels.tif", "w", dtype="uint8", nodata=255, **grid) as dst:
+        dst.write(values[None])
+    footprint = {"type": "Polygon", "coordinates": [[[-81, 27], [-80.99, 27], [-80.99, 27.01],
+                                                     [-81, 27.01], [-81, 27]]]}
+    when = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    source = pystac.Item("scene", footprint, [-81, 27, -80.99, 27.01], when, {})
+    source.add_asset("data", pystac.Asset(str(tmp_path / "scene.tif"),
+                                          media_type="image/tiff; application=geotiff"))
+    label = pystac.Item("scene-labels", footprint, [-81, 27, -80.99, 27.01], when, {
+        "label:properties": None, "label:description": "land cover", "label:type": "raster",
+        "label:classes": [{"name": None, "classes": [0, 1, 2]}]},
+        stac_extensions=["https://stac-extensions.github.io/label/v1.0.1/schema.json"])
+    label.add_asset("labels", pystac.Asset(str(tmp_path / "labels.tif"),
+                                           media_type="image/tiff; application=geotiff"))
+    label.add_link(pystac.Link("source", source))
+    source.set_self_href(str(tmp_path / "scene.json"))
+    label.set_self_href(str(tmp_path / "scene-labels.json"))
+    source.save_object()
+    label.save_object()
+    ids = read_stac(store, tmp_path / "scene-labels.json", task="cover", progress=False)
+    mask, classes = store.mask(store.get_annotations(kinds=["mask"]).iloc[0]["annotation_id"])
+    assert store.classes("cover") == ["0", "1", "2", "unlabeled"]
+    assert [classes[v] for v in mask[[0, 10, 10], [0, 0, 30]]] == ["unlabeled", "0", "2"]
+    assert store.image(ids[0])["width"] == 40

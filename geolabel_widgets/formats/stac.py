@@ -6,7 +6,8 @@ them open), its time its ``datetime``, and its image the asset chosen (``asset``
 the first GeoTIFF / JPEG 2000 / PNG / JPEG asset that is not a thumbnail), a local
 file or a URL whose header rasterio reads over HTTP (a few ranges, never the whole
 file). Label items (``label:*``, FORMATS_REAL.md 9) put their GeoJSON asset's
-shapes on their ``rel=source`` image as labels, classes from ``label:classes``; what
+shapes on their ``rel=source`` image as labels, classes from ``label:classes`` (a
+raster label item: its GeoTIFF on the source's grid, as a mask); what
 cannot be placed (a source no one can read here, a remote label asset) is said, item
 by item, and the rest imported.
 
@@ -23,6 +24,7 @@ import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry import mapping, shape
@@ -201,9 +203,9 @@ def _source_row(pystac, item, asset: str | None, remote: bool) -> tuple[str, dic
 
 def _put_labels(store: LabelStore, item, image_id: str | None, class_property, task,
                 labeler) -> str | None:
-    """Put a label item's shapes on its image; why not, if they cannot be."""
+    """Put a label item's shapes (or raster) on its image; why not, if they cannot be."""
     if item.properties.get("label:type") == "raster":
-        return "a raster label item (masks from STAC are not read yet)"
+        return _put_raster(store, item, image_id, task, labeler)
     assets = [a for a in item.assets.values() if (a.media_type or "").startswith(
         "application/geo+json") or _suffix(a.href) == ".geojson"]
     if not assets:
@@ -232,6 +234,51 @@ def _put_labels(store: LabelStore, item, image_id: str | None, class_property, t
         read_vector(store, href, image=image_id, class_property=prop, task=title,
                     labeler=labeler, progress=False)
     return None
+
+
+def _put_raster(store: LabelStore, item, image_id: str | None, task, labeler) -> str | None:
+    """A raster label item: its GeoTIFF of class values, on its source image's grid, as
+    a mask (``label:classes`` name the values; nodata is "unlabeled")."""
+    import rasterio
+
+    assets = [a for a in item.assets.values() if (a.media_type or "").startswith(
+        "image/tiff") or _suffix(a.href) in (".tif", ".tiff")]
+    if not assets:
+        return "a raster label item with no GeoTIFF asset"
+    href = assets[0].get_absolute_href()
+    if is_remote(href):
+        return f"its labels are at {href}, not a file here: download it first"
+    image = store.image(image_id) if image_id else None
+    if image is None or image["transform"] is None:
+        return "its source image has no known pixel grid"
+    with rasterio.open(href) as src:
+        same = (src.width, src.height) == (image["width"], image["height"]) and \
+            tuple(src.transform)[:6] == tuple(image["transform"])[:6] and src.crs is not None \
+            and src.crs == rasterio.crs.CRS.from_user_input(image["crs"])
+        if not same:
+            return (f"its raster {Path(href).name} is not on its source image's grid "
+                    f"({src.width} x {src.height}, {src.transform[:6]} against "
+                    f"{image['width']} x {image['height']}, {tuple(image['transform'])[:6]})")
+        values, nodata = src.read(1), src.nodata
+    named = [str(v) for c in item.properties.get("label:classes") or [] if isinstance(c, dict)
+             for v in c.get("classes", [])]
+    found = [v for v in np.unique(values) if nodata is None or v != nodata]
+    names = list(dict.fromkeys([*named, *(_value_name(v) for v in found)]))
+    index = np.full(values.shape, len(names), np.int32)  # nodata: "unlabeled", last
+    for v in found:
+        index[values == v] = names.index(_value_name(v))
+    if (index == len(names)).any():
+        names.append("unlabeled")
+    title = task or f"{item.collection_id or item.id} classes"
+    store.add_task(title, type="semantic_segmentation", classes=names)
+    store.add_mask(image_id, index.astype(np.uint8 if len(names) <= 256 else np.int32),
+                   task=title, labeler=labeler, classes=names)
+    return None
+
+
+def _value_name(value) -> str:
+    """A raster's class value as label:classes writes it: 3, not 3.0."""
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _name(items: list) -> str:
