@@ -49,10 +49,9 @@ BACKENDS = ("sqlite", "postgresql")
 
 
 def pytest_generate_tests(metafunc):
-    """The store's own tests (and a module saying ON_BOTH_BACKENDS) run on both
-    backends; the rest on SQLite."""
-    both = metafunc.module.__name__.startswith("test_store_") or \
-        getattr(metafunc.module, "ON_BOTH_BACKENDS", False)
+    """Tests marked ``both_backends`` run on SQLite and on PostgreSQL; the rest on
+    SQLite."""
+    both = metafunc.definition.get_closest_marker("both_backends") is not None
     if both and "backend" in metafunc.fixturenames:
         metafunc.parametrize("backend", BACKENDS, indirect=True)
 

@@ -39,7 +39,7 @@ def test_a_label_collection_whose_source_cannot_be_read_is_catalogued_and_said(s
 
 
 def test_a_catalogue_of_two_collections_gives_every_label_items_source(store, examples):
-    with pytest.warns(UserWarning, match="labels of 5 label item") as said:
+    with pytest.warns(UserWarning, match=r"5 item\(s\) not imported whole") as said:
         ids = read_stac(store, examples / "multidataset" / "catalog.json", remote=False,
                         progress=False)
     assert len(ids) == 5 and store.images.geometry.notna().all()

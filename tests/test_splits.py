@@ -8,6 +8,8 @@ from rasterio.transform import from_origin
 
 from geolabel_widgets.store import StoreError
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
 def chipped(store, tmp_path):
@@ -18,7 +20,7 @@ def chipped(store, tmp_path):
                        dtype="uint8", crs="EPSG:32618", transform=from_origin(500_000,
                        4_000_000, 10, 10)) as dst:
         dst.write(rng.integers(1, 255, (1, 1280, 1280), dtype=np.uint8))
-    ids = store.add_chips(scene, size=32, progress=False)
+    ids = store.add_chips(scene, size=32, folder=tmp_path / "chips", progress=False)
     store.add_task("land", classes=["sand", "water"])
     return store, ids
 

@@ -10,6 +10,8 @@ from geolabel_widgets import LabelStore
 from geolabel_widgets.store import aggregates
 from geolabel_widgets.store import schema as s
 
+pytestmark = pytest.mark.both_backends
+
 CLASSES = ["water", "sand", "gravel", "vegetated"]
 REMAP = {"*": {"sand": "sediment", "gravel": "sediment"}, "b": {"vegetated": "water"}}
 

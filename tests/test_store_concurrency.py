@@ -15,6 +15,8 @@ import pytest
 
 from geolabel_widgets import LabelStore
 
+pytestmark = pytest.mark.both_backends
+
 WORKER = Path(__file__).with_name("store_worker.py")
 
 

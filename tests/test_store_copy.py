@@ -1,12 +1,15 @@
 """`geolabel store copy`: a whole store from SQLite to PostgreSQL and back, nothing lost."""
 
 import numpy as np
+import pytest
 import sqlalchemy as sa
 
 from formats_helpers import SHAPES, TAGS, labeled_store
 from geolabel_widgets import LabelStore
 from geolabel_widgets.cli import main
 from geolabel_widgets.store import schema as s
+
+pytestmark = pytest.mark.both_backends
 
 
 def _tables(store: LabelStore) -> dict:

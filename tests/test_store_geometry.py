@@ -9,6 +9,8 @@ from shapely.geometry import box
 
 from geolabel_widgets import LabelStore
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
 def plain_role_url(postgres):

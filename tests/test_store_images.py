@@ -17,6 +17,8 @@ from conftest import write_images
 from geolabel_widgets import LabelStore
 from geolabel_widgets.store import UnreadableImagesWarning
 
+pytestmark = pytest.mark.both_backends
+
 
 def test_a_folder_is_found_recursively_hashed_and_not_copied(store, image_folder):
     ids = store.add_images(image_folder, dataset="event", progress=False)
@@ -204,3 +206,20 @@ def test_the_same_image_from_two_places_is_one_image_with_two_sources(store, tmp
     assert str(copy.absolute()) in set(sources["uri"])
     store.add_images(copy, dataset="mirror", progress=False)  # the same source again
     assert len(store.sources) == 4
+
+
+def test_an_image_found_again_after_its_file_moved_is_read_from_its_new_place(store,
+                                                                              tmp_path):
+    [old] = write_images(tmp_path / "before", 1)
+    [image_id] = store.add_images(old, dataset="d", progress=False)
+    moved = tmp_path / "after" / old.name
+    moved.parent.mkdir()
+    old.rename(moved)
+    assert store.add_images(moved, dataset="d", progress=False) == [image_id]
+    assert store.image(image_id)["uri"] == str(moved)  # the old path is gone
+    assert sorted(store.sources["uri"]) == sorted([str(old), str(moved)])
+    again = tmp_path / "copy" / old.name  # a copy elsewhere: the first place still holds
+    again.parent.mkdir()
+    again.write_bytes(moved.read_bytes())
+    store.add_images(again, dataset="d", progress=False)
+    assert store.image(image_id)["uri"] == str(moved)

@@ -10,6 +10,8 @@ from shapely.geometry import Point, Polygon, box
 
 from geolabel_widgets import LabelStore, StoreError
 
+pytestmark = pytest.mark.both_backends
+
 
 def test_a_store_is_one_sqlite_file_in_wal_mode(tmp_path):
     path = tmp_path / "labels.sqlite"

@@ -10,6 +10,8 @@ from sqlalchemy import event
 
 from geolabel_widgets import LabelStore, StoreError
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
 def team(store, tmp_path):

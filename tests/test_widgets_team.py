@@ -7,7 +7,7 @@ from conftest import write_images
 from geolabel_widgets import CanvasLabeler, ImageTagger
 from widget_drivers import Browser
 
-ON_BOTH_BACKENDS = True
+pytestmark = pytest.mark.both_backends
 
 
 @pytest.fixture

@@ -62,13 +62,18 @@ def read_stac(store: LabelStore, source: str | os.PathLike, *, dataset: str | No
 
     source = Path(source)
     items = _items(pystac, source)
-    labels = [i for i in items if LABEL_EXTENSION in i.stac_extensions or any(
-        k.startswith("label:") for k in i.properties)]
-    images = [i for i in items if i not in labels]
+    labels, images = [], []
+    for item in items:
+        is_label = LABEL_EXTENSION in item.stac_extensions or any(
+            k.startswith("label:") for k in item.properties)
+        (labels if is_label else images).append(item)
     rows, placed = {}, {}  # image key -> catalogue row; label item id -> image key
     not_placed = []
     for item in images:
-        rows.setdefault(*_image_row(item, asset, remote))
+        try:
+            rows.setdefault(*_image_row(item, asset, remote))
+        except FormatError as err:  # an item of metadata only: said, the rest read
+            not_placed.append(str(err))
     for item in labels:
         try:
             key, row = _source_row(pystac, item, asset, remote)
@@ -92,8 +97,8 @@ def read_stac(store: LabelStore, source: str | os.PathLike, *, dataset: str | No
             if why:
                 not_placed.append(f"{item.id}: {why}")
     if not_placed:
-        warnings.warn(f"{source}: the labels of {len(not_placed)} label item(s) were not "
-                      "imported: " + "; ".join(not_placed), stacklevel=2)
+        warnings.warn(f"{source}: {len(not_placed)} item(s) not imported whole: " +
+                      "; ".join(not_placed), stacklevel=2)
     return list(ids)
 
 
@@ -309,6 +314,7 @@ def write_stac(store: LabelStore, dest: str | os.PathLike, *, task: str) -> dict
     labelled = pystac.Collection(id="labels", description=f"labels of {task}",
                                  extent=_extent(placed), license="other")
     catalog.add_children([images, labelled])
+    features = {}  # label item id -> its GeoJSON features
     for image_id, rows in placed.groupby("image_id", sort=True):
         first = rows.iloc[0]
         footprint = shapely.from_wkb(first["footprint"]) if isinstance(
@@ -349,15 +355,13 @@ def write_stac(store: LabelStore, dest: str | os.PathLike, *, task: str) -> dict
                                                media_type="application/geo+json",
                                                roles=["labels"]))
         labelled.add_item(label)
-        label.extra_fields["geolabel:features"] = _features(rows, footprint)
+        features[label.id] = _features(rows, footprint)
     catalog.normalize_hrefs(str(dest))  # image assets keep absolute paths: the files stay put
     catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
-    for label in labelled.get_items():
-        features = label.extra_fields.pop("geolabel:features")
+    for label in labelled.get_items():  # each label item's asset, beside it
         Path(label.get_self_href()).with_name(f"{label.id}.geojson").write_text(json.dumps(
-            {"type": "FeatureCollection", "features": features}))
-        label.save_object(include_self_link=False)
-    return {"images": len(list(images.get_items())), "labels": len(list(labelled.get_items()))}
+            {"type": "FeatureCollection", "features": features[label.id]}))
+    return {"images": len(list(images.get_items())), "labels": len(features)}
 
 
 def _features(rows: pd.DataFrame, footprint) -> list[dict]:

@@ -141,15 +141,20 @@ def class_proportions(store: LabelStore | None = None, view: str | None = None, 
                    xlabel="Class Label", ylabel="Percentage of labeled pixels")
 
 
+SHOWN_AGREEMENT = ("alpha", "kappa", "f1", "iou", "coasttrain_iou")
+
+
 def labeler_agreement(store: LabelStore | None = None, *,
                       frame: pd.DataFrame | None = None) -> Figure:
-    """Agreement where two labelers labeled the same images: kappa of tags, IoU of masks."""
+    """Agreement where labelers labeled the same images: alpha (all) and kappa (pairs) of
+    tags, F1 of matched shapes, IoU of masks per class and over images (Coast Train's)."""
     frame = frames.agreement_frame(store) if frame is None else frame
-    frame = frame.assign(what=[f"{a}-{b}" + (f" {c}" if isinstance(c, str) else " kappa")
-                               for a, b, c in zip(frame["labeler_a"], frame["labeler_b"],
-                                                  frame["class"])])
-    fig = _panels(frame, "what", "value", xlabel="Labeler pair (class IoU or tag kappa)",
-                  ylabel="Agreement")
+    frame = frame[frame["measure"].isin(SHOWN_AGREEMENT)]
+    frame = frame.assign(what=[
+        ("all" if a is None else f"{a}-{b}") + (f" {c}" if isinstance(c, str) else "") +
+        f" {m}" for a, b, c, m in zip(frame["labeler_a"], frame["labeler_b"], frame["class"],
+                                      frame["measure"])])
+    fig = _panels(frame, "what", "value", xlabel="Labelers (measure)", ylabel="Agreement")
     for ax in fig.axes:  # kappa can be below zero
         ax.set_ylim(min([0.0] + [p.get_height() for p in ax.patches]), 1)
     return fig

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..store import LabelStore
+from . import agreement
 
 SATELLITES = re.compile(r"sentinel|landsat|modis|planet|satellite|worldview|spot", re.I)
 
@@ -77,54 +78,88 @@ def split_frame(store: LabelStore, task: str) -> pd.DataFrame:
     return store.distribution("splits", task=task)
 
 
-def agreement_frame(store: LabelStore) -> pd.DataFrame:
-    """Where two labelers labeled the same image: Cohen's kappa of their tags, and the
-    mean per-class IoU of their masks, per dataset, task and pair of labelers.
+def agreement_frame(store: LabelStore, threshold: float = 0.5) -> pd.DataFrame:
+    """Where two or more labelers labeled the same images, per dataset and task: for
+    tags Krippendorff's alpha over all of them (``alpha``) and Cohen's kappa per pair;
+    for shapes, per pair, precision, recall, F1 and the mean IoU of shapes matched at
+    ``threshold`` IoU; for masks, per pair, IoU and Dice per class and Coast Train's
+    mean IoU over the images both labeled (``coasttrain_iou``). See ``agreement``.
 
     Only images with two or more labelers are read (an indexed lookup); masks of
     those images are read from their files, since overlap needs the pixels.
     """
-    from sklearn.metrics import cohen_kappa_score
-
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"an IoU threshold is between 0 and 1, not {threshold}")
     rows = store.distribution("shared")
     records = []
-    tags = rows[rows["kind"] == "tag"]
-    answers = (tags.groupby(["dataset", "task", "image_id", "labeler_id"])["value"]
-               .agg(lambda v: "+".join(sorted(v))).unstack("labeler_id"))
-    for (dataset, task), table in answers.groupby(level=["dataset", "task"]):
-        for one, other in combinations(sorted(table.columns), 2):
-            both = table[[one, other]].dropna()
-            if len(both) >= 2:
-                kappa = cohen_kappa_score(both[one], both[other])
-                records.append(dict(dataset=dataset, task=task, labeler_a=one, labeler_b=other,
-                                    images=len(both), measure="kappa", **{"class": None},
-                                    value=float(np.nan_to_num(kappa, nan=1.0))))
-    records += _mask_agreement(store, rows[rows["kind"] == "mask"])
+    for (dataset, task), group in rows.groupby(["dataset", "task"], sort=True):
+        where = dict(dataset=dataset, task=task)
+        records += _tag_agreement(group[group["kind"] == "tag"], where)
+        records += _shape_agreement(group[~group["kind"].isin(["tag", "mask"])], where,
+                                    threshold)
+        records += _mask_agreement(store, group[group["kind"] == "mask"], where)
     return pd.DataFrame.from_records(records, columns=[
         "dataset", "task", "labeler_a", "labeler_b", "images", "measure", "class", "value"])
 
 
-def _mask_agreement(store: LabelStore, masks: pd.DataFrame) -> list[dict]:
+def _record(where: dict, one, other, images: int, measure: str, value: float,
+            cls: str | None = None) -> dict:
+    return dict(**where, labeler_a=one, labeler_b=other, images=images, measure=measure,
+                **{"class": cls}, value=float(value))
+
+
+def _tag_agreement(tags: pd.DataFrame, where: dict) -> list[dict]:
+    from sklearn.metrics import cohen_kappa_score
+
+    if not len(tags):
+        return []
+    answers = (tags.groupby(["image_id", "labeler_id"])["value"]
+               .agg(lambda v: "+".join(sorted(v))).unstack("labeler_id"))
+    ratings = answers.stack().rename("value").reset_index().rename(columns={"image_id": "unit"})
+    shared = int((answers.notna().sum(axis=1) >= 2).sum())
+    records = [_record(where, None, None, shared, "alpha",
+                       agreement.krippendorff_alpha(ratings))]
+    for one, other in combinations(sorted(answers.columns), 2):
+        both = answers[[one, other]].dropna()
+        if len(both) >= 2:
+            kappa = cohen_kappa_score(both[one], both[other])
+            records.append(_record(where, one, other, len(both), "kappa",
+                                   np.nan_to_num(kappa, nan=1.0)))
+    return records
+
+
+def _shape_agreement(shapes: pd.DataFrame, where: dict, threshold: float) -> list[dict]:
+    if not len(shapes):
+        return []
+    import shapely
+
+    shapes = shapes.assign(geometry=shapely.from_wkb(shapes["geometry"].to_numpy()))
+    table = agreement.shape_agreement(shapes.rename(columns={"labeler_id": "labeler"}),
+                                      threshold)
+    return [_record(where, row.labeler_a, row.labeler_b, row.images, measure,
+                    getattr(row, measure))
+            for row in table.itertuples() for measure in ("precision", "recall", "f1",
+                                                          "mean_iou")]
+
+
+def _mask_agreement(store: LabelStore, masks: pd.DataFrame, where: dict) -> list[dict]:
+    per_pair: dict[tuple, list[pd.DataFrame]] = {}
+    for _, image_rows in masks.groupby("image_id"):
+        loaded = {r.labeler_id: store.mask(r.annotation_id) for r in image_rows.itertuples()}
+        for one, other in combinations(sorted(loaded), 2):
+            (m1, c1), (m2, c2) = loaded[one], loaded[other]
+            if m1.shape == m2.shape:
+                per_pair.setdefault((one, other), []).append(agreement.mask_agreement(
+                    np.asarray(c1, dtype=object)[m1], np.asarray(c2, dtype=object)[m2]))
     records = []
-    for (dataset, task), group in masks.groupby(["dataset", "task"]):
-        by_image = group.groupby("image_id")
-        pairs: dict[tuple, dict[str, list]] = {}
-        for _, image_rows in by_image:
-            loaded = {r.labeler_id: store.mask(r.annotation_id) for r in image_rows.itertuples()}
-            for one, other in combinations(sorted(loaded), 2):
-                (m1, c1), (m2, c2) = loaded[one], loaded[other]
-                if m1.shape != m2.shape:
-                    continue
-                n1, n2 = np.asarray(c1, dtype=object)[m1], np.asarray(c2, dtype=object)[m2]
-                for name in sorted(set(c1) | set(c2)):
-                    union = np.count_nonzero((n1 == name) | (n2 == name))
-                    if union:
-                        inter = np.count_nonzero((n1 == name) & (n2 == name))
-                        pairs.setdefault((one, other), {}).setdefault(name, []).append(
-                            inter / union)
-        for (one, other), per_class in pairs.items():
-            for name, ious in per_class.items():
-                records.append(dict(dataset=dataset, task=task, labeler_a=one, labeler_b=other,
-                                    images=len(ious), measure="iou", **{"class": name},
-                                    value=float(np.mean(ious))))
+    for (one, other), tables in per_pair.items():
+        images = len(tables)
+        every = pd.concat(tables, ignore_index=True)
+        for name, by_class in every.groupby("class", sort=True):
+            records.append(_record(where, one, other, len(by_class), "iou",
+                                   by_class["iou"].mean(), name))
+            records.append(_record(where, one, other, len(by_class), "dice",
+                                   by_class["dice"].mean(), name))
+        records.append(_record(where, one, other, images, "coasttrain_iou",
+                               np.mean([t["iou"].mean() for t in tables])))
     return records

@@ -82,8 +82,9 @@ def split_classes(conn, task_id: int) -> pd.DataFrame:
 
 
 def shared_labels(conn) -> pd.DataFrame:
-    """The current tags and masks of images two or more labelers labeled (an indexed
-    lookup): dataset, task, image_id, labeler_id, kind, value, annotation_id."""
+    """The current tags, shapes and masks of images two or more labelers labeled (an
+    indexed lookup): dataset, task, image_id, labeler_id, kind, value, annotation_id,
+    geometry (WKB, for shapes)."""
     a, il = s.annotations, s.image_labelers
     shared = conn.execute(sa.select(il.c.task_id, il.c.image_id)
                           .where(il.c.labelers >= 2)).all()
@@ -93,14 +94,15 @@ def shared_labels(conn) -> pd.DataFrame:
         for start in range(0, len(images), 900):  # SQLite's bound parameters
             found.append(_named(conn, sa.select(
                 a.c.task_id, a.c.image_id, a.c.labeler_id, a.c.kind, a.c.value,
-                a.c.annotation_id, s.images.c.dataset_id)
+                a.c.annotation_id, a.c.geometry, s.images.c.dataset_id)
                 .join(s.images, s.images.c.image_id == a.c.image_id).where(
                 a.c.task_id == task_id, a.c.image_id.in_(images[start:start + 900]),
-                a.c.is_current, sa.not_(a.c.deleted), a.c.kind.in_(["tag", "mask"]))))
+                a.c.is_current, sa.not_(a.c.deleted),
+                a.c.kind.in_(["tag", "mask", *s.SHAPE_KINDS]))))
     if found:
         return pd.concat(found, ignore_index=True)
     return pd.DataFrame(columns=["task_id", "image_id", "labeler_id", "kind", "value",
-                                 "annotation_id", "dataset_id", "dataset", "task"])
+                                 "annotation_id", "geometry", "dataset_id", "dataset", "task"])
 
 
 BY_VIEW = {"classes": classes, "class pixels": class_pixels}

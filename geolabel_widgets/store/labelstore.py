@@ -35,7 +35,7 @@ from .geometry import POSTGIS, add_spatial_indexes, choose_geometry
 from .history import HistoryMixin
 from .text import refused
 from .types import StoreError, TaskInfo, label_key
-from .ingest import (AddedImages, ChipJob, IngestReport, chip_rows, merge_report,
+from .ingest import (AddedImages, ChipJob, IngestReport, chip_rows, is_remote, merge_report,
                      rows_from_files, rows_from_frame)
 from .masks import DatabaseMasks, FolderMasks, MaskRef, decode_mask, encode_mask, pixel_counts
 from .queue import OPEN_STATUSES, QueueMixin
@@ -471,11 +471,11 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         src = s.image_sources
         with self._write() as conn:
             dataset_id = self._dataset_id(conn, dataset, create={})
-            known: set[str] = set()
+            known: dict[str, str] = {}  # image id -> its uri
             sources: set[tuple[str, str]] = set()
             for chunk in _chunks(ids, 900):
-                known.update(conn.execute(sa.select(s.images.c.image_id)
-                                          .where(s.images.c.image_id.in_(chunk))).scalars())
+                known.update(conn.execute(sa.select(s.images.c.image_id, s.images.c.uri)
+                                          .where(s.images.c.image_id.in_(chunk))).all())
                 sources.update(conn.execute(sa.select(src.c.image_id, src.c.uri)
                                             .where(src.c.image_id.in_(chunk))).all())
             new, seen, new_sources = [], set(known), []
@@ -493,6 +493,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                 aggregates.on_images_added(conn, new)
             if new_sources:
                 conn.execute(sa.insert(src), new_sources)
+            _follow_moved_files(conn, rows, known)
         return ids, len(new)
 
     @retried
@@ -1217,6 +1218,19 @@ def _as_geometry(geometry) -> BaseGeometry:
     if geometry is None:
         raise StoreError("a shape has no geometry (None), as a box of NaN coordinates has none")
     raise StoreError(f"a geometry is a shapely geometry or GeoJSON dict, got {type(geometry)}")
+
+
+def _follow_moved_files(conn, rows: list[dict], known: dict[str, str]) -> None:
+    """An image found again at a new path, its old one gone (the files moved, or the
+    store came from another machine), is read from where it is now."""
+    for row in rows:
+        old = known.get(row["image_id"])
+        if old is None or old == row["uri"] or row.get("file_missing") or is_remote(old) \
+                or os.path.exists(old):
+            continue
+        conn.execute(sa.update(s.images).where(s.images.c.image_id == row["image_id"])
+                     .values(uri=row["uri"], file_missing=False))
+        known[row["image_id"]] = row["uri"]
 
 
 def _check_shape(kind: str, geometry: BaseGeometry) -> None:
