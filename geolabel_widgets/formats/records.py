@@ -143,6 +143,12 @@ def current_labels(store: LabelStore, task: str | None = None,
     return labels.reset_index(drop=True)
 
 
+def images_with_status(store: LabelStore, task: str, statuses) -> list[str]:
+    """Images some labeler of ``task`` left in one of ``statuses`` (their latest)."""
+    latest = store.statuses(task).drop_duplicates(["image_id", "labeler"], keep="last")
+    return list(dict.fromkeys(latest.loc[latest["status"].isin(statuses), "image_id"]))
+
+
 def bare_statuses(store: LabelStore, labels: pd.DataFrame, task: str | None = None
                   ) -> pd.DataFrame:
     """Statuses of (image, task, labeler) with no label among ``labels`` (an image

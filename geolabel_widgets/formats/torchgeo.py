@@ -28,12 +28,12 @@ from rasterio.io import MemoryFile
 
 from ..store import LabelStore
 from .atomic import whole_or_nothing
-from .records import current_labels, current_masks
+from .records import current_labels, current_masks, images_with_status
 from .registry import Format
 
 UNLABELED = 255  # a mask pixel with no class: torchgeo's ignore index
 DONE = ("labeled", "reviewed")
-SHAPE_KINDS = ("box", "rotated_box", "polygon", "point", "line")
+EXPORTED_SHAPES = ("box", "rotated_box", "polygon", "point", "line")
 
 
 @whole_or_nothing
@@ -60,7 +60,7 @@ def write_torchgeo(store: LabelStore, dest: str | os.PathLike, *, task: str,
         _write_cog(dest / "masks" / f"{stem}.tif", index, image, classes, colors)
         masks += 1
         done.add(item.image_id)
-    shapes = current_labels(store, task, kinds=SHAPE_KINDS)
+    shapes = current_labels(store, task, kinds=EXPORTED_SHAPES)
     unplaced |= set(shapes.loc[shapes["world_geometry"].isna(), "image_id"])
     shapes = shapes[shapes["world_geometry"].notna()]
     frame = gpd.GeoDataFrame({
@@ -69,8 +69,7 @@ def write_torchgeo(store: LabelStore, dest: str | os.PathLike, *, task: str,
         "class_id": [classes.index(v) for v in shapes["value"]]},
         geometry=_geometries(shapes["world_geometry"]), crs="EPSG:4326")
     frame.to_parquet(dest / "labels.parquet")
-    statuses = store.statuses(task).drop_duplicates(["image_id", "labeler"], keep="last")
-    done |= set(statuses.loc[statuses["status"].isin(DONE), "image_id"])
+    done |= set(images_with_status(store, task, DONE))
     area = images.loc[sorted(i for i in done if i in images.index)]
     area = area[area.geometry.notna()]
     gpd.GeoDataFrame({"image": area["name"], "image_id": area.index},

@@ -29,7 +29,7 @@ from ..store import LabelStore
 from ..store.ingest import path_of
 from ..store.rotated import box_of, from_corners
 from .atomic import whole_or_nothing
-from .records import LABEL_COLUMNS, Parsed, current_labels, write_records
+from .records import LABEL_COLUMNS, Parsed, current_labels, images_with_status, write_records
 from .registry import Format
 from .safety import FormatError, check_size, file_name
 
@@ -231,8 +231,8 @@ def write_yolo(store: LabelStore, dest: str | os.PathLike, *, task: str,
         warnings.warn(f"{left_out} point(s) and line(s) are not YOLO objects and were left "
                       "out", stacklevel=3)
     labels = labels[labels["kind"].isin(KINDS)]
-    statuses = store.statuses(task).drop_duplicates(["image_id", "labeler"], keep="last")
-    looked_at = statuses[~statuses["status"].isin(["unlabeled", "skipped"])]["image_id"]
+    looked_at = images_with_status(store, task, ("in_progress", "labeled", "reviewed",
+                                                 "needs_improvement"))
     ids = list(dict.fromkeys([*labels["image_id"], *looked_at]))  # an empty file: none there
     splits = store.splits(task)
     images = store.images.loc[ids]

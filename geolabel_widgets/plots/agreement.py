@@ -39,18 +39,6 @@ def krippendorff_alpha(ratings: pd.DataFrame) -> float:
     return 1.0 - (n - agreeing) / expected
 
 
-def iou_matrix(a, b) -> np.ndarray:
-    """IoU of every shape of ``a`` with every shape of ``b`` (boxes from their bounds,
-    others with shapely)."""
-    a, b = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
-    if not len(a) or not len(b):
-        return np.zeros((len(a), len(b)))
-    inter = shapely.area(shapely.intersection(a[:, None], b[None, :]))
-    union = shapely.area(a)[:, None] + shapely.area(b)[None, :] - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(union > 0, inter / union, 0.0)
-
-
 def matched(iou: np.ndarray, threshold: float) -> np.ndarray:
     """The IoUs of the one-to-one matches (Hungarian, highest total IoU) at or above
     ``threshold``."""
