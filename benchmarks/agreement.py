@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geolabel_widgets.plots import agreement
+from geolabel_widgets.store import agreement
 
 LABELERS = 8
 

@@ -9,7 +9,7 @@ from shapely.geometry import box
 
 from conftest import write_images
 from geolabel_widgets import plots
-from geolabel_widgets.plots import agreement
+from geolabel_widgets.store import agreement
 
 # Krippendorff (2011), "Computing Krippendorff's alpha-reliability", its worked example:
 # four coders, twelve units, missing ratings; nominal alpha 0.743

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..store import LabelStore
-from . import agreement
+from ..store import agreement
 
 SATELLITES = re.compile(r"sentinel|landsat|modis|planet|satellite|worldview|spot", re.I)
 

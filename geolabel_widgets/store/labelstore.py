@@ -38,6 +38,7 @@ from .types import StoreError, TaskInfo, label_key
 from .ingest import (AddedImages, ChipJob, IngestReport, chip_rows, is_remote, merge_report,
                      rows_from_files, rows_from_frame)
 from .masks import DatabaseMasks, FolderMasks, MaskRef, decode_mask, encode_mask, pixel_counts
+from .quality import GOLD_SHARE, QualityMixin, check_fraction
 from .queue import OPEN_STATUSES, QueueMixin
 from .retry import PATIENCE_SECONDS, retried, server_gone, unavailable, waiting_at_most
 from .rotated import box_of
@@ -53,7 +54,7 @@ REVIEW_VERDICTS = {"accept": "reviewed", "reviewed": "reviewed",
                    "needs improvement": "needs_improvement"}
 
 
-class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
+class LabelStore(HistoryMixin, QueueMixin, SplitMixin, QualityMixin):
     """Images, tasks, labelers and labels, read as pandas frames, written by methods."""
 
     def __init__(self, engine: sa.Engine, mask_dir: Path | None, location: str):
@@ -261,8 +262,16 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                  classes: Sequence[str] = DEFAULT_TAG_CLASSES, description: str | None = None,
                  group: str | None = None, labels_per_image: int = 1,
                  colors: dict[str, str] | None = None,
-                 geometry_types: dict[str, str] | None = None) -> str:
-        """Create a task with its classes, or add classes missing from an existing one."""
+                 geometry_types: dict[str, str] | None = None,
+                 gold_share: float | None = None, min_agreement: float | None = None) -> str:
+        """Create a task with its classes, or add classes missing from an existing one.
+
+        ``gold_share``: the share of each labeler's queue given to gold images (default
+        5%); ``min_agreement``: below it an image cannot be completed and waits in
+        ``adjudication``. Either, given for an existing task, changes it.
+        """
+        check_fraction("gold_share", gold_share)
+        check_fraction("min_agreement", min_agreement)
         if type not in s.TASK_TYPES:
             raise StoreError(f"unknown task type {type!r}; choose one of {', '.join(s.TASK_TYPES)}")
         if isinstance(classes, str):
@@ -286,6 +295,10 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
                 raise StoreError(f"task {title!r} exists with type {row.type!r}, not {type!r}")
             else:
                 task_id = row.task_id
+            quality = {k: v for k, v in (("gold_share", gold_share),
+                                         ("min_agreement", min_agreement)) if v is not None}
+            if quality:
+                conn.execute(sa.update(t).where(t.c.task_id == task_id).values(**quality))
             known = set(conn.execute(sa.select(c.c.name).where(c.c.task_id == task_id)).scalars())
             for position, name in enumerate(classes, start=len(known)):
                 if name not in known:
@@ -778,7 +791,9 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
 
     @retried
     def complete(self, image_id: str, *, task: str, labeler: str) -> None:
-        """Mark a labeler's drawing on an image as finished."""
+        """Mark a labeler's drawing on an image as finished; refused while its labelers
+        agree less than the task's ``min_agreement``."""
+        self._check_agreement(self._task(task, refresh=True), image_id)
         self.set_status(image_id, "labeled", task=task, labeler=labeler)
 
     @retried
@@ -967,14 +982,17 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin):
         if info is None:
             with self._read() as conn:
                 row = conn.execute(sa.select(s.tasks.c.task_id, s.tasks.c.type,
-                                             s.tasks.c.labels_per_image)
+                                             s.tasks.c.labels_per_image, s.tasks.c.gold_share,
+                                             s.tasks.c.min_agreement)
                                    .where(s.tasks.c.title == title)).first()
                 if row is None:
                     raise StoreError(f"no task named {title!r}; create it with store.add_task")
                 classes = conn.execute(
                     sa.select(s.label_classes.c.name).where(s.label_classes.c.task_id == row.task_id)
                     .order_by(s.label_classes.c.position)).scalars().all()
-            info = TaskInfo(row.task_id, title, row.type, tuple(classes), row.labels_per_image)
+            info = TaskInfo(row.task_id, title, row.type, tuple(classes), row.labels_per_image,
+                            GOLD_SHARE if row.gold_share is None else row.gold_share,
+                            row.min_agreement)
             self._tasks[title] = info
         return info
 
@@ -1158,6 +1176,10 @@ def _migrate(conn, version: int) -> None:
         conn.execute(sa.insert(s.image_sources).from_select(
             ["image_id", "uri", "dataset_id", "added_at"],
             sa.select(i.c.image_id, i.c.uri, i.c.dataset_id, i.c.added_at)))
+    if version < 6:  # quality settings (gold_labels itself is made by create_all)
+        have = {c["name"] for c in sa.inspect(conn).get_columns("tasks")}
+        for column in {"gold_share", "min_agreement"} - have:
+            conn.execute(sa.text(f"ALTER TABLE tasks ADD COLUMN {column} FLOAT"))
     conn.execute(sa.update(s.store_info).where(s.store_info.c.key == "schema_version")
                  .values(value=str(s.SCHEMA_VERSION)))
 

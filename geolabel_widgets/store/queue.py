@@ -73,6 +73,8 @@ class QueueMixin:
         if image_ids is not None:
             wanted = set(image_ids)
             ids = [image_id for image_id in ids if image_id in wanted]
+        if labeler is not None and isinstance(order, str) and order == "stable":
+            ids = self._gold_placed(info, labeler, ids)
         if isinstance(order, pd.Series):
             scores = order.reindex(ids).fillna(-np.inf).to_numpy()
             ids = [ids[k] for k in np.argsort(-scores, kind="stable")]
@@ -111,18 +113,29 @@ class QueueMixin:
                       .group_by(le.c.image_id).subquery("others"))
             status, on_status = self._status_join(info, labeler)
             labels = sa.func.coalesce(il.c.labelers, 0) + sa.func.coalesce(others.c.n, 0)
-            mine = sa.or_(i.c.image_id.in_(held), status.c.value == "in_progress")
-            ids = conn.execute(
-                sa.select(i.c.image_id)
-                .select_from(i.outerjoin(status, on_status)
-                             .outerjoin(il, sa.and_(il.c.task_id == info.task_id,
-                                                    il.c.image_id == i.c.image_id))
-                             .outerjoin(others, others.c.image_id == i.c.image_id))
-                .where(self._in_scope(conn, info),
-                       sa.func.coalesce(status.c.value, "unlabeled").in_(OPEN_STATUSES),
-                       sa.or_(mine, labels < info.labels_per_image) if receive_new else mine)
-                .order_by(sa.case((mine, 0), else_=1), i.c.seq)
-                .limit(n)).scalars().all()
+            current = sa.func.coalesce(status.c.value, "unlabeled")  # never NULL: NOT works
+            mine = sa.or_(i.c.image_id.in_(held), current == "in_progress")
+            gold = i.c.image_id.in_(sa.select(s.gold_labels.c.image_id).where(
+                s.gold_labels.c.task_id == info.task_id))
+            wanted = sa.select(i.c.image_id, mine.label("mine")).select_from(
+                i.outerjoin(status, on_status)
+                .outerjoin(il, sa.and_(il.c.task_id == info.task_id,
+                                       il.c.image_id == i.c.image_id))
+                .outerjoin(others, others.c.image_id == i.c.image_id)).where(
+                self._in_scope(conn, info), current.in_(OPEN_STATUSES))
+            rows = conn.execute(
+                wanted.where(sa.or_(mine, sa.and_(sa.not_(gold), labels < info.labels_per_image))
+                             if receive_new else mine)
+                .order_by(sa.case((mine, 0), else_=1), i.c.seq).limit(n)).all()
+            ids = [r.image_id for r in rows if r.mine]
+            regular = [r.image_id for r in rows if not r.mine]
+            if receive_new and len(ids) < n:
+                # gold goes to everyone, whatever the labels it has already
+                gold_ids = conn.execute(wanted.with_only_columns(i.c.image_id).where(
+                    gold, sa.not_(mine)).order_by(i.c.seq).limit(n)).scalars().all()
+                ids += self._with_gold(info, labeler, regular, gold_ids,
+                                       self._finished(conn, info, labeler))
+            ids = ids[:n]
             conn.execute(sa.delete(le).where(le.c.task_id == info.task_id,
                                              le.c.labeler_id == labeler, le.c.image_id.in_(ids)))
             if ids:
@@ -179,6 +192,24 @@ class QueueMixin:
             raise StoreError(f"task {info.title!r} is assigned to {', '.join(sorted(assigned))}, "
                              f"not to {labeler!r}")
         return bool(assigned.get(labeler, True))
+
+    def _gold_placed(self, info, labeler: str, ids: list[str]) -> list[str]:
+        """A labeler's queue with its gold images spread at the task's gold share."""
+        with self._read() as conn:
+            gold = self._gold_images(conn, info)
+            if not gold:
+                return ids
+            done = self._finished(conn, info, labeler)
+        return self._with_gold(info, labeler, [i for i in ids if i not in gold],
+                               [i for i in ids if i in gold], done)
+
+    @staticmethod
+    def _finished(conn, info, labeler: str) -> int:
+        """How many images of the task a labeler is done with (any status not open)."""
+        a = s.annotations
+        return conn.execute(sa.select(sa.func.count()).where(
+            a.c.task_id == info.task_id, a.c.labeler_id == labeler, a.c.kind == "status",
+            a.c.is_current, sa.not_(a.c.deleted), a.c.value.not_in(OPEN_STATUSES))).scalar()
 
     @staticmethod
     def _status_join(info, labeler: str):

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from .geometry import Geometry
 from .text import String, Text
 
-SCHEMA_VERSION = 5  # 2: aggregates; 3: image sources; 4: assignments; 5: leases, mask_files
+SCHEMA_VERSION = 6  # 2: aggregates; 3: image sources; 4: assignments; 5: leases, mask_files;
+# 6: gold answers and the tasks' quality settings
 
 metadata = sa.MetaData()
 
@@ -74,6 +75,8 @@ tasks = sa.Table(
     sa.Column("group_id", sa.ForeignKey("dataset_groups.group_id")),
     sa.Column("labels_per_image", sa.Integer, nullable=False, default=1),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("gold_share", sa.Float),  # of each labeler's queue; None: quality.GOLD_SHARE
+    sa.Column("min_agreement", sa.Float),  # below it an image waits for adjudication
     sa.CheckConstraint(
         "type IN (%s)" % ", ".join(f"'{t}'" for t in TASK_TYPES), name="task_type_known"
     ),
@@ -205,6 +208,22 @@ annotations = sa.Table(
 CURRENT_LABEL = sa.DDL("CREATE UNIQUE INDEX IF NOT EXISTS ux_annotations_current_label "
                        "ON annotations (label_id) WHERE is_current")
 sa.event.listen(annotations, "after_create", CURRENT_LABEL)
+
+# Known answers of gold images: never labels, so they count in no figure or queue.
+gold_labels = sa.Table(
+    "gold_labels",
+    metadata,
+    sa.Column("gold_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task_id", sa.ForeignKey("tasks.task_id"), nullable=False),
+    sa.Column("image_id", String(64), nullable=False),
+    sa.Column("kind", String(16), nullable=False),  # tag, a shape kind, or mask
+    sa.Column("value", Text),
+    sa.Column("geometry", Geometry()),  # pixels, for shapes
+    sa.Column("mask_annotation", sa.Integer),  # the mask row that is the answer
+    sa.Column("source", String(255)),  # the labeler whose labels were taken, if any
+    sa.Column("added_at", sa.Float, nullable=False),
+    sa.Index("ix_gold_task_image", "task_id", "image_id"),
+)
 
 # Dense rasters live as PNGs (masks.py: files, or mask_files); their pixel counts are rows.
 masks = sa.Table(

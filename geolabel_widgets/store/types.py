@@ -16,6 +16,8 @@ class TaskInfo:
     type: str
     classes: tuple[str, ...]
     labels_per_image: int = 1
+    gold_share: float = 0.05  # of each labeler's queue
+    min_agreement: float | None = None  # below it an image waits for adjudication
 
 
 def label_key(kind: str, task: TaskInfo, image_id, labeler=None) -> str:
