@@ -128,6 +128,21 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--dest-masks", type=Path, help="the destination's mask folder")
     q.set_defaults(run=_store_copy)
 
+    p = commands.add_parser("team", help="who may write what on a PostgreSQL store",
+                            description="Database roles for a team sharing a PostgreSQL "
+                                        "store (run as its owner). A labeler role writes "
+                                        "labels only under its own name; an admin role "
+                                        "adds tasks, images and gold, assigns and reviews.")
+    team_commands = p.add_subparsers(dest="team_command", metavar="ACTION", required=True)
+    for action, admin in (("add-labeler", False), ("add-admin", True)):
+        q = team_commands.add_parser(action, help=f"create the login role NAME as "
+                                                  f"{'an admin' if admin else 'a labeler'}")
+        q.add_argument("name", help="the role, which is also the labeler's name")
+        q.add_argument("--store", required=True, help="the store's postgresql:// URL")
+        q.add_argument("--password", help="the role's password (default: none, for servers "
+                                          "that authenticate otherwise)")
+        q.set_defaults(run=_team_add, admin=admin)
+
     p = commands.add_parser("import", help="read a dataset in another format into the store",
                             description=f"Formats: {', '.join(sorted(READ))}.")
     p.add_argument("format", choices=sorted(READ))
@@ -322,6 +337,14 @@ def _store_copy(args) -> int:
                         dest_masks=args.dest_masks)
     print(f"copied {copied['images']} images, {copied['annotations']} label rows, "
           f"{copied['masks']} masks into {args.dest}")
+    return 0
+
+
+def _team_add(args) -> int:
+    with _open(args.store) as store:
+        store.add_role(args.name, admin=args.admin, password=args.password)
+    print(f"role {args.name!r} may now work on {store.location} as "
+          f"{'an admin' if args.admin else 'a labeler'}")
     return 0
 
 

@@ -194,3 +194,23 @@ def test_a_store_of_schema_five_gains_gold_when_opened(new_target, backend):
         assert store.gold("water").empty
         store.add_task("water", gold_share=0.2)
         assert store.tasks.loc["water", "gold_share"] == 0.2
+
+
+def test_gold_accuracy_is_a_frame_a_figure_and_on_geolabel_plots(scenes, tmp_path):
+    from geolabel_widgets.cli import main
+    from geolabel_widgets.plots import gold_frame
+    from geolabel_widgets.plots.figures import labeler_accuracy_on_gold
+
+    store, ids = scenes
+    store.add_task("water", classes=["water", "sand"])
+    store.add_gold("water", pd.DataFrame({"image_id": ids[:2], "value": "water"}))
+    for labeler, values in (("ann", ("water", "water")), ("bob", ("water", "sand"))):
+        for image_id, value in zip(ids, values):
+            store.tag(image_id, value, task="water", labeler=labeler)
+    frame = gold_frame(store)
+    assert frame[["task", "labeler", "kind", "images", "accuracy"]].values.tolist() == [
+        ["water", "ann", "tag", 2, 1.0], ["water", "bob", "tag", 2, 0.5]]
+    bars = labeler_accuracy_on_gold(store).axes[0].patches
+    assert [bar.get_height() for bar in bars] == [1.0, 0.5]
+    assert main(["plots", "--store", store.location, str(tmp_path / "figs")]) == 0
+    assert (tmp_path / "figs" / "Labeler_accuracy_on_gold.png").stat().st_size > 10_000

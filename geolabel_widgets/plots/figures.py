@@ -160,6 +160,19 @@ def labeler_agreement(store: LabelStore | None = None, *,
     return fig
 
 
+def labeler_accuracy_on_gold(store: LabelStore | None = None, *,
+                             frame: pd.DataFrame | None = None) -> Figure:
+    """Each labeler's accuracy on the gold images of each task (tags answered right,
+    F1 of shapes, mean IoU of masks)."""
+    frame = frames.gold_frame(store) if frame is None else frame
+    frame = frame.assign(dataset="gold images", what=frame["labeler"] + " " + frame["kind"])
+    fig = _panels(frame, "what", "accuracy", xlabel="Labeler (label kind)",
+                  ylabel="Accuracy on gold")
+    for ax in fig.axes:
+        ax.set_ylim(0, 1)
+    return fig
+
+
 def images_per_split(store: LabelStore | None = None, task: str | None = None, *,
                      frame: pd.DataFrame | None = None) -> Figure:
     """Images (and images containing each class) in train, val and test."""
@@ -187,6 +200,7 @@ FIGURES = {
     "Map_satellite_imagery": location_map,
     "Class_pixel_proportions_per_datarecord": class_proportions,
     "Labeler_agreement_per_datarecord": labeler_agreement,
+    "Labeler_accuracy_on_gold": labeler_accuracy_on_gold,
 }
 SUPERCLASS_FIGURES = ("Num_images_per_datarecord_containing_superclass",
                       "NumLabel_all_datarecords_per_superlabel")

@@ -102,6 +102,16 @@ def agreement_frame(store: LabelStore, threshold: float = 0.5) -> pd.DataFrame:
         "dataset", "task", "labeler_a", "labeler_b", "images", "measure", "class", "value"])
 
 
+def gold_frame(store: LabelStore, threshold: float = 0.5) -> pd.DataFrame:
+    """Each labeler against the known answers of gold images, per task with gold:
+    task, labeler, kind, images, accuracy, mean_iou (``store.gold_accuracy``)."""
+    tables = [store.gold_accuracy(task, threshold=threshold).assign(task=task)
+              for task in store.tasks.index]
+    columns = ["task", "labeler", "kind", "images", "accuracy", "mean_iou"]
+    tables = [table[columns] for table in tables if len(table)]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
+
+
 def _record(where: dict, one, other, images: int, measure: str, value: float,
             cls: str | None = None) -> dict:
     return dict(**where, labeler_a=one, labeler_b=other, images=images, measure=measure,

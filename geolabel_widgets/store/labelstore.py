@@ -40,6 +40,7 @@ from .ingest import (AddedImages, ChipJob, IngestReport, chip_rows, is_remote, m
 from .masks import DatabaseMasks, FolderMasks, MaskRef, decode_mask, encode_mask, pixel_counts
 from .quality import GOLD_SHARE, QualityMixin, check_fraction
 from .queue import OPEN_STATUSES, QueueMixin
+from .roles import add_role, permission_refused, role_of
 from .retry import PATIENCE_SECONDS, retried, server_gone, unavailable, waiting_at_most
 from .rotated import box_of
 from .splits import SplitMixin
@@ -69,6 +70,11 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin, QualityMixin):
         self._tasks: dict[str, TaskInfo] = {}
         self._labelers: set[str] = set()
         self.on_server = engine.dialect.name != "sqlite"
+        # a labeler's own database role: the only name this store writes labels under
+        self.role: str | None = None
+        if self.on_server:
+            with engine.connect() as conn:
+                self.role = role_of(conn)
         self.patience = PATIENCE_SECONDS  # how long a call waits for a server that went away
         # what the latest add_images, add_chips and add_labels (an import) did
         self.last_ingest: IngestReport | None = None
@@ -95,6 +101,9 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin, QualityMixin):
                 raise unavailable(location, err) from err
             if (why := storage_refused(err, location)) is not None:
                 raise why from None
+            if (why := permission_refused(err, engine.url.username)) is not None:
+                raise StoreError(f"{location}: {why}; a role without grants cannot open "
+                                 f"the store") from None
             raise
         if mask_dir is None and not is_url(target):
             path = Path(target).expanduser().absolute()
@@ -172,7 +181,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin, QualityMixin):
                     self._local.conn = None
         except BaseException as err:
             self._forget_cached()  # rows it vouched for may have been rolled back
-            if (why := refused(err)) is not None:
+            if (why := refused(err) or permission_refused(err, self.role)) is not None:
                 raise why from None
             if self.on_server and isinstance(err, sa.exc.DBAPIError) and server_gone(err):
                 raise unavailable(self.location, err) from err
@@ -198,6 +207,8 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin, QualityMixin):
                     yield outer
         except sa.exc.StatementError as err:
             if (why := refused(err)) is not None:  # the values never reached the database
+                raise why from None
+            if (why := permission_refused(err, self.role)) is not None:
                 raise why from None
             if outer is None and not self.on_server and \
                     (why := storage_refused(err, self.location)):  # else transaction() says
@@ -317,6 +328,16 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin, QualityMixin):
             self._ensure_labeler(conn, labeler_id, display_name=display_name,
                                  anonymized_id=anonymized_id, email=email)
         return labeler_id
+
+    @retried
+    def add_role(self, name: str, *, admin: bool = False, password: str | None = None) -> str:
+        """On PostgreSQL, create the login role ``name`` as a labeler of this store (or an
+        admin); run as the store's owner. See ``roles``."""
+        with self._write() as conn:
+            add_role(conn, name, admin=admin, password=password)
+            if not admin:
+                self._ensure_labeler(conn, name)
+        return name
 
     @retried
     def assign(self, task: str, labeler: str, *, receive_new: bool = True) -> None:
@@ -589,6 +610,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin, QualityMixin):
                     s.images.c.image_id.in_(chunk))).scalars())
             places: dict[str, sa.Row] = {}  # image id -> its _place
             for labeler, rows in labels.groupby("labeler", sort=False):
+                self._check_writer(labeler)
                 self._ensure_labeler(conn, labeler)
                 action = self._new_action(conn, info, labeler, "edit")
                 shaped = set()  # images this labeler drew on: "in_progress" if unlabeled
@@ -1035,7 +1057,15 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin, QualityMixin):
                          .values(**values))
         self._labelers.add(labeler_id)
 
+    def _check_writer(self, labeler: str) -> None:
+        """On a labeler's own database role, refuse writing under another name (the
+        database would too: row-level security)."""
+        if self.role is not None and labeler != self.role:
+            raise StoreError(f"this store is opened as the database role {self.role!r}: it "
+                             f"writes only as {self.role!r}, not as {labeler!r}")
+
     def _new_action(self, conn, info: TaskInfo, labeler: str, kind: str, undoes=None) -> int:
+        self._check_writer(labeler)
         return conn.execute(sa.insert(s.actions).values(
             task_id=info.task_id, labeler_id=labeler, kind=kind, undoes=undoes,
             created_at=time.time())).inserted_primary_key[0]
@@ -1043,6 +1073,7 @@ class LabelStore(HistoryMixin, QueueMixin, SplitMixin, QualityMixin):
     @contextmanager
     def _action(self, info: TaskInfo, labeler: str, image_id: str):
         """A write transaction holding one new edit action, after checking the image."""
+        self._check_writer(labeler)
         try:
             with self._transaction() as conn:
                 exists = conn.execute(sa.select(s.images.c.seq).where(

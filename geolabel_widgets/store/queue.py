@@ -99,6 +99,7 @@ class QueueMixin:
         if not (isinstance(n, int) and n >= 0) or not lease > 0:
             raise StoreError(f"claim takes a count n >= 0 and a lease > 0 seconds, "
                              f"got n={n!r}, lease={lease!r}")
+        self._check_writer(labeler)
         info = self._task(task)
         receive_new = self._check_assigned(info, labeler)
         i, le, il = s.images, s.leases, s.image_labelers
@@ -109,7 +110,8 @@ class QueueMixin:
             held = (sa.select(le.c.image_id).where(le.c.task_id == info.task_id,
                                                    le.c.labeler_id == labeler))
             others = (sa.select(le.c.image_id, sa.func.count().label("n"))
-                      .where(le.c.task_id == info.task_id, le.c.labeler_id != labeler)
+                      .where(le.c.task_id == info.task_id, le.c.labeler_id != labeler,
+                             le.c.expires_at > now)
                       .group_by(le.c.image_id).subquery("others"))
             status, on_status = self._status_join(info, labeler)
             labels = sa.func.coalesce(il.c.labelers, 0) + sa.func.coalesce(others.c.n, 0)
@@ -147,6 +149,7 @@ class QueueMixin:
     @retried
     def release(self, task: str, labeler: str, image_ids: Sequence[str] | None = None) -> None:
         """Give back images a labeler holds (all of them by default) to the others."""
+        self._check_writer(labeler)
         info = self._task(task)
         le = s.leases
         query = sa.delete(le).where(le.c.task_id == info.task_id, le.c.labeler_id == labeler)
