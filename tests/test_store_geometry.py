@@ -45,7 +45,8 @@ def test_on_postgis_footprints_and_labels_are_spatial_columns(postgres_url, shar
         tif = _fill(store, shared_data)
         assert _column_types(store) == {"images.footprint": "geometry",
                                         "annotations.geometry": "geometry",
-                                        "annotations.world_geometry": "geometry"}
+                                        "annotations.world_geometry": "geometry",
+                                        "gold_labels.geometry": "geometry"}
         with store.engine.connect() as conn:
             # what a team member asks in SQL (or QGIS shows): images near a point, in lon/lat
             near = conn.exec_driver_sql(
