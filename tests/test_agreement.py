@@ -103,3 +103,29 @@ def test_upright_boxes_and_other_shapes_overlap_as_shapely_says():
     i, j = np.triu_indices(4, 1)
     found = agreement._overlaps(shapes, shapely.area(shapes), i, j)
     assert found == pytest.approx(shapely.area(shapely.intersection(shapes[i], shapes[j])))
+
+
+def test_the_sweep_finds_the_matches_a_plain_iou_matrix_per_image_finds():
+    from itertools import combinations
+
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(7)
+    n = 600  # 3 labelers, crowded images so that tangles occur
+    x, y = rng.uniform(0, 60, n), rng.uniform(0, 60, n)
+    shapes = pd.DataFrame({"image_id": rng.integers(0, 20, n), "labeler": rng.integers(0, 3, n),
+                           "value": rng.choice(["hut", "boat"], n),
+                           "geometry": shapely.box(x, y, x + 12, y + 9)})
+    expected = {}
+    for _, image in shapes.groupby(["image_id", "value"]):
+        drawn = {k: g["geometry"].to_numpy() for k, g in image.groupby("labeler")}
+        for one, other in combinations(sorted(drawn), 2):
+            a, b = drawn[one][:, None], drawn[other][None, :]
+            inter = shapely.area(shapely.intersection(a, b))
+            iou = inter / (shapely.area(a) + shapely.area(b) - inter)
+            iou[iou < 0.5] = 0
+            rows, cols = linear_sum_assignment(iou, maximize=True)
+            expected[one, other] = expected.get((one, other), 0) + int(
+                (iou[rows, cols] > 0).sum())
+    table = agreement.shape_agreement(shapes).set_index(["labeler_a", "labeler_b"])
+    assert table["matches"].to_dict() == expected

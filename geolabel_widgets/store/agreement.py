@@ -57,8 +57,8 @@ def shape_agreement(shapes: pd.DataFrame, threshold: float = 0.5) -> pd.DataFram
     over ``shapes`` (columns image_id, labeler, value, geometry). Shapes of different
     classes do not match.
 
-    Candidate pairs (same image and class, boxes that meet) come from one spatial
-    index and their IoUs from one vectorised call; the Hungarian assignment runs only
+    Candidate pairs (same image and class, bounds that meet) come from one sort and
+    sweep, their IoUs from one vectorised call; the Hungarian assignment runs only
     where a shape has two candidates at or above ``threshold``.
     """
     if not 0 <= threshold <= 1:
@@ -66,27 +66,31 @@ def shape_agreement(shapes: pd.DataFrame, threshold: float = 0.5) -> pd.DataFram
     shapes = shapes.reset_index(drop=True)
     geoms = shapes["geometry"].to_numpy()
     image, labeler, value = (shapes[c].to_numpy() for c in ("image_id", "labeler", "value"))
-    apart = _apart(geoms, shapes[["image_id", "value"]])
-    i, j = shapely.STRtree(apart).query(apart, predicate="intersects")
-    keep = (image[i] == image[j]) & (value[i] == value[j]) & (labeler[i] < labeler[j])
+    group = _codes(image, value)
+    i, j = _meeting(shapely.bounds(geoms), group)
+    keep = labeler[i] != labeler[j]
     i, j = i[keep], j[keep]
+    swap = labeler[i] > labeler[j]  # a pair always as (lower labeler, higher)
+    i, j = np.where(swap, j, i), np.where(swap, i, j)
     areas = shapely.area(geoms)
     inter = _overlaps(geoms, areas, i, j)
     iou = inter / (areas[i] + areas[j] - inter)
     good = iou >= threshold
-    candidates = pd.DataFrame({"a": i[good], "b": j[good], "iou": iou[good],
-                               "labeler_a": labeler[i[good]], "labeler_b": labeler[j[good]],
-                               "image_id": image[i[good]], "value": value[i[good]]})
-    hits = _assigned(candidates)
+    i, j, iou = i[good], j[good], iou[good]
+    pair = _codes(labeler[i], labeler[j])
+    found = _assigned(i, j, iou, pair, group[i])
+    hits = pd.DataFrame({"labeler_a": labeler[i[found]], "labeler_b": labeler[j[found]],
+                         "iou": iou[found]})
     counts = shapes.groupby(["image_id", "value", "labeler"]).size().unstack("labeler",
                                                                              fill_value=0)
+    by_pair = dict(list(hits.groupby(["labeler_a", "labeler_b"])["iou"]))
     records = []
     for one, other in combinations(sorted(counts.columns), 2):
         both = (counts[one] > 0) & (counts[other] > 0)
         n_a, n_b = int(counts.loc[both, one].sum()), int(counts.loc[both, other].sum())
         if not n_a:
             continue
-        mine = hits[(hits["labeler_a"] == one) & (hits["labeler_b"] == other)]["iou"]
+        mine = by_pair.get((one, other), pd.Series(dtype=float))
         images = both[both].index.get_level_values("image_id").nunique()
         records.append(dict(labeler_a=one, labeler_b=other, images=images, shapes_a=n_a,
                             shapes_b=n_b, matches=len(mine), precision=len(mine) / n_b,
@@ -95,6 +99,27 @@ def shape_agreement(shapes: pd.DataFrame, threshold: float = 0.5) -> pd.DataFram
     return pd.DataFrame.from_records(records, columns=[
         "labeler_a", "labeler_b", "images", "shapes_a", "shapes_b", "matches", "precision",
         "recall", "f1", "mean_iou"])
+
+
+def _meeting(bounds: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (i < j in sweep order) of shapes of one group whose bounds meet: sorted
+    by group and left edge, a shape meets those after it that start before its right
+    edge (a searchsorted on one key), then the vertical overlap is checked."""
+    x0 = np.nan_to_num(bounds[:, 0] - np.nanmin(bounds[:, 0], initial=0))
+    x1 = np.nan_to_num(bounds[:, 2] - np.nanmin(bounds[:, 0], initial=0))
+    stride = float(x1.max(initial=0)) + 1.0
+    order = np.lexsort((x0, group))
+    left = group[order] * stride + x0[order]  # ascending: groups never overlap
+    right = group[order] * stride + x1[order]
+    ends = np.searchsorted(left, right, side="right")
+    starts = np.arange(len(order)) + 1
+    counts = np.clip(ends - starts, 0, None)
+    a = np.repeat(np.arange(len(order)), counts)
+    b = np.repeat(starts, counts) + np.arange(counts.sum()) - np.repeat(
+        np.cumsum(counts) - counts, counts)
+    i, j = order[a], order[b]
+    meet = (bounds[i, 1] <= bounds[j, 3]) & (bounds[j, 1] <= bounds[i, 3])
+    return i[meet], j[meet]
 
 
 def _overlaps(geoms: np.ndarray, areas: np.ndarray, i: np.ndarray, j: np.ndarray
@@ -112,36 +137,47 @@ def _overlaps(geoms: np.ndarray, areas: np.ndarray, i: np.ndarray, j: np.ndarray
     return inter
 
 
-def _apart(geoms: np.ndarray, keys: pd.DataFrame) -> np.ndarray:
-    """The shapes moved so that those of different (image, class) never meet: each
-    group on a strip of its own, so one spatial index finds only pairs within groups
-    (pixel coordinates of all images share one plane)."""
-    group = pd.MultiIndex.from_frame(keys).factorize()[0]
-    minx, _, maxx, _ = shapely.bounds(geoms).T
-    stride = float(np.nanmax(maxx) - np.nanmin(minx)) + 1.0
-    shift = np.repeat((group * stride).astype(float), shapely.get_num_coordinates(geoms))
-    return shapely.transform(geoms, lambda xy: xy + np.column_stack(
-        [shift, np.zeros_like(shift)]))
+def _assigned(i: np.ndarray, j: np.ndarray, iou: np.ndarray, pair: np.ndarray,
+              group: np.ndarray) -> np.ndarray:
+    """Which candidate pairs (shapes i, j of one labeler pair and group) are the one-to-one
+    matches: all of them where no shape has two; in each tangle where one has, those
+    of the Hungarian assignment (highest total IoU)."""
+    from scipy.optimize import linear_sum_assignment
+
+    chosen = np.ones(len(i), bool)
+    tangled = _repeated(_codes(pair, i)) | _repeated(_codes(pair, j))
+    where = np.flatnonzero(tangled)
+    chosen[where] = False
+    if not len(where):
+        return chosen
+    where = where[np.lexsort((group[where], pair[where]))]
+    key = _codes(pair[where], group[where])
+    # each tangle's shapes numbered from 0: factorize numbers in order of first sight
+    rows, cols = (pd.factorize(_codes(key, side[where]))[0] for side in (i, j))
+    edges = np.flatnonzero(np.diff(key)) + 1
+    for start, end in zip([0, *edges], [*edges, len(where)]):  # small tangles
+        a, b = rows[start:end] - rows[start], cols[start:end] - cols[start]
+        matrix = np.zeros((a.max() + 1, b.max() + 1))
+        matrix[a, b] = iou[where[start:end]]
+        picked = np.zeros(matrix.shape, bool)
+        picked[linear_sum_assignment(matrix, maximize=True)] = True
+        chosen[where[start:end]] = picked[a, b] & (iou[where[start:end]] > 0)
+    return chosen
 
 
-def _assigned(candidates: pd.DataFrame) -> pd.DataFrame:
-    """The one-to-one matches among candidate pairs: as they are where no shape has
-    two, the Hungarian assignment (highest total IoU) in each tangle where one has."""
-    pair = ["labeler_a", "labeler_b"]
-    tangled = candidates.duplicated(pair + ["a"], keep=False) | \
-        candidates.duplicated(pair + ["b"], keep=False)
-    plain, tangles = candidates[~tangled], candidates[tangled]
-    solved = []
-    for _, group in tangles.groupby(pair + ["image_id", "value"], sort=False):  # small
-        rows, a = np.unique(group["a"], return_inverse=True)
-        cols, b = np.unique(group["b"], return_inverse=True)
-        iou = np.zeros((len(rows), len(cols)))
-        iou[a, b] = group["iou"].to_numpy()
-        found = matched(iou, 1e-12)
-        solved.append(group.iloc[:0].reindex(range(len(found))).assign(
-            iou=found, labeler_a=group["labeler_a"].iloc[0],
-            labeler_b=group["labeler_b"].iloc[0]))
-    return pd.concat([plain, *solved], ignore_index=True)
+def _codes(*columns: np.ndarray) -> np.ndarray:
+    """One integer per distinct combination of the columns' values (a factorize of
+    each, combined: much faster than a MultiIndex of a million tuples)."""
+    code = np.zeros(len(columns[0]), np.int64)
+    for column in columns:
+        codes, uniques = pd.factorize(column)
+        code = code * len(uniques) + codes
+    return code
+
+
+def _repeated(keys: np.ndarray) -> np.ndarray:
+    """Which entries share their key with another."""
+    return pd.Series(keys).duplicated(keep=False).to_numpy()
 
 
 def mask_agreement(one: np.ndarray, other: np.ndarray) -> pd.DataFrame:
