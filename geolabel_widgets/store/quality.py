@@ -161,13 +161,15 @@ class QualityMixin:
             return regular
         period = max(1, round(1 / info.gold_share))
         offset = int.from_bytes(labeler.encode()[:8].ljust(8, b"\0"), "big") % period
-        merged, regular, gold = [], list(regular), list(gold)
-        position = done
-        while regular or gold:
+        merged, r, g = [], 0, 0
+        for position in range(done, done + len(regular) + len(gold)):
             slot_is_gold = (position + offset) % period == period - 1
-            merged.append(gold.pop(0) if gold and (slot_is_gold or not regular)
-                          else regular.pop(0))
-            position += 1
+            if g < len(gold) and (slot_is_gold or r == len(regular)):
+                merged.append(gold[g])
+                g += 1
+            else:
+                merged.append(regular[r])
+                r += 1
         return merged
 
     # -- agreement per image, consensus, adjudication --------------------------------------
