@@ -122,3 +122,7 @@ def postgres_url(postgres) -> str:
     """An empty database of its own on that server."""
     return postgres.new_database()
 
+
+def files_under(folder: Path) -> set[Path]:
+    """Every file in a folder, at any depth."""
+    return {p for p in folder.rglob("*") if p.is_file()}

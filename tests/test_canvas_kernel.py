@@ -124,7 +124,7 @@ def test_a_box_turns_by_key_and_by_its_handle_and_keeps_its_angle_when_resized(l
     resized = box_of(rows(labeler, "rotated_box").iloc[0]["geometry"])
     assert resized.angle == pytest.approx(90) and (resized.width, resized.height) == \
         pytest.approx((46, 24))
-    assert labeler._where.value.endswith("1 rotated box")
+    assert labeler.controls.where.value.endswith("1 rotated box")
     hand.key("z")
     assert box_of(rows(labeler, "rotated_box").iloc[0]["geometry"]).width == pytest.approx(40)
 
@@ -138,8 +138,8 @@ def test_doodles_become_a_mask_with_its_counts(labeler):
         k = len(ys) // 2
         hand.key(str(cls + 1))
         hand.drag([(xs[k] * 2, ys[k] * 2), (xs[k] * 2 + 2, ys[k] * 2 + 2)])
-    labeler._worker.submit(lambda: None).result()  # the prediction after the last stroke
-    assert labeler.prediction is not None and labeler._overlay is not None
+    labeler.predictor.wait()  # the prediction after the last stroke
+    assert labeler.prediction is not None and labeler.layers.mask is not None
     row = labeler.accept_mask()
     mask, classes = labeler.store.mask(row)
     assert classes == CLASSES and mask.shape == truth.shape
@@ -168,7 +168,7 @@ def test_queue_navigation(labeler):
     first = labeler.current
     hand.key("ArrowRight")
     assert labeler.position == 1 and labeler.current != first
-    labeler._jump.value = 3
+    labeler.controls.jump.value = 3
     assert labeler.position == 2
     hand.key("ArrowLeft")
     assert labeler.position == 1
@@ -196,17 +196,17 @@ def test_a_large_image_is_shown_small_and_sharpened_when_zoomed(store, shared_da
                      progress=False)  # 2048 x 2048, CMYK
     widget = CanvasLabeler(store, task="cover", labeler="ann", classes=CLASSES,
                            display_size=512)
-    assert widget._view.scale == 0.25 and len(widget._base.value) < 400_000
+    assert widget._view.scale == 0.25 and len(widget.layers.image.value) < 400_000
     for _ in range(8):  # zoom in on the centre: 0.25 * 1.25^8 = 1.49 screen px per pixel
         widget._act("zoom_in")
     widget._refine_timer.cancel()
     widget._refine()  # what the timer runs once the wheel stops
-    (left, top, right, bottom), sharp = widget._sharp
+    (left, top, right, bottom), sharp = widget.layers.sharp
     assert (left, top) == widget._view.visible()[:2] and right - left < 400
     shown = Image.open(io.BytesIO(sharp.value))
     assert shown.size == (right - left, bottom - top)  # full resolution, not the small copy
     widget._act("fit")
-    assert widget._sharp is None and widget._view.scale == 0.25
+    assert widget.layers.sharp is None and widget._view.scale == 0.25
     widget.close()
 
 
@@ -216,10 +216,10 @@ def test_accept_never_saves_a_prediction_older_than_the_last_stroke(labeler):
     hand.drag([(20, 20), (40, 20)])  # water, top left: the sea in these scenes
     hand.key("4")
     hand.drag([(380, 380), (390, 390)])
-    labeler._worker.submit(lambda: None).result()
+    labeler.predictor.wait()
     first = labeler.prediction.copy()
     hand.key("2")
-    labeler._generation += 1  # as a third stroke does, with its prediction still running
+    labeler.predictor.generation += 1  # as a third stroke does, with its prediction still running
     labeler.store.annotate(labeler.current, LineString([(5, 190), (60, 190)]), "surf",
                            task="cover", labeler="ann", kind="stroke", props={"width": 4})
     labeler._reload()

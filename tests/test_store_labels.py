@@ -177,8 +177,8 @@ def test_review_sends_a_label_back_with_a_comment_and_the_queue_finds_it(event):
     store, ids = event
     store.tag(ids[0], "present", task="flood", labeler="ann")
     store.tag(ids[1], "present", task="flood", labeler="ann")
-    store.review(ids[0], "flood", "needs_improvement", reviewer="rev", comment="look closer")
-    store.review(ids[1], "flood", "accept", reviewer="rev")
+    store.review(ids[0], "needs_improvement", task="flood", reviewer="rev", comment="look closer")
+    store.review(ids[1], "accept", task="flood", reviewer="rev")
     statuses = store.statuses("flood").set_index("image_id")
     assert statuses.loc[ids[0], ["labeler", "status", "comment", "author"]].tolist() == [
         "ann", "needs_improvement", "look closer", "rev"]
@@ -187,7 +187,7 @@ def test_review_sends_a_label_back_with_a_comment_and_the_queue_finds_it(event):
     store.comment(ids[0], "sorry", task="flood", labeler="ann")
     assert store.get_annotations(kinds=["comment"])["value"].tolist() == ["sorry"]
     with pytest.raises(StoreError, match="no labels"):
-        store.review(ids[2], "flood", "accept", reviewer="rev")
+        store.review(ids[2], "accept", task="flood", reviewer="rev")
 
 
 def test_the_queue_is_stable_resumes_and_filters(store, image_folder, tmp_path):

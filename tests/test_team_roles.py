@@ -85,14 +85,14 @@ def test_a_labeler_cannot_assign_add_tasks_or_review_and_the_admin_can(team):
                                                  "\\(permission denied for table"):
                 attempt()
         with pytest.raises(StoreError, match="writes only as 'ann', not as 'boss'"):
-            ann.review(ids[0], "water", "accept", reviewer="boss")
+            ann.review(ids[0], "accept", task="water", reviewer="boss")
         with pytest.raises(StoreError, match="row-level security"):
-            ann.review(ids[0], "water", "accept", reviewer="ann")  # not even her own
+            ann.review(ids[0], "accept", task="water", reviewer="ann")  # not even her own
         assert ann.assignments.query("task == 'water'").empty  # nothing half-written
     with LabelStore.open(_as(url, "boss")) as boss:
         assert boss.role is None
         boss.assign("water", "ann")
-        boss.review(ids[0], "water", "accept", reviewer="boss")
+        boss.review(ids[0], "accept", task="water", reviewer="boss")
         assert boss.status_of(ids[0], task="water", labeler="ann") == "reviewed"
 
 
@@ -129,7 +129,7 @@ def test_a_labeler_mends_what_a_reviewer_sent_back(team):
     with LabelStore.open(_as(url, "ann")) as ann:
         ann.tag(ids[0], "water", task="water", labeler="ann")
     with LabelStore.open(_as(url, "boss")) as boss:
-        boss.review(ids[0], "water", "needs_improvement", reviewer="boss", comment="sand?")
+        boss.review(ids[0], "needs_improvement", task="water", reviewer="boss", comment="sand?")
     with LabelStore.open(_as(url, "ann")) as ann:
         ann.tag(ids[0], "sand", task="water", labeler="ann")  # supersedes boss's verdict
         assert ann.status_of(ids[0], task="water", labeler="ann") == "labeled"

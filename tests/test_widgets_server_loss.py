@@ -81,7 +81,7 @@ def test_a_polygon_drawn_while_the_server_is_down_stays_drawn_and_is_saved(
 
     postgres.start()
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and canvas._unsaved:  # the widget's own retry
+    while time.monotonic() < deadline and canvas.unsaved:  # the widget's own retry
         time.sleep(0.2)
     assert "The database is back: 1 kept shape(s) saved." == canvas.message.value
     rows = server_store.get_annotations(task="cover", kinds=["polygon"], history=True)

@@ -44,9 +44,9 @@ def test_two_labelers_taggers_never_share_an_image(team_store):
 
 def test_the_canvas_claims_the_next_batch_past_its_last_image(team_store):
     canvas = CanvasLabeler(team_store, task="flood", labeler="ann", claim=3)
-    assert len(canvas.queue) == 3 and canvas._jump.max == 3
+    assert len(canvas.queue) == 3 and canvas.controls.jump.max == 3
     canvas.go(2)
-    assert len(canvas.queue) == 6 and canvas._jump.max == 6
+    assert len(canvas.queue) == 6 and canvas.controls.jump.max == 6
     held = set(team_store.leases["image_id"])
     assert held == set(canvas.queue)
     canvas.close()

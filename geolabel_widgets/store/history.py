@@ -8,12 +8,13 @@ from . import schema as s
 from .masks import MaskRef
 from .retry import retried
 from .types import StoreError, TaskInfo
+from .writes import Action, current
 
 _CONTENT = ("kind", "value", "geometry", "world_geometry", "props", "deleted")
 
 
 class HistoryMixin:
-    """LabelStore's undo and redo, written against its row helpers (``_put`` ...)."""
+    """LabelStore's undo and redo, written as new rows through ``writes``."""
 
     @retried
     def undo(self, *, task: str, labeler: str, image_id: str | None = None) -> list[str]:
@@ -22,7 +23,7 @@ class HistoryMixin:
         A new row restores what was there before; nothing is deleted. Returns the
         ids of the images changed: an empty list when there was nothing to undo.
         """
-        info = self._task(task)
+        info = self._cache.task(task)
         act = s.actions
         undone = sa.select(act.c.undoes).where(act.c.kind == "undo", act.c.undoes.is_not(None))
         query = self._actions_of(info, labeler, image_id).where(
@@ -32,7 +33,7 @@ class HistoryMixin:
     @retried
     def redo(self, *, task: str, labeler: str, image_id: str | None = None) -> list[str]:
         """Redo the last undo, if nothing was edited since; returns the images changed."""
-        info = self._task(task)
+        info = self._cache.task(task)
         act = s.actions
         redone = sa.select(act.c.undoes).where(act.c.kind == "redo", act.c.undoes.is_not(None))
         last_edit = self._actions_of(info, labeler, image_id).where(act.c.kind == "edit") \
@@ -59,30 +60,32 @@ class HistoryMixin:
             target = conn.execute(query).scalar()
             if target is None:
                 return changed
-            action = self._new_action(conn, info, labeler, kind, undoes=target)
+            self._check_writer(labeler)
+            act = Action.begin(conn, info, labeler, kind, self._changes, undoes=target)
             for row in conn.execute(sa.select(a).where(a.c.action_id == target)
                                     .order_by(a.c.annotation_id)).all():
-                current = self._current(conn, row.label_id)
-                if current is None or not self._same_content(conn, current, row):
+                now = current(conn, row.label_id)
+                if now is None or not _same_content(conn, now, row):
                     raise StoreError(f"cannot {kind}: label {row.label_id} was changed since "
-                                     f"by {getattr(current, 'author_id', 'someone')}")
+                                     f"by {getattr(now, 'author_id', 'someone')}")
                 before = conn.execute(sa.select(a).where(
                     a.c.annotation_id == row.supersedes)).first() if row.supersedes else None
                 content = ({c: getattr(before, c) for c in _CONTENT} if before is not None
                            else {**{c: getattr(row, c) for c in _CONTENT}, "deleted": True})
                 mask = MaskRef.load(conn, before.annotation_id) if before is not None else None
-                self._put(conn, action, row.label_id, row.image_id, info, row.labeler_id,
-                          author=labeler, mask=mask, **content)
+                act.put(row.label_id, row.image_id, row.labeler_id, author=labeler, mask=mask,
+                        **content)
                 if row.image_id not in changed:
                     changed.append(row.image_id)
         return changed
 
-    def _same_content(self, conn, one, other) -> bool:
-        """Whether two rows say the same (an undo may have restored what a row wrote)."""
-        if one.annotation_id == other.annotation_id:
-            return True
-        if any(getattr(one, c) != getattr(other, c) for c in _CONTENT):
-            return False
-        paths = conn.execute(sa.select(s.masks.c.annotation_id, s.masks.c.path).where(
-            s.masks.c.annotation_id.in_([one.annotation_id, other.annotation_id]))).all()
-        return len({path for _, path in paths}) <= 1 and len(paths) in (0, 2)
+
+def _same_content(conn, one, other) -> bool:
+    """Whether two rows say the same (an undo may have restored what a row wrote)."""
+    if one.annotation_id == other.annotation_id:
+        return True
+    if any(getattr(one, c) != getattr(other, c) for c in _CONTENT):
+        return False
+    paths = conn.execute(sa.select(s.masks.c.annotation_id, s.masks.c.path).where(
+        s.masks.c.annotation_id.in_([one.annotation_id, other.annotation_id]))).all()
+    return len({path for _, path in paths}) <= 1 and len(paths) in (0, 2)

@@ -46,7 +46,7 @@ class QualityMixin:
         masks) on ``image_ids`` (by default every image they labeled). An image made
         gold again has its answers replaced. Nothing is written if any row is wrong.
         """
-        info = self._task(task, refresh=True)
+        info = self._cache.task(task, refresh=True)
         if (labels is None) == (labeler is None):
             raise StoreError("add_gold takes either a frame of labels or a labeler whose "
                              "labels are the answers")
@@ -93,7 +93,7 @@ class QualityMixin:
         with self._read() as conn:
             frame = pd.read_sql(sa.select(g.c.image_id, g.c.kind, g.c.value, g.c.geometry,
                                           g.c.mask_annotation, g.c.source)
-                                .where(g.c.task_id == self._task(task).task_id)
+                                .where(g.c.task_id == self._cache.task(task).task_id)
                                 .order_by(g.c.gold_id), conn)
         frame["geometry"] = shapely.from_wkb(frame["geometry"].to_numpy())
         frame["mask_annotation"] = frame["mask_annotation"].astype("Int64")
@@ -191,7 +191,7 @@ class QualityMixin:
         ``min_agreement`` (default the task's) are left for ``adjudication``. Returns
         ``image_agreement`` with a column ``written``."""
         check_fraction("min_agreement", min_agreement)
-        info = self._task(task, refresh=True)
+        info = self._cache.task(task, refresh=True)
         bar = min_agreement if min_agreement is not None else info.min_agreement or 0.0
         merged = self._merged(task, None, threshold)
         merged["written"] = (merged["agreement"] >= bar) & merged["merged"].map(_has_answer)
@@ -226,7 +226,7 @@ class QualityMixin:
         consensus label yet. A reviewer decides one by labeling it as ``consensus``
         (``TaggerWidget(store, task, labeler="consensus")``)."""
         check_fraction("min_agreement", min_agreement)
-        info = self._task(task, refresh=True)
+        info = self._cache.task(task, refresh=True)
         bar = min_agreement if min_agreement is not None else \
             info.min_agreement if info.min_agreement is not None else 1.0
         table = self.image_agreement(task, threshold=threshold)

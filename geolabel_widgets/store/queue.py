@@ -15,12 +15,11 @@ from . import frames
 from . import schema as s
 from .retry import retried
 from .types import StoreError
+from .writes import OPEN_STATUSES, status_of
 
 
 # How long a claimed image stays a labeler's before others may receive it.
 LEASE_SECONDS = 15 * 60
-# Statuses after which an image is no longer in its labeler's work.
-OPEN_STATUSES = ("unlabeled", "in_progress")
 
 
 class QueueMixin:
@@ -43,7 +42,7 @@ class QueueMixin:
         were added, so a labeler resumes where they stopped), "random" (with
         ``seed``), or a Series of scores by image_id, highest first.
         """
-        info = self._task(task)
+        info = self._cache.task(task)
         if labeler is None and status is not None:
             raise StoreError("a status filter needs a labeler: whose status?")
         if labeler is not None:
@@ -100,12 +99,12 @@ class QueueMixin:
             raise StoreError(f"claim takes a count n >= 0 and a lease > 0 seconds, "
                              f"got n={n!r}, lease={lease!r}")
         self._check_writer(labeler)
-        info = self._task(task)
+        info = self._cache.task(task)
         receive_new = self._check_assigned(info, labeler)
         i, le, il = s.images, s.leases, s.image_labelers
         now = time.time()
         with self._write() as conn:
-            self._ensure_labeler(conn, labeler)
+            self._cache.ensure_labeler(conn, labeler)
             conn.execute(sa.delete(le).where(le.c.expires_at <= now))
             held = (sa.select(le.c.image_id).where(le.c.task_id == info.task_id,
                                                    le.c.labeler_id == labeler))
@@ -150,7 +149,7 @@ class QueueMixin:
     def release(self, task: str, labeler: str, image_ids: Sequence[str] | None = None) -> None:
         """Give back images a labeler holds (all of them by default) to the others."""
         self._check_writer(labeler)
-        info = self._task(task)
+        info = self._cache.task(task)
         le = s.leases
         query = sa.delete(le).where(le.c.task_id == info.task_id, le.c.labeler_id == labeler)
         if image_ids is not None:
@@ -235,5 +234,5 @@ class QueueMixin:
     @retried
     def status_of(self, image_id: str, *, task: str, labeler: str) -> str:
         with self._read() as conn:
-            return self._status_of(conn, image_id, self._task(task), labeler)
+            return status_of(conn, self._cache.task(task), image_id, labeler)
 

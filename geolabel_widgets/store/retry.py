@@ -64,7 +64,7 @@ def retried(method):
                         raise
                     if waited + delay > store_patience(store):
                         raise unavailable(store.location, err, waited) from err
-                    store._forget_cached()  # rows it vouched for may have been rolled back
+                    store._cache.forget()  # rows it vouched for may have been rolled back
                     time.sleep(delay)
                     delay = min(delay * 2, 1.0)
         finally:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from . import schema as s
 from .retry import retried
 from .types import StoreError, label_key
+from .writes import Action, current
 
 SPLITS = ("train", "val", "test")
 SPLITTER = "geolabel"  # the labeler id that split rows are written under
@@ -55,25 +56,26 @@ class SplitMixin:
         a = s.annotations
         with self._read() as conn:
             rows = conn.execute(sa.select(a.c.image_id, a.c.value).where(
-                a.c.task_id == self._task(task).task_id, a.c.kind == "split", a.c.is_current,
+                a.c.task_id == self._cache.task(task).task_id, a.c.kind == "split", a.c.is_current,
                 sa.not_(a.c.deleted))).all()
         return pd.Series(dict(rows), name="split", dtype=object).rename_axis("image_id")
 
     def _write_splits(self, task: str, assigned: pd.Series) -> None:
-        info = self._task(task)
+        info = self._cache.task(task)
         with self._transaction() as conn:
-            self._ensure_labeler(conn, SPLITTER, display_name="geolabel splits")
-            action = self._new_action(conn, info, SPLITTER, "edit")
+            self._cache.ensure_labeler(conn, SPLITTER, display_name="geolabel splits")
+            self._check_writer(SPLITTER)
+            act = Action.begin(conn, info, SPLITTER, "edit", self._changes)
             for image_id, split in assigned.items():
                 label_id = label_key("split", info, image_id)
-                current = self._current(conn, label_id)
-                if current is not None and not current.deleted and current.value == split:
+                now = current(conn, label_id)
+                if now is not None and not now.deleted and now.value == split:
                     continue
-                if current is None and not isinstance(split, str):
+                if now is None and not isinstance(split, str):
                     continue
-                self._put(conn, action, label_id, image_id, info, SPLITTER, kind="split",
-                          value=split if isinstance(split, str) else None,
-                          deleted=not isinstance(split, str))
+                act.put(label_id, image_id, SPLITTER, kind="split",
+                        value=split if isinstance(split, str) else None,
+                        deleted=not isinstance(split, str))
 
 
 def _by_count(order: np.ndarray, fractions: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Small types the store's modules share."""
+"""Small types and helpers the store's modules share."""
 
 from __future__ import annotations
 
@@ -25,3 +25,9 @@ def label_key(kind: str, task: TaskInfo, image_id, labeler=None) -> str:
     status, comment, mask ...; ``labeler`` None for a task's own row, as a split):
     writing it again supersedes that row."""
     return f"{kind}/{task.task_id}/{image_id}" + ("" if labeler is None else f"/{labeler}")
+
+
+def chunks(items: list, size: int):
+    """``items`` in pieces of ``size``: an IN list SQLite takes whole."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

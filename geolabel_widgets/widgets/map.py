@@ -28,7 +28,6 @@ from ipyleaflet import (DrawControl, GeoJSON, ImageOverlay, LayerGroup, LayersCo
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
-from ..imagery.display import encode_jpeg, read_display_array
 from ..imagery.header import UnreadableImage
 from ..imagery.overlay import web_mercator_png
 from ..store import LabelStore
@@ -37,6 +36,7 @@ from ..store.schema import STATUSES
 from .footprints import (Box, Details, FootprintIndex, Palette, cell_features, contains,
                          footprint_feature, footprint_features, fit_view, from_unit, grow,
                          to_unit, view_box)
+from .popup import POPUP_PX, image_popup
 
 COLOR_BY = ("status", "dataset", "class", "labeler")
 STATUS_COLORS = {"unlabeled": "#9e9e9e", "in_progress": "#f9a825", "labeled": "#2e7d32",
@@ -57,8 +57,6 @@ IMAGE_PANE, TOP_PANE = "geolabel-image", "geolabel-top"
 PANES = {IMAGE_PANE: {"zIndex": 420, "pointerEvents": "none"},
          TOP_PANE: {"zIndex": 450, "pointerEvents": "none"}}
 LEGEND_ENTRIES = 12
-THUMBNAIL_PX = 200
-POPUP_PX = 380  # a popup's height with its thumbnail, details and buttons
 DEFAULT = "default"
 
 
@@ -150,22 +148,10 @@ class ImageMap(w.VBox):
         if location is None:
             center = shapely.centroid(self.index.geometry[k])
             location = (center.y, center.x)
-        select = w.ToggleButton(value=image_id in self.selection, layout={"width": "auto"})
-
-        def toggled(_change=None):
-            select.description, select.icon = (("selected", "check") if select.value
-                                               else ("select", "plus"))
-            self._toggle(image_id, select.value)
-
-        toggled()
-        select.observe(toggled, "value")
-        show = w.Button(description="show on map", icon="image", layout={"width": "auto"})
-        show.on_click(lambda _: self._show_from_popup(image_id, popup))
-        child = w.VBox([self._thumbnail(image_id), w.HTML(self._details(image_id)),
-                        w.HBox([select, show])], layout={"width": "280px"})
-        child.add_class("geolabel-popup")
-        popup = Popup(location=list(location), child=child, min_width=280, max_width=300,
-                      auto_pan=False, name="image details")
+        popup = image_popup(self.store, self.task, image_id,
+                            str(self.index.dataset[k]), location, image_id in self.selection,
+                            select=lambda chosen: self._toggle(image_id, chosen),
+                            show=lambda: self.show_image(image_id))
         self._close_popup()
         self._make_room(location)
         self.map.add(popup)
@@ -484,52 +470,6 @@ class ImageMap(w.VBox):
     def _toggle(self, image_id: str, selected: bool) -> None:
         chosen = set(self.selection) | {image_id} if selected else set(self.selection) - {image_id}
         self.selection = [str(i) for i in self.index.ids if i in chosen]
-
-    def _show_from_popup(self, image_id: str, popup: Popup) -> None:
-        try:
-            self.show_image(image_id)
-        except (ValueError, UnreadableImage) as err:
-            popup.child.children[1].value += f"<p>⚠ {escape(str(err))}</p>"
-
-    def _thumbnail(self, image_id: str) -> w.Widget:
-        path = path_of(self.store.image(image_id)["uri"])
-        try:
-            if path is None:
-                raise UnreadableImage(image_id, "is remote")
-            return w.Image(value=encode_jpeg(read_display_array(path, THUMBNAIL_PX)),
-                           format="jpeg", layout={"max_width": f"{THUMBNAIL_PX}px",
-                                                  "max_height": f"{THUMBNAIL_PX}px"})
-        except UnreadableImage as err:
-            return w.HTML(f"<i>no thumbnail: {escape(err.reason)}</i>")
-
-    def _details(self, image_id: str) -> str:
-        row = self.store.image(image_id)
-        k = int(self.index.position[image_id])
-        lines = [f"<b>{escape(row['name'])}</b>", escape(str(self.index.dataset[k]))]
-        if row["width"]:
-            lines.append(f"{row['width']} × {row['height']} px, {row['bands']} band(s)")
-        if row["acquired_at"]:
-            lines.append(pd.Timestamp(row["acquired_at"], unit="s").strftime("%Y-%m-%d"))
-        if row["lat"] is not None:
-            lines.append(f"{row['lat']:.5f}°, {row['lon']:.5f}°")
-        statuses = self.store.get_annotations(image_ids=[image_id], task=self.task,
-                                              kinds=["status"])
-        status = {(r.task, r.labeler): r.value for r in statuses.itertuples()}
-        labels = self.store.get_annotations(image_ids=[image_id], task=self.task)
-        rows = []
-        for (task, labeler), group in labels.groupby(["task", "labeler"]):
-            kinds = group.groupby("kind")["value"].agg(
-                lambda v: sorted({x for x in v if isinstance(x, str)}))
-            said = "; ".join(f"{len(group[group['kind'] == kind])} {kind}"
-                             + (f" ({', '.join(values)})" if values else "")
-                             for kind, values in kinds.items())
-            state = status.pop((task, labeler), "")
-            rows.append(f"{escape(task)} · {escape(labeler)}: {escape(said)}"
-                        + (f" · <i>{escape(state)}</i>" if state else ""))
-        rows += [f"{escape(task)} · {escape(labeler)}: <i>{escape(state)}</i>"
-                 for (task, labeler), state in status.items()]
-        lines.append("<b>labels</b><br>" + ("<br>".join(rows) if rows else "none yet"))
-        return "<div style='line-height:1.35'>" + "<br>".join(lines) + "</div>"
 
     def _make_room(self, location) -> None:
         """Pan so that a popup opening above ``location`` fits in the map. (Leaflet's own

@@ -28,16 +28,28 @@ class ScreenEcho(anywidget.AnyWidget):
     def __init__(self, drawing: Widget | None = None):
         super().__init__(drawing=drawing)
         self._asked = self._answered = 0
+        self._refused = 0  # presses made on the image before, since the last change
         self.heard = False
         self.on_msg(self._on_message)
 
     def changed(self) -> None:
         self._asked += 1
+        self._refused = 0
         self.send({"type": "shown?", "n": self._asked})
 
     @property
     def is_current(self) -> bool:
         return self.heard and self._answered >= self._asked
+
+    def not_applied(self, press: bool, name: str) -> str:
+        """Count an input (``press``: a click or key, not a move) made before ``name``
+        was on screen; what to tell the person."""
+        self._refused += press
+        if self.heard:
+            return (f"⚠ {self._refused} click(s) or key(s) made before {name} was on screen "
+                    "were not applied (they were meant for the image before it).")
+        return (f"⚠ {self._refused} click(s) or key(s) not applied: the browser has not yet "
+                f"said that it shows {name} (the page is still loading the canvas).")
 
     def _on_message(self, _widget, content: dict, _buffers) -> None:
         if content.get("type") == "view":  # a new view: ask it about the image now

@@ -217,7 +217,7 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
         self._saved(content, [content["image_id"]])
 
     def _do_review(self, content: dict) -> None:
-        self.store.review(content["image_id"], self.task, content["verdict"],
+        self.store.review(content["image_id"], content["verdict"], task=self.task,
                           reviewer=self.labeler, comment=content.get("comment") or None)
         self._saved(content, [content["image_id"]])
 
