@@ -12,21 +12,22 @@ import sqlalchemy as sa
 
 from . import schema as s
 
-NOT_LABELS = ("status", "comment", "split")  # rows kept beside the labels, not labels
+# rows kept beside the labels, not labels (a rejection: a labeler said a model was wrong)
+NOT_LABELS = ("status", "comment", "split", "rejection")
 PARTIAL_LABELS = ("doodles",)  # sparse strokes: they do not say what an image contains
 
 
-def _times(values) -> pd.Series:
+def time_column(values) -> pd.Series:
     return pd.to_datetime(pd.Series(values, dtype="float64"), unit="s", utc=True)
 
 
-def _geometries(values) -> np.ndarray:
+def geometry_column(values) -> np.ndarray:
     # a column of nothing but NULLs can arrive as float NaN
     return shapely.from_wkb(np.array([v if isinstance(v, bytes) else None for v in values],
                                      dtype=object))
 
 
-def _json(values) -> list:
+def json_column(values) -> list:
     """JSON cells as read by pandas: text from SQLite, already decoded from PostgreSQL."""
     return [json.loads(v) if isinstance(v, str) else v if isinstance(v, (dict, list)) else None
             for v in values]
@@ -46,10 +47,10 @@ def images_frame(conn: sa.Connection, where=None) -> gpd.GeoDataFrame:
         query = query.where(where)
     frame = read_query(conn, query)
     for column in ("transform", "props"):
-        frame[column] = _json(frame[column])
-    footprints = _geometries(frame.pop("footprint"))
+        frame[column] = json_column(frame[column])
+    footprints = geometry_column(frame.pop("footprint"))
     for column in ("acquired_at", "added_at"):
-        frame[column] = _times(frame[column])
+        frame[column] = time_column(frame[column])
     frame["file_missing"] = frame["file_missing"].astype(bool)
     return gpd.GeoDataFrame(frame, geometry=footprints, crs="EPSG:4326").set_index("image_id")
 
@@ -65,7 +66,7 @@ def footprints_frame(conn: sa.Connection, where=None) -> gpd.GeoDataFrame:
                        .join(d, d.c.dataset_id == i.c.dataset_id)
                        .where(i.c.lat.is_not(None), sa.true() if where is None else where)
                        .order_by(i.c.seq))
-    geometry = _geometries(frame.pop("footprint"))
+    geometry = geometry_column(frame.pop("footprint"))
     missing = shapely.is_missing(geometry)
     geometry[missing] = shapely.points(frame["lon"].to_numpy(float)[missing],
                                        frame["lat"].to_numpy(float)[missing])
@@ -101,7 +102,8 @@ def image_states(conn: sa.Connection, task_id: int | None = None, labeler: str |
     store's order (as in ``centres_frame``).
     """
     a, m, i = s.annotations, s.mask_pixels, s.images
-    where = [a.c.is_current, sa.not_(a.c.deleted), a.c.kind.not_in(("comment", "split"))]
+    where = [a.c.is_current, sa.not_(a.c.deleted),
+             a.c.kind.not_in(("comment", "split", "rejection"))]
     if task_id is not None:
         where.append(a.c.task_id == task_id)
     if labeler is not None:
@@ -160,10 +162,10 @@ def annotations_frame(conn: sa.Connection, *, history: bool = False, kinds=None,
     frame = read_query(conn, query)
     titles = dict(conn.execute(sa.select(s.tasks.c.task_id, s.tasks.c.title)).all())
     frame.insert(3, "task", frame.pop("task_id").map(titles))
-    frame["geometry"] = _geometries(frame["geometry"])
-    frame["world_geometry"] = _geometries(frame["world_geometry"])
-    frame["props"] = _json(frame["props"])
-    frame["created_at"] = _times(frame["created_at"])
+    frame["geometry"] = geometry_column(frame["geometry"])
+    frame["world_geometry"] = geometry_column(frame["world_geometry"])
+    frame["props"] = json_column(frame["props"])
+    frame["created_at"] = time_column(frame["created_at"])
     frame["supersedes"] = frame["supersedes"].astype("Int64")
     if history:
         for column in ("deleted", "is_current"):
@@ -193,7 +195,7 @@ def table_frame(conn: sa.Connection, table: sa.Table, index: str | None = None) 
     frame = pd.DataFrame([tuple(r) for r in rows], columns=[c.name for c in table.columns])
     for column in ("created_at",):
         if column in frame.columns:
-            frame[column] = _times(frame[column])
+            frame[column] = time_column(frame[column])
     return frame.set_index(index) if index else frame
 
 

@@ -33,13 +33,14 @@ class LabelsMixin:
 
     @retried
     def tag(self, image_id: str, value: str | Sequence[str] | None, *, task: str,
-            labeler: str) -> None:
-        """Tag an image with a class (or a list for a multilabel task; None clears)."""
+            labeler: str, props: dict | None = None) -> None:
+        """Tag an image with a class (or a list for a multilabel task; None clears).
+        ``props`` are kept with the tag (where it came from, say)."""
         info = self._cache.task(task)
         values = [] if value is None else [value] if isinstance(value, str) else list(value)
         self._cache.check_classes(info, values)
         with self._action(info, labeler, image_id) as act:
-            self._tag(act, image_id, values, labeler)
+            self._tag(act, image_id, values, labeler, props=props)
 
     @retried
     def add_labels(self, labels: pd.DataFrame, *, task: str, mode: str = "replace"
@@ -141,7 +142,7 @@ class LabelsMixin:
         return Counter(["added" if previous is None else "replaced"])
 
     def _tag(self, act: Action, image_id: str, values: list[str], labeler: str,
-             mode: str | None = None) -> Counter:
+             mode: str | None = None, props: dict | None = None) -> Counter:
         """Set a labeler's tags on an image. ``mode`` None: as a person tags (every call
         is written); "replace" or "keep": as an import (see ``add_labels``)."""
         info = act.info
@@ -152,7 +153,8 @@ class LabelsMixin:
             have = {row.value for row in tags.values()}
             for cls in values:
                 if cls not in have:
-                    act.put(prefix + "/" + cls, image_id, labeler, kind="tag", value=cls)
+                    act.put(prefix + "/" + cls, image_id, labeler, kind="tag", value=cls,
+                            props=props)
                 outcomes["unchanged" if cls in have else "added"] += 1
             for label_id, row in tags.items():
                 if row.value in values:
@@ -170,7 +172,8 @@ class LabelsMixin:
             if mode is not None:
                 done = outcome(current(act.conn, prefix), value, mode, lambda c: c.value)
             if done in ("added", "replaced"):
-                act.put(prefix, image_id, labeler, kind="tag", value=value, deleted=not values)
+                act.put(prefix, image_id, labeler, kind="tag", value=value, deleted=not values,
+                        props=props)
             outcomes[done] += 1
             if done == "kept":
                 return outcomes

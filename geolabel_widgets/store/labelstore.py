@@ -26,6 +26,7 @@ from .history import HistoryMixin
 from .images import ImagesMixin, UnreadableImagesWarning
 from .labels import LabelsMixin
 from .masks import DatabaseMasks, FolderMasks
+from .models import ModelsMixin
 from .quality import QualityMixin, check_fraction
 from .queue import QueueMixin
 from .reading import ReadingMixin
@@ -47,7 +48,7 @@ DEFAULT_TAG_CLASSES = ("present", "not present")
 
 
 class LabelStore(ImagesMixin, LabelsMixin, ReadingMixin, HistoryMixin, QueueMixin, SplitMixin,
-                 QualityMixin):
+                 QualityMixin, ModelsMixin):
     """Images, tasks, labelers and labels, read as pandas frames, written by methods.
 
     This class opens the store, holds its transactions and sets up datasets, tasks
@@ -446,6 +447,7 @@ def _migrate(conn, version: int) -> None:
         have = {c["name"] for c in sa.inspect(conn).get_columns("tasks")}
         for column in {"gold_share", "min_agreement"} - have:
             conn.execute(sa.text(f"ALTER TABLE tasks ADD COLUMN {column} FLOAT"))
+    # 7: predictions and image_features are new tables: create_all has made them
     conn.execute(sa.update(s.store_info).where(s.store_info.c.key == "schema_version")
                  .values(value=str(s.SCHEMA_VERSION)))
 

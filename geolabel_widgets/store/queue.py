@@ -14,12 +14,13 @@ import sqlalchemy as sa
 from . import frames
 from . import schema as s
 from .retry import retried
-from .types import StoreError
+from .types import StoreError, chunks
 from .writes import OPEN_STATUSES, status_of
 
 
 # How long a claimed image stays a labeler's before others may receive it.
 LEASE_SECONDS = 15 * 60
+SPREAD_CELL = 0.1  # degrees: images closer than this are one place to a spread queue
 
 
 class QueueMixin:
@@ -31,7 +32,8 @@ class QueueMixin:
               dataset: str | Sequence[str] | None = None,
               bbox: tuple[float, float, float, float] | None = None,
               image_ids: Sequence[str] | None = None, value: str | None = None,
-              order: str | pd.Series = "stable", seed: int | None = None) -> list[str]:
+              order: str | pd.Series = "stable", seed: int | None = None,
+              spread: bool = False) -> list[str]:
         """Image ids for a labeler to work through.
 
         A task assigned to labelers (``assign``) is only theirs: anyone else gets a
@@ -40,7 +42,11 @@ class QueueMixin:
         (lon_min, lat_min, lon_max, lat_max); ``value`` keeps images whose current
         label (by anyone) has that class. ``order`` is "stable" (the order images
         were added, so a labeler resumes where they stopped), "random" (with
-        ``seed``), or a Series of scores by image_id, highest first.
+        ``seed``), "uncertain" (the images the models are least sure of first, see
+        ``uncertainty``; those without predictions after them), or a Series of scores
+        by image_id, highest first. ``spread`` takes the images in that order one per
+        dataset and place (a 0.1° cell) in turn, so that fifty chips of one scene
+        do not come in a row.
         """
         info = self._cache.task(task)
         if labeler is None and status is not None:
@@ -74,14 +80,32 @@ class QueueMixin:
             ids = [image_id for image_id in ids if image_id in wanted]
         if labeler is not None and isinstance(order, str) and order == "stable":
             ids = self._gold_placed(info, labeler, ids)
+        if isinstance(order, str) and order == "uncertain":
+            order = self.uncertainty(task)
         if isinstance(order, pd.Series):
             scores = order.reindex(ids).fillna(-np.inf).to_numpy()
             ids = [ids[k] for k in np.argsort(-scores, kind="stable")]
         elif order == "random":
             random.Random(seed).shuffle(ids)
         elif order != "stable":
-            raise StoreError(f"unknown order {order!r}: use 'stable', 'random' or a Series")
-        return ids
+            raise StoreError(f"unknown order {order!r}: use 'stable', 'random', 'uncertain' "
+                             "or a Series")
+        return self._spread(ids) if spread else ids
+
+    def _spread(self, ids: list[str]) -> list[str]:
+        """``ids`` round by round: in each, the next image of every dataset and place."""
+        i = s.images
+        with self._read() as conn:
+            where = pd.DataFrame(
+                [row for chunk in chunks(ids, 900) for row in conn.execute(
+                    sa.select(i.c.image_id, i.c.dataset_id, i.c.lon, i.c.lat)
+                    .where(i.c.image_id.in_(chunk)))],
+                columns=["image_id", "dataset_id", "lon", "lat"]).set_index("image_id")
+        where = where.reindex(ids)
+        cells = [where["dataset_id"]] + [np.floor(where[c].astype(float) / SPREAD_CELL)
+                                         .fillna(np.inf) for c in ("lon", "lat")]
+        rounds = where.groupby(cells, dropna=False, sort=False).cumcount().to_numpy()
+        return [ids[k] for k in np.lexsort((np.arange(len(ids)), rounds))]
 
     @retried
     def claim(self, task: str, labeler: str, n: int = 1, *, lease: float = LEASE_SECONDS

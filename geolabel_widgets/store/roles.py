@@ -17,9 +17,11 @@ from .types import StoreError
 
 LABELER, ADMIN = "geolabel_labeler", "geolabel_admin"
 
-# Tables a labeler writes: its labels and what each label write keeps current.
+# Tables a labeler writes: its labels, what each label write keeps current, and what a
+# model it runs predicts.
 WRITTEN = ("annotations", "actions", "labelers", "leases", "masks", "mask_files",
-           "mask_pixels", *(table.name for table in s.AGGREGATES))
+           "mask_pixels", *(table.name for table in s.AGGREGATES),
+           "predictions", "image_features")  # a model may run in a labeler's kernel
 OWN_ROWS = ("annotations", "actions", "labelers")  # rows carrying a labeler_id
 # A task a labeler may read: one assigned to them, or one assigned to nobody.
 THEIR_TASKS = ("task_id NOT IN (SELECT task_id FROM assignments) OR task_id IN "

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from .geometry import Geometry
 from .text import String, Text
 
-SCHEMA_VERSION = 6  # 2: aggregates; 3: image sources; 4: assignments; 5: leases, mask_files;
-# 6: gold answers and the tasks' quality settings
+SCHEMA_VERSION = 7  # 2: aggregates; 3: image sources; 4: assignments; 5: leases, mask_files;
+# 6: gold answers and the tasks' quality settings; 7: predictions and image features
 
 metadata = sa.MetaData()
 
@@ -223,6 +223,39 @@ gold_labels = sa.Table(
     sa.Column("source", String(255)),  # the labeler whose labels were taken, if any
     sa.Column("added_at", sa.Float, nullable=False),
     sa.Index("ix_gold_task_image", "task_id", "image_id"),
+)
+
+# What models say, kept apart from people's labels: no figure, count or export reads them.
+# A model run again on an image supersedes its earlier predictions there (is_current).
+predictions = sa.Table(
+    "predictions",
+    metadata,
+    sa.Column("prediction_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task_id", sa.ForeignKey("tasks.task_id"), nullable=False),
+    sa.Column("image_id", String(64), nullable=False),
+    sa.Column("model", String(255), nullable=False),
+    sa.Column("version", String(255)),
+    sa.Column("kind", String(16), nullable=False),  # tag, or a shape kind
+    sa.Column("value", Text, nullable=False),  # the class
+    sa.Column("score", sa.Float),  # the model's confidence in it, 0..1
+    sa.Column("scores", sa.JSON),  # a tag's score for every class, where the model gives it
+    sa.Column("geometry", Geometry()),  # full-resolution image pixels, for shapes
+    sa.Column("world_geometry", Geometry(4326)),
+    sa.Column("props", sa.JSON),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("is_current", sa.Boolean, nullable=False, default=True),
+    sa.Index("ix_predictions_task_image", "task_id", "image_id", "is_current"),
+    sa.Index("ix_predictions_model", "task_id", "model", "is_current"),
+)
+
+# A vector per image and feature set (colour and texture statistics, or a model's
+# embedding), computed once and read by a learner.
+image_features = sa.Table(
+    "image_features",
+    metadata,
+    sa.Column("image_id", String(64), primary_key=True),
+    sa.Column("name", String(255), primary_key=True),
+    sa.Column("vector", sa.LargeBinary, nullable=False),  # float32, little-endian
 )
 
 # Dense rasters live as PNGs (masks.py: files, or mask_files); their pixel counts are rows.
