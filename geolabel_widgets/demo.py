@@ -225,9 +225,10 @@ def _write_geotiff(path: Path, rgb: np.ndarray, crs: CRS, transform: Affine, rng
                            ColorInterp.undefined]
 
 
-def coastal_scene(rng: np.random.Generator, size: int = SIZE, plume: bool = False
+def coastal_scene(rng: np.random.Generator, size: int = SIZE, plume: bool | float = False
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """One synthetic scene and its true zone per pixel (indices into ZONES)."""
+    """One synthetic scene and its true zone per pixel (indices into ZONES); ``plume``
+    lays a sediment plume on the water (a number: how strongly, 0 to 1; True: 0.7)."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     angle = rng.uniform(0, 2 * np.pi)
     across = np.cos(angle) * (xx - 0.5) + np.sin(angle) * (yy - 0.5)
@@ -254,7 +255,9 @@ def coastal_scene(rng: np.random.Generator, size: int = SIZE, plume: bool = Fals
     rgb += rng.normal(0, 6, rgb.shape) + texture[..., None] * 10
     if plume:
         cloud = np.clip(_noise(rng, size, 20) * 1.6 - 0.4, 0, 1) * (truth == 0)
-        rgb = rgb * (1 - cloud[..., None] * 0.7) + np.array([150, 110, 60]) * cloud[..., None] * 0.7
+        strength = 0.7 if plume is True else float(plume)
+        rgb = (rgb * (1 - cloud[..., None] * strength)
+               + np.array([150, 110, 60]) * cloud[..., None] * strength)
     return np.clip(rgb, 0, 255).astype(np.uint8), truth
 
 

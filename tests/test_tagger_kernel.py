@@ -35,7 +35,8 @@ def test_a_tag_is_committed_before_the_view_hears_saved(tagger):
     first = tagger.queue[0]
     reply = browser.say(type="tag", image_id=first, value="present", req=7)
     assert reply == {"type": "saved", "req": 7, "items": [
-        {"image_id": first, "label": ["present"], "labels": {}, "status": "labeled"}],
+        {"image_id": first, "label": ["present"], "labels": {}, "status": "labeled",
+         "prediction": None}],
         "positions": [0]}
     assert tagger.store.annotations["value"].tolist() == ["present"]
     assert tagger.labeled == 1
@@ -176,3 +177,34 @@ def test_keys_are_digits_by_default_and_clashes_are_refused():
         key_map(["a", "b"], {"a": "z", "b": "2"})
     with pytest.raises(ValueError, match="explicit"):
         class_keys([str(k) for k in range(10)])
+
+
+def test_the_window_shows_the_models_newest_class_and_a_key_takes_it(tagger):
+    import pandas as pd
+
+    store, first, second = tagger.store, *tagger.queue[:2]
+    store.add_predictions(pd.DataFrame({"image_id": [first], "value": ["not present"],
+                                        "score": [0.6]}), task="flood", model="old")
+    store.add_predictions(pd.DataFrame({"image_id": [first, second],
+                                        "value": ["present", "present"],
+                                        "score": [0.8, 0.7]}), task="flood", model="new")
+    browser = Browser(tagger)
+    window = browser.say(type="need", position=0, have=[])
+    shown = window["items"][0]["prediction"]
+    assert {k: shown[k] for k in ("value", "model", "score", "rejected")} == \
+        {"value": "present", "model": "new", "score": 0.8, "rejected": False}
+    assert window["items"][2]["prediction"] is None  # no model has a class for it
+
+    reply = browser.say(type="tag", image_id=first, value="present", req=1,
+                        prediction_id=shown["id"], model="new")
+    assert reply["items"][0]["label"] == ["present"]
+    tag = store.get_annotations(task="flood", kinds=["tag"]).iloc[0]
+    assert tag["props"] == {"prediction_id": shown["id"], "model": "new", "edited": False}
+
+    second_id = window["items"][1]["prediction"]["id"]
+    reply = browser.say(type="reject", image_id=second, prediction_id=second_id, req=2)
+    assert reply["items"][0]["prediction"]["rejected"] is True
+    assert reply["items"][0]["status"] == "unlabeled"  # still theirs to label
+    browser.say(type="undo", image_id=second, req=3)
+    assert store.get_annotations(task="flood", kinds=["rejection"]).empty
+

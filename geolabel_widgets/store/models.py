@@ -99,8 +99,8 @@ class ModelsMixin:
 
     @retried
     def predictions(self, *, task: str, model: str | None = None,
-                    image_ids: Sequence[str] | None = None, history: bool = False
-                    ) -> pd.DataFrame:
+                    image_ids: Sequence[str] | None = None, kinds: Sequence[str] | None = None,
+                    history: bool = False) -> pd.DataFrame:
         """Current predictions of ``task`` (every one ever made with ``history``): one row
         each, with ``prediction_id``, ``image_id``, ``model``, ``version``, ``kind``,
         ``value``, ``score``, ``scores``, ``geometry`` (pixels), ``props``, ``created_at``
@@ -111,6 +111,8 @@ class ModelsMixin:
             where.append(p.c.model == model)
         if image_ids is not None:
             where.append(p.c.image_id.in_(list(image_ids)))
+        if kinds is not None:
+            where.append(p.c.kind.in_(list(kinds)))
         if not history:
             where.append(p.c.is_current)
         columns = [p.c.prediction_id, p.c.image_id, p.c.model, p.c.version, p.c.kind,

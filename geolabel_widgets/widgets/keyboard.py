@@ -18,6 +18,8 @@ NAVIGATION_KEYS = {
     "review": "r",
 }
 REVIEW_KEYS = {"accept": "a", "needs_improvement": "x"}
+# a model's class for the image shown: take it as the label, or say it is wrong
+PREDICTION_KEYS = {"accept_prediction": "g", "reject_prediction": "n"}
 KEY_NAMES = {"ArrowRight": "→", "ArrowLeft": "←", " ": "space", "Backspace": "⌫",
              "Escape": "esc", "Enter": "⏎"}
 
@@ -39,10 +41,11 @@ def key_map(classes: Sequence[str], class_key_map: Mapping[str, str] | None = No
             actions: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
     """Every key a widget answers to, refusing two actions on one key.
 
-    ``actions`` are the widget's own (default: the tagger's navigation and review
-    keys); ``navigation`` overrides some of them.
+    ``actions`` are the widget's own (default: the tagger's navigation, review and
+    prediction keys); ``navigation`` overrides some of them.
     """
-    actions = {**NAVIGATION_KEYS, **REVIEW_KEYS} if actions is None else dict(actions)
+    actions = ({**NAVIGATION_KEYS, **REVIEW_KEYS, **PREDICTION_KEYS} if actions is None
+               else dict(actions))
     unknown = set(navigation or {}) - set(actions)
     if unknown:
         raise ValueError(f"no such action: {sorted(unknown)}; actions are {sorted(actions)}")

@@ -4,7 +4,9 @@
 // them in order, once each, and says "saved". Until then a tag is shown as
 // pending and kept in localStorage, so a kernel restart loses none of them.
 // The view alone decides where it is: the kernel moves it only when asked to
-// (a jump from Python or the map, or the answer to "first unlabeled").
+// (a jump from Python or the map, or the answer to "first unlabeled"). A model's
+// class for the image, where there is one, is shown beside it: one key takes it as
+// the label, another says it is wrong.
 
 const RESEND_MS = 3000;
 const NOTE_MS = 2500;
@@ -51,6 +53,7 @@ function render({ model, el }) {
   frame.append(img, placeholder);
   const info = h("div", "gl-info");
   const label = h("div", "gl-label");
+  const predicted = h("div", "gl-model");
   const buttons = h("div", "gl-buttons");
   const review = h("div", "gl-review");
   const comment = h("input", "gl-comment");
@@ -58,7 +61,7 @@ function render({ model, el }) {
   const help = h("div", "gl-help", model.get("help"));
   const note = h("div", "gl-note");
   const state = h("div", "gl-state");
-  el.append(header, frame, info, label, buttons, review, help, note, state);
+  el.append(header, frame, info, label, predicted, buttons, review, help, note, state);
 
   const keys = model.get("key_map");
   const actionByKey = {};
@@ -89,6 +92,8 @@ function render({ model, el }) {
     button("redo", actions.redo, redo),
     button("first unlabeled", actions.first_unlabeled, firstUnlabeled),
     button("review mode", actions.review, toggleReview),
+    button("accept model", actions.accept_prediction, acceptPrediction),
+    button("reject model", actions.reject_prediction, rejectPrediction),
   );
   review.append(
     button("accept", actions.accept, () => reviewVerdict("accept")),
@@ -121,6 +126,7 @@ function render({ model, el }) {
       el.classList.toggle("gl-loading", position < total);
       info.textContent = "";
       label.textContent = "";
+      predicted.textContent = "";
     } else {
       el.classList.remove("gl-loading");
       if (item.url) {
@@ -135,6 +141,8 @@ function render({ model, el }) {
       info.textContent = `${item.name} · ${item.info}`;
       label.textContent = describeLabel(item);
       label.classList.toggle("gl-pending", Boolean(item.pendingLabel));
+      predicted.textContent = describePrediction(item.prediction);
+      predicted.classList.toggle("gl-rejected", Boolean(item.prediction?.rejected));
     }
     const waiting = pending.size;
     state.textContent = lastError
@@ -158,6 +166,14 @@ function render({ model, el }) {
       if (others.length) text += ` · everyone: ${others.join("; ")}`;
     }
     return text;
+  }
+
+  function describePrediction(p) {
+    if (!p) return "";
+    const score = p.score === null ? "" : ` ${Math.round(100 * p.score)}%`;
+    const what = `model ${p.model}: ${p.value}${score}`;
+    if (p.rejected) return `${what} · you rejected it`;
+    return `${what} · ${actions.accept_prediction} accept · ${actions.reject_prediction} reject`;
   }
 
   function say(text) {
@@ -207,7 +223,8 @@ function render({ model, el }) {
     undone.length = 0; // a new write ends what redo could put back, as in the store
   }
 
-  function chooseClass(cls) {
+  function chooseClass(cls, fromModel) {
+    // fromModel: the prediction whose class this is, when its key took it
     const item = shown();
     if (!item) return ignored("The image is still loading: that key was not applied.");
     let value;
@@ -220,9 +237,30 @@ function render({ model, el }) {
     }
     item.pendingLabel = Array.isArray(value) ? value : [value];
     wrote(item.image_id);
-    send({ type: "tag", image_id: item.image_id, value });
+    const message = { type: "tag", image_id: item.image_id, value };
+    if (fromModel) Object.assign(message, { prediction_id: fromModel.id, model: fromModel.model });
+    send(message);
     if (model.get("multilabel")) show();
     else move(position + 1);
+  }
+
+  function acceptPrediction() {
+    const item = shown();
+    if (!item) return ignored("The image is still loading: that key was not applied.");
+    if (!item.prediction) return ignored("No model has a class for this image.");
+    const already = (item.pendingLabel || item.label || []).includes(item.prediction.value);
+    if (model.get("multilabel") && already) return ignored("The model's class is on it already.");
+    chooseClass(item.prediction.value, item.prediction);
+  }
+
+  function rejectPrediction() {
+    const item = shown();
+    if (!item) return ignored("The image is still loading: that key was not applied.");
+    if (!item.prediction) return ignored("No model has a class for this image.");
+    if (item.prediction.rejected) return ignored("You rejected this prediction already.");
+    item.prediction.rejected = true; // shown at once; the kernel confirms it
+    wrote(item.image_id);
+    send({ type: "reject", image_id: item.image_id, prediction_id: item.prediction.id });
   }
 
   function skip() {
@@ -329,7 +367,8 @@ function render({ model, el }) {
       for (const saved of content.items) {
         for (const item of items.values()) {
           if (item.image_id !== saved.image_id) continue;
-          Object.assign(item, { label: saved.label, labels: saved.labels, status: saved.status });
+          Object.assign(item, { label: saved.label, labels: saved.labels, status: saved.status,
+                                prediction: saved.prediction });
           if (!stillPending(item.image_id)) delete item.pendingLabel;
         }
       }
@@ -429,6 +468,8 @@ function render({ model, el }) {
     else if (name === "review") toggleReview();
     else if (name === "accept") reviewVerdict("accept");
     else if (name === "needs_improvement") reviewVerdict("needs_improvement");
+    else if (name === "accept_prediction") acceptPrediction();
+    else if (name === "reject_prediction") rejectPrediction();
   });
   frame.addEventListener("mousedown", () => el.focus());
   model.on("change:labeled", show);

@@ -36,7 +36,7 @@ BEHIND, AHEAD = 2, 8  # images kept in the browser around the current one
 SAVED_REQS_KEPT = 1000  # requests remembered as saved, so one sent twice is written once
 WINDOWS_KEPT = 64  # windows of images remembered as on their way to the views
 # messages applied in order on the writer thread; the rest answer at once
-IN_ORDER = ("tag", "skip", "review", "undo", "redo", "first_unlabeled")
+IN_ORDER = ("tag", "skip", "review", "reject", "undo", "redo", "first_unlabeled")
 
 
 class ImageTagger(QueueWalker, anywidget.AnyWidget):
@@ -209,8 +209,17 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
 
     def _do_tag(self, content: dict) -> None:
         image_id = content["image_id"]
-        self.store.tag(image_id, content["value"], task=self.task, labeler=self.labeler)
+        props = None
+        if content.get("prediction_id") is not None:  # the model's class, taken by a key
+            props = {"prediction_id": int(content["prediction_id"]),
+                     "model": content.get("model"), "edited": False}
+        self.store.tag(image_id, content["value"], task=self.task, labeler=self.labeler,
+                       props=props)
         self._saved(content, [image_id])
+
+    def _do_reject(self, content: dict) -> None:
+        self.store.reject_prediction(content["prediction_id"], labeler=self.labeler)
+        self._saved(content, [content["image_id"]])
 
     def _do_skip(self, content: dict) -> None:
         self.store.skip(content["image_id"], task=self.task, labeler=self.labeler)
@@ -316,17 +325,32 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
         return {"image_id": image_id, "name": image["name"], "info": " · ".join(info)}
 
     def _labels(self, image_ids: list[str]) -> dict[str, dict]:
-        """Each image's tag by this labeler, everyone's in review mode, and the status."""
+        """Each image's tag by this labeler, everyone's in review mode, the status, and
+        the model's class (the newest prediction) with whether this labeler rejected it."""
         result = {image_id: _no_labels() for image_id in image_ids}
-        for image_id, labeler, kind, value in self.store.current_values(self.task, image_ids):
+        rejected = set()
+        for prediction in self.store.predictions(task=self.task, image_ids=image_ids,
+                                                 kinds=["tag"]).itertuples():
+            result[prediction.image_id]["prediction"] = {  # newest last: it wins
+                "id": int(prediction.prediction_id), "value": prediction.value,
+                "model": prediction.model,
+                "score": None if pd.isna(prediction.score) else float(prediction.score)}
+        for image_id, labeler, kind, value in self.store.current_values(
+                self.task, image_ids, kinds=("tag", "status", "rejection")):
             entry = result[image_id]
-            if kind == "status" and labeler == self.labeler:
+            if kind == "rejection" and labeler == self.labeler:
+                rejected.add((image_id, value))
+            elif kind == "status" and labeler == self.labeler:
                 entry["status"] = value
             elif kind == "tag":
                 if labeler == self.labeler:
                     entry["label"] = sorted([*entry["label"], value])
                 if self.review_mode:
                     entry["labels"][labeler] = sorted([*entry["labels"].get(labeler, []), value])
+        for image_id, entry in result.items():
+            if entry["prediction"] is not None:
+                entry["prediction"]["rejected"] = (image_id,
+                                                   entry["prediction"]["value"]) in rejected
         return result
 
 
@@ -336,4 +360,4 @@ def _request_key(content: dict) -> str:
 
 
 def _no_labels() -> dict:
-    return {"label": [], "labels": {}, "status": "unlabeled"}
+    return {"label": [], "labels": {}, "status": "unlabeled", "prediction": None}

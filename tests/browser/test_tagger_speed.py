@@ -49,7 +49,15 @@ def speed_lab(tmp_path_factory, browser, lab_server):
     lab_server.shut_down_kernels()
 
 
-def _open_tagger(speed_lab, task: str) -> NotebookPage:
+# a model's class for every image: present on even places of the queue, else not present
+PREDICT = ("import pandas as pd\n"
+           "queue = store.queue({task!r}, 'ann')\n"
+           "store.add_predictions(pd.DataFrame({{'image_id': queue, 'score': 0.7, 'value': "
+           "['not present' if k % 2 else 'present' for k in range(len(queue))]}}), "
+           "task={task!r}, model='oracle')\n")
+
+
+def _open_tagger(speed_lab, task: str, before: str = "") -> NotebookPage:
     lab, context, path = speed_lab
     write_notebook(lab.root / f"{task}.ipynb", [
         "import time\nfrom geolabel_widgets import LabelStore, ImageTagger\n"
@@ -59,8 +67,9 @@ def _open_tagger(speed_lab, task: str) -> NotebookPage:
         f"        time.sleep({SLOW_WRITE_S})\n"
         "        return write(*args, **kwargs)\n"
         "    return slow_write\n"
-        "for name in ('tag', 'skip', 'undo', 'redo'):\n"
+        "for name in ('tag', 'skip', 'undo', 'redo', 'reject_prediction'):\n"
         "    setattr(store, name, slowly(getattr(store, name)))",
+        f"store.add_task({task!r})\n{before}"
         f"tagger = ImageTagger(store, task={task!r}, labeler='ann')\ntagger",
     ])
     page = context.new_page()
@@ -161,6 +170,40 @@ def test_ten_fast_tags_then_ten_fast_undos_leave_the_store_as_it_was(speed_lab):
     assert current.empty
     assert set(statuses["status"]) <= {"unlabeled"}
     assert page.locator(".geolabel-tagger").get_attribute("data-position") == "0"
+    page.close()
+
+
+def test_a_models_class_is_taken_or_rejected_by_key_on_the_image_shown(speed_lab,
+                                                                     screenshots):
+    task = "presence_model"
+    notebook = _open_tagger(speed_lab, task, before=PREDICT.format(task=task))
+    page = notebook.page
+    page.locator(".geolabel-tagger .gl-model", has_text="model oracle").wait_for()
+    keys = ["g", "n", "2", "g", "n", "1", "g", "g"]
+    _press(page, keys, 0.1)
+    _drained(page)
+    presses = page.evaluate("() => window.__presses")
+    assert [p["key"] for p in presses] == keys and all(p["image"] for p in presses)
+    with LabelStore.open(speed_lab[2]) as store:
+        predicted = store.predictions(task=task).set_index("image_id")
+        tags = store.get_annotations(task=task, kinds=["tag"]).set_index("image_id")
+        rejected = store.get_annotations(task=task, kinds=["rejection"])
+    assert len(tags) == 6 and len(rejected) == 2
+    for press in presses:
+        image = press["image"]
+        if press["key"] == "g":  # the model's class for the image on screen, and which
+            assert tags.loc[image, "value"] == predicted.loc[image, "value"]
+            assert tags.loc[image, "props"]["prediction_id"] == \
+                predicted.loc[image, "prediction_id"]
+        elif press["key"] == "n":
+            assert rejected.set_index("image_id").loc[image, "value"] == \
+                predicted.loc[image, "value"]
+        else:  # the person's own class after a rejection, on the same image
+            assert tags.loc[image, "value"] == {"1": "present", "2": "not present"}[
+                press["key"]] and tags.loc[image, "props"] is None
+    _press(page, ["ArrowLeft"] * 3, 0.1)  # back to an image whose model class was rejected
+    page.locator(".geolabel-tagger .gl-model.gl-rejected").wait_for()
+    notebook.screenshot(screenshots / "tagger_model_rejected.png")
     page.close()
 
 
