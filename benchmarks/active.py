@@ -11,8 +11,12 @@ measured on the images not yet labeled (the issue's measure) and, more strictly,
 held-out scenes never offered for labeling. Several seeds; prints JSON with the
 medians and the ratio plain / uncertain.
 
+Then the tagger's flip time (key to the frame showing the next image, measured in
+the page as ``benchmarks/tagger.py`` does) with a model's class shown on every
+image and taken with its key, beside plain tagging, in headless Chromium.
+
     python benchmarks/active.py
-    python benchmarks/active.py --images 240 --seeds 3
+    python benchmarks/active.py --images 240 --seeds 3 --no-flip
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,9 +32,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from geolabel_widgets import LabelStore
-from geolabel_widgets.demo import coastal_scene
-from geolabel_widgets.learn import Learner, add_image_features
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from geolabel_widgets import LabelStore  # noqa: E402
+from geolabel_widgets.demo import coastal_scene  # noqa: E402
+from geolabel_widgets.learn import Learner, add_image_features  # noqa: E402
 
 TASK = "sediment plume"
 CLASSES = ["plume", "clear"]
@@ -94,12 +101,50 @@ def labels_to_goal(path: Path, truth: dict[str, str], order: str, held_out: set[
             "held_out_accuracy": curve[-1][2], "curve": curve}
 
 
+def flip_times() -> dict:
+    """Flip time with pre-labels shown (key g takes the model's class) and without."""
+    from playwright.sync_api import sync_playwright
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import tagger as bench
+    from tests.browser.harness import CHROMIUM, CHROMIUM_FLAGS, JupyterLab
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        jpegs, _ = bench.make_images(folder / "images")
+        plain = bench.ours(jpegs, folder / "plain.sqlite")
+        modelled = bench.ours(jpegs, folder / "model.sqlite")
+        modelled[1] = modelled[1].replace("tagger = ", (
+            "import pandas as pd\nstore.add_task('plume')\n"
+            "ids = store.queue('plume', 'bench')\n"
+            "store.add_predictions(pd.DataFrame({'image_id': ids, 'value': 'present', "
+            "'score': 0.8}), task='plume', model='bench')\ntagger = "), 1)
+        with JupyterLab(folder / "lab") as lab, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                 args=CHROMIUM_FLAGS)
+
+            def page():
+                return browser.new_context(viewport={"width": 1400, "height": 1300}).new_page()
+
+            without = bench.run_widget(lab, page(), "plain", plain,
+                                       lambda p: p.keyboard.press("1"))
+            with_model = bench.run_widget(lab, page(), "model", modelled,
+                                          lambda p: p.keyboard.press("g"))
+            browser.close()
+    result = {"without_prelabels": bench.summary(without),
+              "with_prelabels": bench.summary(with_model)}
+    result["ratio_with_over_without_median"] = round(
+        result["with_prelabels"]["median_ms"] / result["without_prelabels"]["median_ms"], 2)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=300)
     parser.add_argument("--held-out", type=int, default=100)
     parser.add_argument("--batch", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--no-flip", action="store_true", help="skip the tagger's flip time")
     args = parser.parse_args()
     runs = {"stable": [], "uncertain": []}
     started = time.perf_counter()
@@ -118,6 +163,7 @@ def main() -> None:
             shutil.rmtree(folder, ignore_errors=True)
     plain = float(np.median([r["labels"] for r in runs["stable"]]))
     uncertain = float(np.median([r["labels"] for r in runs["uncertain"]]))
+    flip = None if args.no_flip else flip_times()
     print(json.dumps({
         "images": args.images, "held_out": args.held_out, "batch": args.batch,
         "seeds": args.seeds, "goal": GOAL,
@@ -128,6 +174,7 @@ def main() -> None:
             order: float(np.median([r["held_out_accuracy"] for r in found]))
             for order, found in runs.items()},
         "ratio_plain_to_uncertain": round(plain / uncertain, 2),
+        "tagger_flip": flip,
         "seconds": round(time.perf_counter() - started, 1)}, indent=2))
 
 

@@ -169,6 +169,17 @@ def _parser() -> argparse.ArgumentParser:
                                  "or 'image' to take the image's")
     p.add_argument("--scheduler", help="folder: read the headers on Dask ('local', or a "
                                        "scheduler address); default: this process")
+    p.add_argument("--predictions", action="store_true", default=None,
+                   help="coco (a results file), labelstudio, vector, yolo: read a model's "
+                        "predictions (with their scores) as predictions, never as labels")
+    p.add_argument("--model", help="with --predictions: the model's name (default: what the "
+                                   "file says, else the format's name)")
+    p.add_argument("--score-property", metavar="NAME",
+                   help="vector --predictions: the property holding each shape's score "
+                        "(default: score)")
+    p.add_argument("--ground-truth", type=Path, metavar="JSON",
+                   help="coco --predictions: the COCO file whose image ids and categories "
+                        "the results file names")
     modes = p.add_mutually_exclusive_group()
     modes.add_argument("--replace", dest="mode", action="store_const", const="replace",
                        help="imported labels supersede a labeler's labels already there "
@@ -282,9 +293,9 @@ def _chips(args) -> int:
 
 def _import(args) -> int:
     declared = FORMATS[args.format]
-    given = {option: getattr(args, option) for option in ("remap", "image", "class_property",
-                                                          "crs", "root", "mode", "images_dir",
-                                                          "config")}
+    given = {option: getattr(args, option) for option in (
+        "remap", "image", "class_property", "crs", "root", "mode", "images_dir", "config",
+        "predictions", "model", "score_property", "ground_truth")}
     given["scheduler"] = _scheduler(args)
     options = {"dataset": args.dataset}
     for option, value in given.items():

@@ -8,7 +8,9 @@ of the task, later ones over earlier, with ``unlabeled`` where none lies. COCO
 polygons have no holes, so a polygon's holes also go in ``geolabel_holes`` (other
 tools ignore the key; the ``area`` counts them out), with the task, labeler and kind,
 so that our own files come back whole. Points and lines are not COCO objects and stay
-out; the writer says how many.
+out; the writer says how many. A results file (a model's detections with scores, by
+the image and category ids of the dataset file it was made for) is read with that
+file as a model's predictions.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from shapely.geometry import MultiPolygon, Polygon, box
 from ..store import LabelStore
 from ..store.rotated import box_of
 from .atomic import whole_or_nothing
-from .records import LABEL_COLUMNS, Parsed, current_labels, layered_mask, write_records
+from .records import (LABEL_COLUMNS, PREDICTION_COLUMNS, Parsed, current_labels, layered_mask,
+                      write_records)
 from .registry import Format
 from .safety import FormatError, is_number, read_json
 
@@ -87,14 +90,63 @@ def _flat(coords) -> list[float]:
 
 def read_coco(store: LabelStore, source: str | os.PathLike, *, dataset: str | None = None,
               task: str | None = None, labeler: str = "coco", images_dir=None,
+              predictions: bool = False, ground_truth=None, model: str | None = None,
               progress: bool = True) -> list[str]:
     """Import a COCO file: images (their files looked for in ``images_dir``, default
-    the file's folder), categories as classes of ``task``, boxes and polygons."""
+    the file's folder), categories as classes of ``task``, boxes and polygons.
+
+    ``predictions``: ``source`` is a results file, read as ``model``'s predictions
+    (default: the file's name) on the images and categories of ``ground_truth``, the
+    dataset file it was made for (whose own labels are not imported)."""
     source = Path(source)
     document = read_json(source)
-    return write_records(store, parse_coco(document, source, task=task, labeler=labeler,
-                                           images_dir=Path(images_dir or source.parent)),
-                         dataset=dataset, progress=progress)
+    if predictions:
+        parsed = parse_coco_results(document, source, ground_truth=ground_truth, task=task,
+                                    model=model, images_dir=images_dir)
+    else:
+        parsed = parse_coco(document, source, task=task, labeler=labeler,
+                            images_dir=Path(images_dir or source.parent))
+    return write_records(store, parsed, dataset=dataset, progress=progress)
+
+
+def parse_coco_results(document, source: Path, *, ground_truth, task: str | None = None,
+                       model: str | None = None, images_dir=None) -> Parsed:
+    """A results file's detections as predictions on its dataset file's images."""
+    if ground_truth is None:
+        raise FormatError(f"{source}: a results file names images and categories by the ids "
+                          "of the dataset file it was made for; give that file "
+                          "(--ground-truth)")
+    truth_path = Path(ground_truth)
+    truth_document = read_json(truth_path)
+    truth = parse_coco(truth_document, truth_path, task=task, labeler="coco",
+                       images_dir=Path(images_dir or truth_path.parent))
+    categories = _categories(truth_document, truth_path)
+    (task, spec), = truth.tasks.items()
+    if not isinstance(document, list):
+        raise FormatError(f"{source}: not a COCO results file (a JSON list of detections)")
+    rows = []
+    for k, item in enumerate(document):
+        where = f"detection {k}"
+        _need(item, {"image_id": int, "category_id": int}, where, source)
+        if item["image_id"] not in truth.images.index:
+            raise FormatError(f"{source}: {where} is on image {item['image_id']}, which "
+                              f"{truth_path.name} does not list")
+        if item["category_id"] not in categories:
+            raise FormatError(f"{source}: {where} has category {item['category_id']}, which "
+                              f"{truth_path.name} does not list")
+        score = item.get("score")
+        if not is_number(score) or not 0 <= score <= 1:
+            raise FormatError(f"{source}: {where}'s score is {score!r}, not from 0 to 1")
+        if isinstance(item.get("segmentation"), dict):
+            raise FormatError(f"{source}: {where} is an RLE mask; predicted masks are not read")
+        kind, geometry = _geometry(item, where, source)
+        rows.append({"image": item["image_id"], "task": task, "model": model or source.stem,
+                     "kind": kind, "value": categories[item["category_id"]],
+                     "score": float(score), "geometry": geometry})
+    used = {row["image"] for row in rows}
+    return Parsed(images=truth.images.loc[[i for i in truth.images.index if i in used]],
+                  tasks={task: spec},
+                  predictions=pd.DataFrame(rows, columns=PREDICTION_COLUMNS))
 
 
 def parse_coco(document, source: Path, *, task: str | None, labeler: str,
@@ -105,13 +157,7 @@ def parse_coco(document, source: Path, *, task: str | None, labeler: str,
             raise FormatError(f"{source}: no {key!r} list")
     info = document.get("info") if isinstance(document.get("info"), dict) else {}
     task = task or _text(info.get("geolabel_task")) or f"{source.stem} objects"
-    categories = {}
-    for k, category in enumerate(document["categories"]):
-        _need(category, {"id": int}, f"category {k}", source)
-        name = category.get("name")
-        if not isinstance(name, (str, int, float)) or isinstance(name, bool) or name == "":
-            raise FormatError(f"{source}: category {k} has no name")
-        categories[category["id"]] = str(name)  # solaris names its classes 1.0 and 0.0
+    categories = _categories(document, source)
     images = {}
     for k, image in enumerate(document["images"]):
         _need(image, {"id": int, "file_name": str, "width": int, "height": int},
@@ -160,13 +206,26 @@ def parse_coco(document, source: Path, *, task: str | None, labeler: str,
                   labels=pd.DataFrame(rows, columns=LABEL_COLUMNS))
 
 
+def _categories(document: dict, source: Path) -> dict[int, str]:
+    """Category id -> class name."""
+    categories = {}
+    for k, category in enumerate(document["categories"]):
+        _need(category, {"id": int}, f"category {k}", source)
+        name = category.get("name")
+        if not isinstance(name, (str, int, float)) or isinstance(name, bool) or name == "":
+            raise FormatError(f"{source}: category {k} has no name")
+        categories[category["id"]] = str(name)  # solaris names its classes 1.0 and 0.0
+    return categories
+
+
 def _not_another_kind(document, source: Path) -> None:
     """Files mistaken for a COCO dataset, named for what they are."""
     if isinstance(document, list) and document and all(
             isinstance(d, dict) and "score" in d and "image_id" in d for d in document):
         raise FormatError(f"{source}: a COCO results file ({len(document)} detections with "
                           "scores, no images or categories): a model's predictions, not "
-                          "labels; import the dataset file it was made for")
+                          "labels; import them with --predictions and --ground-truth (the "
+                          "dataset file they were made for)")
     if not isinstance(document, dict):
         raise FormatError(f"{source}: not a COCO document (a JSON object)")
     if "shapes" in document and "imagePath" in document:
@@ -259,4 +318,5 @@ def _need(item, fields: dict, where: str, source: Path) -> None:
 
 
 FORMAT = Format("coco", read=read_coco, write=write_coco, parse=parse_coco,
-                import_options=frozenset({"images_dir"}))
+                import_options=frozenset({"images_dir", "predictions", "ground_truth",
+                                          "model"}))

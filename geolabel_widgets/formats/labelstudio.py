@@ -28,8 +28,9 @@ from ..store.ingest import is_remote
 from ..store.rotated import RotatedBox, box_of, from_corners
 from .atomic import whole_or_nothing
 from .labelstudio_brush import decode_brush, encode_brush
-from .records import (LABEL_COLUMNS, STATUS_COLUMNS, Parsed, bare_statuses, current_labels,
-                      current_masks, layered_mask, write_records)
+from .records import (LABEL_COLUMNS, PREDICTION_COLUMNS, STATUS_COLUMNS, Parsed,
+                      bare_statuses, current_labels, current_masks, layered_mask,
+                      write_records)
 from .registry import Format
 from .safety import FormatError, is_number, read_json
 
@@ -41,25 +42,31 @@ STRAIGHT = 1e-6  # degrees: a rectangle turned less than this is a plain box
 
 def read_labelstudio(store: LabelStore, source: str | os.PathLike, *,
                      dataset: str | None = None, task: str | None = None, config=None,
-                     images_dir=None, progress: bool = True) -> list[str]:
+                     images_dir=None, predictions: bool = False, model: str | None = None,
+                     progress: bool = True) -> list[str]:
     """Import an export; ``config`` (the project's label config XML) gives the classes
     and their order, and the spelling a result's label is matched to whatever its case.
     Image files are looked for by name in ``images_dir`` (default: the JSON's folder);
-    absent ones become catalogue rows of the size the results give."""
+    absent ones become catalogue rows of the size the results give. ``predictions``:
+    the tasks' model predictions too, as predictions (their ``model_version``, or
+    ``model``) with their scores; by default they are left out, and said."""
     source = Path(source)
     parsed = parse_labelstudio(read_json(source), source, task=task, config=config,
-                               images_dir=Path(images_dir or source.parent))
+                               images_dir=Path(images_dir or source.parent),
+                               predictions=predictions, model=model)
     return write_records(store, parsed, dataset=dataset, progress=progress)
 
 
 def parse_labelstudio(document, source: Path, *, task: str | None = None, config=None,
-                      images_dir: Path) -> Parsed:
+                      images_dir: Path, predictions: bool = False, model: str | None = None
+                      ) -> Parsed:
     if isinstance(document, dict) and isinstance(document.get("annotations"), list):
         document = [document]  # one task, as Label Studio's API returns it
     if not isinstance(document, list) or not all(isinstance(t, dict) for t in document):
         raise FormatError(f"{source}: not a Label Studio export (a JSON list of tasks)")
     named = config_classes(Path(config)) if config is not None else {}
-    reader = _Reader(source, task or source.stem, named, images_dir)
+    reader = _Reader(source, task or source.stem, named, images_dir,
+                     (model or True) if predictions else None)
     for k, item in enumerate(document):
         reader.task(item, f"task {item.get('id', k)}")
     return reader.parsed()
@@ -68,9 +75,11 @@ def parse_labelstudio(document, source: Path, *, task: str | None = None, config
 class _Reader:
     """What an export holds, gathered task by task."""
 
-    def __init__(self, source: Path, title: str, named: dict, images_dir: Path):
+    def __init__(self, source: Path, title: str, named: dict, images_dir: Path,
+                 model: str | bool | None = None):
         self.source, self.title, self.named, self.images_dir = source, title, named, images_dir
-        self.images, self.rows, self.statuses = {}, [], []
+        self.model = model  # None: predictions left out; True: each one's model_version
+        self.images, self.rows, self.statuses, self.predicted = {}, [], [], []
         self.classes: dict[str, list[str]] = {}  # task title -> classes, first seen first
         self.types: dict[str, str] = {}
         self.recased: dict[str, str] = {}
@@ -93,8 +102,13 @@ class _Reader:
             self._leave_out("task(s) with no image", 1)
             return
         key = self._image(path, results, where)
-        if predictions := item.get("predictions"):
-            self._leave_out("model prediction(s) (not a person's labels)", len(predictions))
+        predictions = item.get("predictions") or []
+        if predictions and self.model is None:
+            self._leave_out("model prediction(s) (not a person's labels; --predictions "
+                            "reads them)", len(predictions))
+            predictions = []
+        for n, prediction in enumerate(predictions):
+            self._prediction(prediction, key, f"{where}, prediction {n}")
         for n, annotation in enumerate(annotations):
             self._annotation(annotation, key, f"{where}, annotation {annotation.get('id', n)}")
 
@@ -180,6 +194,42 @@ class _Reader:
         self._row(image, self.title, labeler, shape,
                   self._class(self.title, labels[0], self.named.get("*")), geometry, label_id)
 
+    def _prediction(self, prediction, image: str, where: str) -> None:
+        """A model's results on an image, as predictions with their scores."""
+        if not isinstance(prediction, dict) or not isinstance(prediction.get("result"), list):
+            raise FormatError(f"{self.source}: {where} has no list of results")
+        model = self.model if isinstance(self.model, str) else \
+            str(prediction.get("model_version") or "labelstudio")
+        for n, result in enumerate(prediction["result"]):
+            here = f"{where}, result {n}"
+            value = result.get("value") if isinstance(result, dict) else None
+            if not isinstance(value, dict):
+                raise FormatError(f"{self.source}: {here} has no 'value'")
+            kind, score = result.get("type"), result.get("score", prediction.get("score"))
+            row = {"image": image, "model": model, "score": score, "geometry": None}
+            if kind == "choices":
+                name = str(result.get("from_name", "choices"))
+                control = f"{self.title} {name}"
+                self.types.setdefault(control, "classification")
+                for choice in value.get("choices") or []:
+                    self.predicted.append({**row, "task": control, "kind": "tag", "value":
+                                           self._class(control, str(choice),
+                                                       self.named.get(("choices", name)))})
+            elif kind in SHAPES:
+                width, height = self.images[image].get("width"), self.images[image].get("height")
+                if width is None:
+                    raise FormatError(f"{self.source}: {here}: no annotation of its image "
+                                      "gives the size its percent coordinates need")
+                shape, geometry = _geometry(kind, value, width, height, f"{self.source}: {here}")
+                labels = value.get(kind)
+                if not isinstance(labels, list) or len(labels) != 1:
+                    raise FormatError(f"{self.source}: {here} has not one label: {labels!r}")
+                self.predicted.append({**row, "task": self.title, "kind": shape,
+                                       "geometry": geometry, "value": self._class(
+                                           self.title, str(labels[0]), self.named.get("*"))})
+            else:
+                self._leave_out(f"predicted {kind} result(s) (not read)", 1)
+
     def _class(self, task: str, label: str, configured: list[str] | None) -> str:
         known = configured or self.classes.get(task, [])
         same = next((c for c in known if c.casefold() == label.casefold()), None)
@@ -218,14 +268,17 @@ class _Reader:
             self.rows[-1]["props"] = {"classes": names}
         labels = pd.DataFrame(self.rows, columns=[*LABEL_COLUMNS, "label_id"])
         statuses = pd.DataFrame(self.statuses, columns=STATUS_COLUMNS)
+        predicted = pd.DataFrame(self.predicted, columns=PREDICTION_COLUMNS)
         if list(self.types) == list(self.classes):  # tags alone, of one control: the task
             only = {title: self.title for title in self.types} if len(self.types) == 1 else {}
             labels["task"] = labels["task"].replace(only)
+            predicted["task"] = predicted["task"].replace(only)
             self.classes = {only.get(t, t): c for t, c in self.classes.items()}
             self.types = {only.get(t, t): kind for t, kind in self.types.items()}
         tasks = {}
         for title in self.classes:
-            kinds = set(labels.loc[labels["task"] == title, "kind"])
+            kinds = set(labels.loc[labels["task"] == title, "kind"]) | \
+                set(predicted.loc[predicted["task"] == title, "kind"])
             configured = self.named.get("*", []) if title == self.title and \
                 title not in self.types else []
             tasks[title] = {"type": self.types.get(title) or (
@@ -236,7 +289,7 @@ class _Reader:
             tasks[self.title] = {"type": "detection", "classes": self.named.get("*", [])}
         statuses = statuses[statuses["task"].isin(tasks)]
         return Parsed(images=pd.DataFrame.from_dict(self.images, orient="index"),
-                      tasks=tasks, labels=labels, statuses=statuses)
+                      tasks=tasks, labels=labels, statuses=statuses, predictions=predicted)
 
 
 def _image_value(data: dict, variable: str | None):
@@ -407,4 +460,5 @@ def label_config(store: LabelStore, task: str) -> str:
 
 
 FORMAT = Format("labelstudio", read=read_labelstudio, write=write_labelstudio,
-                parse=parse_labelstudio, import_options=frozenset({"images_dir", "config"}))
+                parse=parse_labelstudio,
+                import_options=frozenset({"images_dir", "config", "predictions", "model"}))

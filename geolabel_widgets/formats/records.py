@@ -20,6 +20,8 @@ from .safety import FormatError, file_name, folder_name
 RASTER_KINDS = ("mask", "doodles")
 LABEL_COLUMNS = ["image", "task", "labeler", "kind", "value", "geometry", "props"]  # + label_id
 STATUS_COLUMNS = ["image", "task", "labeler", "status"]
+# a model's predictions (store.add_predictions), kept apart from the labels
+PREDICTION_COLUMNS = ["image", "task", "model", "kind", "value", "score", "geometry"]
 
 
 @dataclass
@@ -31,6 +33,7 @@ class Parsed:
     transform, geometry, props). ``labels``: ``LABEL_COLUMNS``; a tag's value is one
     class, a shape's ``geometry`` is in full-resolution pixels, a raster's ``value`` is
     its array (``props["classes"]`` names its values). ``statuses``: ``STATUS_COLUMNS``.
+    ``predictions``: ``PREDICTION_COLUMNS``, a model's, never labels.
     """
     images: pd.DataFrame
     tasks: dict[str, dict] = field(default_factory=dict)  # title -> add_task keywords
@@ -40,6 +43,8 @@ class Parsed:
     datasets: dict[str, dict] = field(default_factory=dict)  # name -> add_dataset keywords
     groups: dict[str, list[str]] = field(default_factory=dict)  # name -> its datasets
     labelers: dict[str, dict] = field(default_factory=dict)  # id -> add_labeler keywords
+    predictions: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=PREDICTION_COLUMNS))
 
 
 def write_records(store: LabelStore, parsed: Parsed, *, dataset: str | None = None,
@@ -72,6 +77,10 @@ def write_records(store: LabelStore, parsed: Parsed, *, dataset: str | None = No
         for row in parsed.statuses.itertuples():
             store.set_status(_image_id(ids, row.image), row.status, task=row.task,
                              labeler=row.labeler)
+        for (task, model), rows in parsed.predictions.groupby(["task", "model"], sort=False):
+            store.add_predictions(rows.assign(image_id=[_image_id(ids, image) for image in
+                                                        rows["image"]]),
+                                  task=task, model=model)
     return list(dict.fromkeys(ids))
 
 

@@ -14,7 +14,8 @@ from typing import Callable, Literal
 # the options of `geolabel import` / `geolabel export` beyond the source, destination,
 # store and dataset, as the keyword arguments of read_<name> / write_<name> they become
 IMPORT_OPTIONS = frozenset({"remap", "image", "class_property", "crs", "root", "scheduler",
-                            "mode", "images_dir", "config"})
+                            "mode", "images_dir", "config", "predictions", "model",
+                            "score_property", "ground_truth"})
 EXPORT_OPTIONS = frozenset({"remap", "for_import"})
 
 

@@ -34,7 +34,9 @@ KINDS = {"Polygon": "polygon", "Point": "point", "LineString": "line"}
 def read_vector(store: LabelStore, source: str | os.PathLike, *, image: str | None = None,
                 class_property: str | None = None, crs: str | None = None,
                 task: str | None = None, labeler: str = "imported",
-                dataset: str | None = None, progress: bool = True) -> list[str]:
+                dataset: str | None = None, predictions: bool = False,
+                model: str | None = None, score_property: str | None = None,
+                progress: bool = True) -> list[str]:
     """Import the shapes of ``source`` as labels of ``task`` (default "<file> shapes").
 
     ``image``: an image file (added to the store, in ``dataset``) or the name or id of
@@ -42,11 +44,15 @@ def read_vector(store: LabelStore, source: str | os.PathLike, *, image: str | No
     footprint a shape touches. ``class_property``: the property that names each shape's
     class (default the first of class, label, category, class_name present, else the
     file's name for all). ``crs``: the file's CRS where it gives none, or "image".
+    ``predictions``: the shapes are a model's (``model``, default the file's name), each
+    with its score in ``score_property`` (default "score"), kept as predictions.
     One transaction; returns the ids of the images labeled.
     """
     source = Path(source)
     shapes = read_shapes(source)
     classes = _classes(shapes, class_property, source)
+    scores = _scores(shapes, score_property, source) if predictions else None
+    predicted = []
     with store.transaction():
         targets = _targets(store, image, shapes, crs, dataset, source)
         kinds = {KINDS[t] for t in shape_types(shapes)}
@@ -58,13 +64,39 @@ def read_vector(store: LabelStore, source: str | os.PathLike, *, image: str | No
             whole, pixels = to_pixels(shapes, target, crs, source)
             inside = ~(shapely.is_empty(pixels) | shapely.is_missing(pixels))
             _say_what_is_outside(whole, inside, target)
-            for geometry, value in zip(pixels[inside], classes[inside]):
-                for part in _parts(geometry):
-                    store.annotate(image_id, part, value, task=task, labeler=labeler,
-                                   kind=KINDS[part.geom_type.removeprefix("Multi")])
+            for k in np.flatnonzero(inside):
+                for part in _parts(pixels[k]):
+                    kind = KINDS[part.geom_type.removeprefix("Multi")]
+                    if scores is not None:
+                        predicted.append({"image_id": image_id, "value": classes[k],
+                                          "kind": kind, "geometry": part, "score": scores[k]})
+                    else:
+                        store.annotate(image_id, part, classes[k], task=task,
+                                       labeler=labeler, kind=kind)
             if inside.any():
                 labeled.append(image_id)
+        if predicted:
+            store.add_predictions(pd.DataFrame(predicted), task=task,
+                                  model=model or source.stem)
     return labeled
+
+
+def _scores(shapes: gpd.GeoDataFrame, score_property: str | None, source: Path
+            ) -> np.ndarray:
+    """Each shape's score, from ``score_property`` (default "score"): 0 to 1, or none."""
+    name = score_property or "score"
+    if name not in shapes.columns:
+        names = [c for c in shapes.columns if c != shapes.geometry.name]
+        raise FormatError(f"{source}: predictions need each shape's score; no property "
+                          f"{name!r} (the features have {', '.join(names[:20]) or 'none'}); "
+                          "name it with --score-property")
+    scores = pd.to_numeric(shapes[name], errors="coerce")
+    wrong = ~(scores.isna() | scores.between(0, 1)) | (scores.isna() & shapes[name].notna())
+    if wrong.any():
+        k = int(wrong.to_numpy().argmax())
+        raise FormatError(f"{source}: feature {k}'s {name} is {shapes[name].iloc[k]!r}, not a "
+                          "score from 0 to 1")
+    return scores.to_numpy(dtype=float)
 
 
 def shape_types(shapes: gpd.GeoDataFrame) -> set[str]:
@@ -200,4 +232,5 @@ def _crs(crs: str, source: Path):
 
 
 FORMAT = Format("vector", read=read_vector,
-                import_options=frozenset({"image", "class_property", "crs"}))
+                import_options=frozenset({"image", "class_property", "crs", "predictions",
+                                          "model", "score_property"}))

@@ -8,7 +8,9 @@ closing point, so they read back as polygons). Class names come from ``data.yaml
 indices are taken as the file says them, even where its author shifted them. Images
 lie beside their text files or in the ``images/`` folder beside ``labels/``, found by
 stem whatever their extension (or by their whole name, as solaris writes
-``x.tif.txt``), or in ``images_dir``.
+``x.tif.txt``), or in ``images_dir``. A line with one number more, a confidence
+(what a model writes with ``save_conf``), is a model's prediction: read with
+``predictions=True``, refused otherwise.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from ..store import LabelStore
 from ..store.ingest import path_of
 from ..store.rotated import box_of, from_corners
 from .atomic import whole_or_nothing
-from .records import LABEL_COLUMNS, Parsed, current_labels, images_with_status, write_records
+from .records import (LABEL_COLUMNS, PREDICTION_COLUMNS, Parsed, current_labels,
+                      images_with_status, write_records)
 from .registry import Format
 from .safety import FormatError, check_size, file_name
 
@@ -43,16 +46,21 @@ KINDS = ("box", "rotated_box", "polygon")
 
 def read_yolo(store: LabelStore, source: str | os.PathLike, *, dataset: str | None = None,
               task: str | None = None, labeler: str = "yolo", images_dir=None,
+              predictions: bool = False, model: str | None = None,
               progress: bool = True) -> list[str]:
-    """Import a YOLO folder (detect, segment or OBB lines) as ``task``'s shapes."""
+    """Import a YOLO folder (detect, segment or OBB lines) as ``task``'s shapes; with
+    ``predictions``, as a model's predictions (``model``, default "yolo"), each line's
+    trailing confidence its score."""
     source = Path(source)
     return write_records(store, parse_yolo(source, task=task, labeler=labeler,
-                                           images_dir=images_dir),
+                                           images_dir=images_dir, predictions=predictions,
+                                           model=model),
                          dataset=dataset or source.name, progress=progress)
 
 
 def parse_yolo(source: Path, *, task: str | None = None, labeler: str = "yolo",
-               images_dir=None) -> Parsed:
+               images_dir=None, predictions: bool = False, model: str | None = None
+               ) -> Parsed:
     if not source.is_dir():
         raise FormatError(f"{source}: a YOLO dataset is a folder of label .txt files")
     found, seen = [], {}
@@ -72,7 +80,7 @@ def parse_yolo(source: Path, *, task: str | None = None, labeler: str = "yolo",
                           "labels/)")
     names = class_names(source) or _index_names(source, found)
     task = task or f"{source.name} objects"
-    images, rows = {}, []
+    images, rows, predicted = {}, [], []
     for text, image, key, lines in found:
         try:
             header = read_header(image)
@@ -81,15 +89,21 @@ def parse_yolo(source: Path, *, task: str | None = None, labeler: str = "yolo",
         images[key] = {"uri": str(image), "name": image.name, "width": header.width,
                        "height": header.height, "dataset": source.name}
         for number, line in lines:
-            kind, cls, geometry = _shape(line, header.width, header.height, names,
-                                         f"{text}, line {number}")
-            rows.append({"image": key, "task": task, "labeler": labeler, "kind": kind,
-                         "value": names[cls], "geometry": geometry, "props": None})
-    kinds = {row["kind"] for row in rows}
+            kind, cls, geometry, score = _shape(line, header.width, header.height, names,
+                                                f"{text}, line {number}", predictions)
+            if predictions:
+                predicted.append({"image": key, "task": task, "model": model or "yolo",
+                                  "kind": kind, "value": names[cls], "score": score,
+                                  "geometry": geometry})
+            else:
+                rows.append({"image": key, "task": task, "labeler": labeler, "kind": kind,
+                             "value": names[cls], "geometry": geometry, "props": None})
+    kinds = {row["kind"] for row in rows + predicted}
     return Parsed(images=pd.DataFrame.from_dict(images, orient="index"),
                   tasks={task: {"type": "instance_segmentation" if "polygon" in kinds
                                 else "detection", "classes": names}},
-                  labels=pd.DataFrame(rows, columns=LABEL_COLUMNS))
+                  labels=pd.DataFrame(rows, columns=LABEL_COLUMNS),
+                  predictions=pd.DataFrame(predicted, columns=PREDICTION_COLUMNS))
 
 
 def _index_names(source: Path, found: list) -> list[str]:
@@ -170,7 +184,9 @@ def _lines(text: Path) -> tuple:
                  if line.strip())
 
 
-def _shape(values: list[str], width: int, height: int, names: list[str], where: str):
+def _shape(values: list[str], width: int, height: int, names: list[str], where: str,
+           scored: bool = False):
+    """A line's kind, class index, geometry in pixels and (``scored``) confidence."""
     try:
         cls_value, *numbers = [float(v) for v in values]
     except ValueError:
@@ -181,10 +197,15 @@ def _shape(values: list[str], width: int, height: int, names: list[str], where: 
     xy = np.asarray(numbers)
     if not np.isfinite(xy).all():
         raise FormatError(f"{where}: a coordinate is not a finite number")
+    score = None
     if len(xy) == 5 or len(xy) > 6 and len(xy) % 2:
-        raise FormatError(f"{where}: {len(xy)} numbers after the class, one more than a "
-                          "box or whole points: a confidence score? These are a model's "
-                          "predictions, not labels")
+        if not scored:
+            raise FormatError(f"{where}: {len(xy)} numbers after the class, one more than a "
+                              "box or whole points: a confidence score? These are a model's "
+                              "predictions, not labels (import them with --predictions)")
+        score, xy = float(xy[-1]), xy[:-1]
+        if not 0 <= score <= 1:
+            raise FormatError(f"{where}: a confidence of {score:g}, not between 0 and 1")
     if len(xy) != 4 and (len(xy) < 6 or len(xy) % 2):
         raise FormatError(f"{where}: {len(xy)} numbers after the class; a box has 4 "
                           "(cx cy w h), a polygon or rotated box x y pairs (at least 3)")
@@ -197,18 +218,18 @@ def _shape(values: list[str], width: int, height: int, names: list[str], where: 
         cx, cy, w, h = xy * [width, height, width, height]
         if w < 0 or h < 0:
             raise FormatError(f"{where}: a box of negative size")
-        return "box", cls, box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+        return "box", cls, box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), score
     points = xy.reshape(-1, 2) * [width, height]
     if len(points) == 4:
         rotated = from_corners(points)
         size = max(rotated.width, rotated.height)
         if min(rotated.width, rotated.height) > 0 and \
                 np.abs(rotated.corners() - points).max() <= RECTANGLE * size:
-            return "rotated_box", cls, rotated.polygon()
+            return "rotated_box", cls, rotated.polygon(), score
     polygon = Polygon(points)
     if not polygon.is_valid:
         polygon = shapely.make_valid(polygon)
-    return "polygon", cls, polygon
+    return "polygon", cls, polygon, score
 
 
 @whole_or_nothing
@@ -287,4 +308,4 @@ def _lines_of(row, classes: list[str], width: int, height: int) -> list[str]:
 
 
 FORMAT = Format("yolo", read=read_yolo, write=write_yolo, parse=parse_yolo,
-                import_options=frozenset({"images_dir"}))
+                import_options=frozenset({"images_dir", "predictions", "model"}))
