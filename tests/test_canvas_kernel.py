@@ -287,3 +287,37 @@ def test_a_held_key_acts_once(labeler):
     hand.send("keydown", key="s", repeat=True)
     assert labeler.position == 1  # skipped one image, not three
     assert "acts once" in labeler.message.value
+
+
+def test_a_models_shapes_are_edited_confirmed_or_rejected(labeler):
+    import pandas as pd
+    import shapely
+
+    store, image_id = labeler.store, labeler.current
+    square = shapely.box(20, 20, 60, 60)
+    store.add_predictions(pd.DataFrame({
+        "image_id": [image_id] * 3, "value": ["sand", "water", "buildings"],
+        "kind": ["polygon", "box", "box"], "score": [0.6, 0.9, 0.3],
+        "geometry": [square, shapely.box(120, 120, 150, 140), shapely.box(150, 20, 190, 50)]}),
+        task="cover", model="net")
+    labeler.go(labeler.position)  # shown again, with its predictions
+    assert len(labeler.predicted.shapes) == 3 and rows(labeler).empty
+    hand = Hand(labeler)
+    hand.key("v")
+    hand.click(80, 80)  # inside the predicted square (image 40, 40)
+    hand.drag([(40, 40), (30, 30)])  # its corner at (20, 20) dragged to (15, 15)
+    edited = rows(labeler, "polygon").iloc[0]
+    assert edited["props"]["prediction_id"] > 0 and edited["props"]["edited"] is True
+    assert edited["geometry"].area > square.area and edited["value"] == "sand"
+    hand.click(340, 70)  # the buildings box (image 170, 35)
+    hand.key("n")
+    rejected = store.get_annotations(task="cover", kinds=["rejection"])
+    assert rejected["value"].tolist() == ["buildings"]
+    hand.key("Escape")
+    hand.key("g")  # nothing selected: every shape left is confirmed as it is
+    box = rows(labeler, "box").iloc[0]
+    assert box["value"] == "water" and box["props"]["edited"] is False
+    assert box["geometry"].equals(shapely.box(120, 120, 150, 140))
+    assert labeler.predicted.shapes == []  # each one answered
+    hand.key("z")  # the confirmation undone: the model's box is back to answer
+    assert [s.value for s in labeler.predicted.shapes] == ["water"]

@@ -40,6 +40,7 @@ from .canvas_controls import TOOLS, CanvasControls
 from .canvas_input import TURN_STEP, CanvasInput
 from .keyboard import NAVIGATION_KEYS, key_map
 from .layers import Layers
+from .predicted import PredictedShapes
 from .prediction import MaskPredictor
 from .screen import ScreenEcho
 from .unsaved import UnsavedShapes
@@ -51,6 +52,8 @@ CANVAS_KEYS = {
     "thinner": "[", "thicker": "]", "zoom_in": "+", "zoom_out": "-", "fit": "0",
     "predict": "m", "accept_mask": "a", "delete": "Backspace", "finish": "Enter",
     "cancel": "Escape", "turn_right": "r", "turn_left": "R",
+    # a model's shapes: the selected one (else every one on the image) confirmed or rejected
+    "accept_prediction": "g", "reject_prediction": "n",
 }
 MAX_SEGMENT_SIZE = 4096  # longest side a mask is predicted for; cut larger scenes into chips
 
@@ -102,6 +105,7 @@ class CanvasLabeler(CanvasInput, QueueWalker, w.VBox):
         self._images = store.images_of(self._queue)
 
         self.shapes: list[Shape] = []
+        self.predicted = PredictedShapes(store, task, labeler)  # a model's, dashed
         self.selected: Shape | None = None
         self._gesture: Gesture | None = None  # a mouse button held down
         self._polygon = PolygonDraft()
@@ -293,6 +297,8 @@ class CanvasLabeler(CanvasInput, QueueWalker, w.VBox):
                 self._delete()
             elif action in ("turn_right", "turn_left"):
                 self._turn(TURN_STEP if action == "turn_right" else -TURN_STEP)
+            elif action in ("accept_prediction", "reject_prediction"):
+                self._answer_predictions(action == "accept_prediction")
             elif action == "finish":
                 self._finish_polygon()
             elif action == "cancel":
@@ -301,13 +307,16 @@ class CanvasLabeler(CanvasInput, QueueWalker, w.VBox):
             self._say(f"⚠ {err}")
 
     def _commit(self, edit: Edit) -> None:
-        """One finished shape: into the store, then onto the labels layer."""
+        """One finished shape: into the store, then onto the labels layer. A predicted
+        shape, as it is or edited, becomes a label of its own naming the prediction."""
         value = edit.value or self._class
+        props = {"width": edit.width} if edit.kind == "stroke" else None
+        if self.predicted.holds(edit.label_id):
+            props, edit.label_id = self.predicted.props(edit), None
         label_id = edit.label_id or uuid.uuid4().hex  # the same label if it is sent again
         if self.unsaved.save(image_id=self.current, geometry=edit.geometry, value=value,
                              task=self.task, labeler=self.labeler, kind=edit.kind,
-                             label_id=label_id,
-                             props={"width": edit.width} if edit.kind == "stroke" else None):
+                             label_id=label_id, props=props):
             self._changed(edit.kind, select=label_id if self.selected is not None else None)
         else:
             self.shapes = [s for s in self.shapes if s.label_id != label_id]
@@ -350,6 +359,23 @@ class CanvasLabeler(CanvasInput, QueueWalker, w.VBox):
                              float((r.props or {}).get("width", 0.0)))
                        for r in rows.itertuples()]
         self.shapes += self.unsaved.on(self.current)
+        self.predicted.load(self.current, rows)
+
+    def _answer_predictions(self, accept: bool) -> None:
+        """Confirm (or reject) the selected predicted shape, else every one shown."""
+        chosen = [self.selected] if self.selected is not None else self.predicted.shapes
+        chosen = [s for s in chosen if self.predicted.holds(s.label_id)]
+        if not chosen:
+            self._say("no model shape here to " + ("accept" if accept else "reject") +
+                      " (select one with v, or none for all)")
+            return
+        for shape in chosen:
+            if accept:
+                self._commit(self.predicted.as_is(shape))
+            else:
+                self.predicted.reject(shape)
+        self.selected = None
+        self._changed(chosen[0].kind)
 
     # -- doodles to mask ---------------------------------------------------------------------
     def _strokes_changed(self) -> None:
@@ -431,7 +457,7 @@ class CanvasLabeler(CanvasInput, QueueWalker, w.VBox):
         self._show_position()
 
     def _draw_labels(self) -> None:
-        self.layers.draw_labels(self._view, self.shapes, self.colors)
+        self.layers.draw_labels(self._view, self.shapes, self.colors, self.predicted.shapes)
 
     def _draw_progress(self, cursor: tuple[float, float] | None = None) -> None:
         """The shape being drawn and the selection, on the top layer."""
@@ -444,7 +470,7 @@ class CanvasLabeler(CanvasInput, QueueWalker, w.VBox):
             self.controls.show_where(
                 self.position, len(self._queue), self._images.at[self.current, "name"],
                 self.store.status_of(self.current, task=self.task, labeler=self.labeler),
-                self.shapes, zoom)
+                self.shapes, zoom, len(self.predicted.shapes))
 
     def _say(self, text: str) -> None:
         self.message.value = text

@@ -59,14 +59,16 @@ class CanvasControls:
                    "it</small>")]
 
     def show_where(self, position: int, length: int, name: str, status: str,
-                   shapes: list[Shape], zoom: float) -> None:
-        """Where in the queue, which image, its status, what is drawn on it, the zoom."""
+                   shapes: list[Shape], zoom: float, predicted: int = 0) -> None:
+        """Where in the queue, which image, its status, what is drawn on it (and how
+        many of a model's shapes wait for an answer), the zoom."""
         counts = {k: sum(s.kind == k for s in shapes) for k in DRAWN_KINDS}
         drawn = ", ".join(f"{n} {k.replace('_', ' ')}"
                           f"{('es' if k.endswith('box') else 's') if n != 1 else ''}"
                           for k, n in counts.items() if n)
         self.where.value = (f"<b>{position + 1} / {length}</b> · {name} · {status}"
                             + (f" · {drawn}" if drawn else "")
+                            + (f" · {predicted} shown by a model" if predicted else "")
                             + (f" · zoom {zoom:.1f}×" if abs(zoom - 1) > 0.01 else ""))
 
     def mark_class(self, name: str) -> None:

@@ -30,7 +30,7 @@ class CanvasInput:
     (``_gesture``, ``_polygon``, ``selected``, ``_space``, ``current_class``, ``tool``)
     and call on it: ``_act`` for a key's action, ``_commit`` for a finished shape,
     ``_changed`` after a deletion, ``_draw_progress`` / ``_redraw`` / ``_view_changed``
-    to show the rest, and ``_say``."""
+    to show the rest, and ``_say``; a model's shapes are ``predicted``'s."""
 
     def _on_event(self, event: dict) -> None:
         if self._view is None:
@@ -169,7 +169,7 @@ class CanvasInput:
             if index is not None:
                 self._gesture = VertexDrag(self.selected, index)
                 return
-        self.selected = shape_at(self.shapes, x, y, tolerance)
+        self.selected = shape_at(self.shapes + self.predicted.shapes, x, y, tolerance)
         if self.selected is not None:
             self._gesture = MoveDrag(self.selected, x, y)
         self._draw_progress()
@@ -194,7 +194,10 @@ class CanvasInput:
             self._draw_progress()
         elif self.selected is not None:
             shape, self.selected = self.selected, None
-            self.store.delete_label(shape.label_id, labeler=self.labeler)
+            if self.predicted.holds(shape.label_id):  # a model's shape deleted: rejected
+                self.predicted.reject(shape)
+            else:
+                self.store.delete_label(shape.label_id, labeler=self.labeler)
             self._changed(shape.kind)
 
     def _cancel(self) -> None:

@@ -80,9 +80,18 @@ class Layers:
         if self.mask is not None:
             layer.draw_image(self.mask, 0, 0, view.width, view.height)
 
-    def draw_labels(self, view: View, shapes: list[Shape], colors: dict[str, str]) -> None:
+    def draw_labels(self, view: View, shapes: list[Shape], colors: dict[str, str],
+                    predicted: list[Shape] = ()) -> None:
+        """The labels, and a model's shapes not yet answered as dashed outlines."""
         with hold_canvas():
-            draw_shapes(self.layer(LABELS, view), shapes, colors, view.scale)
+            layer = self.layer(LABELS, view)
+            draw_shapes(layer, shapes, colors, view.scale)
+            layer.line_width = 2 / view.scale
+            layer.set_line_dash([8 / view.scale, 5 / view.scale])
+            for shape in predicted:
+                layer.stroke_style = colors.get(shape.value, "#ff0000")
+                _outline(layer, shape.geometry, view.scale)
+            layer.set_line_dash([])
 
     def draw_drawing(self, view: View, colors: dict[str, str], current_class: str,
                      brush: float, gesture: Gesture | None, polygon: list,

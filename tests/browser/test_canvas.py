@@ -284,3 +284,47 @@ def test_a_box_turned_in_the_browser_exports_its_corners_to_yolo_obb_and_label_s
     assert np.abs(studio - corners).max() < 1
     assert json.loads((tmp_path / "ls.json").read_text()) == document
     assert notebook.errors() == [] and notebook.widget_problems() == []
+
+
+def test_a_models_polygon_is_edited_then_confirmed_and_its_box_taken_as_it_is(
+        lab, open_notebook, canvas_store, screenshots):
+    path, _ = canvas_store
+    with LabelStore.open(path) as store:
+        import pandas as pd
+        import shapely
+
+        (image_id,) = store.images.index
+        store.add_predictions(pd.DataFrame({
+            "image_id": [image_id] * 2, "value": ["sand", "water"], "score": [0.55, 0.9],
+            "kind": ["polygon", "box"],
+            "geometry": [shapely.Polygon([(60, 60), (140, 60), (140, 140), (60, 140)]),
+                         shapely.box(170, 20, 230, 60)]}), task=TASK, model="segmenter")
+    notebook, origin = _open_canvas(lab, open_notebook, "model",
+                                    f"store = LabelStore.open({str(path)!r})")
+    page = notebook.page
+    page.get_by_text("2 shown by a model").wait_for()
+    notebook.screenshot(screenshots / "canvas_model_shapes.png")  # dashed, not yet labels
+
+    def at(x, y):
+        return origin["x"] + x * SCALE, origin["y"] + y * SCALE
+
+    page.mouse.move(*at(128, 128))
+    page.keyboard.press("v")
+    page.wait_for_timeout(300)
+    page.mouse.click(*at(100, 100))  # selects the model's polygon
+    page.wait_for_timeout(300)
+    page.mouse.move(*at(140, 140))  # its corner, dragged out as a person corrects it
+    page.mouse.down()
+    page.mouse.move(*at(170, 160), steps=5)
+    page.mouse.up()
+    polygon = _wait_rows(path, "polygon", 1).iloc[0]
+    assert polygon["value"] == "sand" and polygon["props"]["edited"] is True
+    assert polygon["props"]["model"] == "segmenter"
+    assert polygon["geometry"].area > 80 * 80 * 1.1  # bigger than the model drew it
+    page.keyboard.press("Escape")
+    page.keyboard.press("g")  # nothing selected: the model's box, confirmed as it is
+    box = _wait_rows(path, "box", 1).iloc[0]
+    assert box["props"]["edited"] is False
+    assert np.allclose(box["geometry"].bounds, (170, 20, 230, 60))
+    notebook.screenshot(screenshots / "canvas_model_confirmed.png")
+    assert notebook.errors() == [] and notebook.widget_problems() == []
