@@ -339,3 +339,25 @@ def test_a_view_wider_than_the_world_is_the_whole_world():
     assert (west, east) == (-180.0, 180.0) and south < -85 and north > 85
     assert view_box((35.0, -76.0), 11, (900, 520))[0] < -76.0 < view_box(
         (35.0, -76.0), 11, (900, 520))[2]
+
+
+def test_the_map_colours_by_a_models_class_confidence_and_agreement(chips):
+    store, ids = chips
+    store.add_predictions(pd.DataFrame({"image_id": ids[:3], "value": ["flooded", "dry", "dry"],
+                                        "score": [0.95, 0.6, 0.3]}),
+                          task="flood", model="net")
+    store.tag(ids[0], "flooded", task="flood", labeler="ann")
+    store.tag(ids[1], "flooded", task="flood", labeler="ann")
+    widget = ImageMap(store, task="flood", basemap=None, color_by="prediction")
+    assert "flooded <span style='color:#666'>1</span>" in widget._info.value
+    assert "dry <span style='color:#666'>2</span>" in widget._info.value
+    widget.color_by = "confidence"
+    for legend in ("90% or more", "50 to 70%", "under 50%"):
+        assert f"{legend} <span style='color:#666'>1</span>" in widget._info.value
+    widget.color_by = "agreement"
+    for legend in ("agrees", "disagrees", "not labeled yet"):
+        assert f"{legend} <span style='color:#666'>1</span>" in widget._info.value
+    store.tag(ids[2], "dry", task="flood", labeler="ann")  # recoloured as it is written
+    assert "agrees <span style='color:#666'>2</span>" in widget._info.value
+    assert f"no prediction <span style='color:#666'>{len(ids) - 3:,}" in widget._info.value
+    widget.close()

@@ -160,6 +160,26 @@ class ModelsMixin:
                     props={"prediction_id": int(prediction_id), "model": row.model})
 
     @retried
+    def prediction_states(self, task: str | None = None, *,
+                          image_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """Per image with a current prediction (of ``task``, or any): its place in the
+        store's order (``seq``), the class of its most confident prediction
+        (``prediction``) and that ``score``: what a map colours by."""
+        p, i = s.predictions, s.images
+        where = [p.c.is_current]
+        if task is not None:
+            where.append(p.c.task_id == self._cache.task(task).task_id)
+        if image_ids is not None:
+            where.append(p.c.image_id.in_(list(image_ids)))
+        with self._read() as conn:
+            rows = frames.read_query(conn, sa.select(p.c.image_id, i.c.seq, p.c.value, p.c.score)
+                                     .join(i, i.c.image_id == p.c.image_id).where(*where))
+        rows["score"] = rows["score"].astype(float)
+        best = rows.sort_values("score", ascending=False, na_position="last", kind="stable")
+        return (best.drop_duplicates("image_id").set_index("image_id")
+                .rename(columns={"value": "prediction"})[["seq", "prediction", "score"]])
+
+    @retried
     def uncertainty(self, task: str, *, model: str | None = None) -> pd.Series:
         """How unsure the models are of each image they predicted for ``task``, 0 (sure)
         to 1: one minus the margin between a tag's two best classes (or its one score),

@@ -37,11 +37,18 @@ from .footprints import (Box, Details, FootprintIndex, Palette, cell_features, c
                          footprint_feature, footprint_features, fit_view, from_unit, grow,
                          to_unit, view_box)
 from .popup import POPUP_PX, image_popup
+from .states import AGREEMENT, CONFIDENCE, NO_PREDICTION, read_states
 
-COLOR_BY = ("status", "dataset", "class", "labeler")
+COLOR_BY = ("status", "dataset", "class", "labeler", "prediction", "confidence", "agreement")
 STATUS_COLORS = {"unlabeled": "#9e9e9e", "in_progress": "#f9a825", "labeled": "#2e7d32",
                  "skipped": "#ef6c00", "needs_improvement": "#c62828", "reviewed": "#1565c0"}
-NO_LABEL = {"status": "unlabeled", "class": "no label", "labeler": "nobody", "dataset": "?"}
+NO_LABEL = {"status": "unlabeled", "class": "no label", "labeler": "nobody", "dataset": "?",
+            "prediction": NO_PREDICTION, "confidence": NO_PREDICTION,
+            "agreement": NO_PREDICTION}
+# a model's confidence from sure to unsure, and whether the labels agree with it
+SCALE_COLORS = {**dict(zip(CONFIDENCE, ("#1a9850", "#91cf60", "#fee08b", "#d73027",
+                                        "#bdbdbd"))),
+                **dict(zip(AGREEMENT, ("#2e7d32", "#c62828", "#5e35b1")))}
 NO_LABEL_COLOR = "#9e9e9e"
 MAX_FOOTPRINTS = 3000  # more in view than this, and the map shows counts per cell
 BACKGROUND_ABOVE = 20_000  # images; more, and their footprints are read in the background
@@ -76,7 +83,8 @@ class ImageMap(w.VBox):
         Whose labels colour the map (default: every task's, everyone's); with a
         task, only the images it covers are shown.
     color_by
-        "status", "dataset", "class" or "labeler".
+        "status", "dataset", "class" or "labeler" of the labels; or a model's
+        "prediction" (its class), its "confidence", or its "agreement" with the labels.
     basemap
         An ipyleaflet basemap (``ipyleaflet.basemaps...``), a ``TileLayer``, a tile URL
         template, or None for a plain background. Default: ``$GEOLABEL_BASEMAP`` (a
@@ -96,7 +104,7 @@ class ImageMap(w.VBox):
         if color_by not in COLOR_BY:
             raise ValueError(f"color_by is one of {', '.join(COLOR_BY)}, not {color_by!r}")
         # read before any widget exists: a bad task or store leaves nothing half made
-        index, states = _read_index(store, task), store.image_states(task, labeler)
+        index, states = _read_index(store, task), read_states(store, task, labeler)
         super().__init__()
         self.store, self.task, self.labeler = store, task, labeler
         self.max_footprints = max_footprints
@@ -181,7 +189,7 @@ class ImageMap(w.VBox):
     def refresh(self) -> None:
         """Read the store again (images added since, labels written by other processes)."""
         self.index = _read_index(self.store, self.task)
-        self._states = self.store.image_states(self.task, self.labeler)
+        self._states = read_states(self.store, self.task, self.labeler)
         self.palette = self._palette()
         self._rerender()
 
@@ -245,9 +253,12 @@ class ImageMap(w.VBox):
         if column == "status":
             known = STATUS_COLORS
             order = [s for s in STATUSES if s in present]
-        elif column == "class":
+        elif column in ("class", "prediction"):
             known = self._class_colors()
             order = [c for c in known if c in present]
+        elif column in ("confidence", "agreement"):
+            known = SCALE_COLORS
+            order = [c for c in (*CONFIDENCE, *AGREEMENT) if c in present]
         else:
             known = {}
             order = []
@@ -439,7 +450,7 @@ class ImageMap(w.VBox):
                                  if self.task in (None, task) and i in self.index.position.index))
         if not ids:
             return
-        fresh = self.store.image_states(self.task, self.labeler, image_ids=ids)
+        fresh = read_states(self.store, self.task, self.labeler, image_ids=ids)
         self._states = pd.concat([self._states.drop(index=ids, errors="ignore"), fresh])
         if self.color_by != "dataset":  # a dataset does not change with a label
             values = fresh[self.color_by].reindex(ids).fillna(NO_LABEL[self.color_by])
