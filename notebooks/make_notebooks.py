@@ -392,3 +392,68 @@ notebook("05_import_export", [
              "    print(f'no Coast Train metadata at {metadata}')"),
 ])
 
+
+notebook("06_model_in_the_loop", [
+    ("md", "# A model in the loop\n\n"
+           "A model's predictions sit beside the labels, never among them: no figure, count or "
+           "export takes them for a person's work. The labeler sees the model's class, takes "
+           "it with one key or rejects it with another, and works through the images the "
+           "model doubts most first. The images are the package's **synthetic** sediment-plume "
+           "scenes; earlier labelers tagged 40 of the 60."),
+    ("code", "from geolabel_widgets import ImageMap, ImageTagger, demo_store\n"
+             "from geolabel_widgets.demo import EVENT_TASK\n"
+             "from geolabel_widgets.learn import Learner\n\n"
+             "store = demo_store()\n"
+             "store.get_annotations(task=EVENT_TASK, kinds=['tag'])['value'].value_counts()"),
+    ("md", "**The built-in learner.** With no model at hand: colour and texture statistics of "
+           "every image (scikit-image, computed once and stored) and a scikit-learn classifier "
+           "fitted on the tags so far. It predicts every untagged image, with a score per "
+           "class; its predictions are rows of the model `learner`."),
+    ("code", "learner = Learner(store, EVENT_TASK)\n"
+             "print(learner.fit_predict(), 'images predicted')\n"
+             "store.predictions(task=EVENT_TASK, model='learner')[['image_id', 'value', "
+             "'score', 'scores']].head()"),
+    ("md", "**Label what it doubts first.** `order='uncertain'` puts the images the model is "
+           "least sure of first (`spread=True` would take one per dataset and place in turn). "
+           "The tagger shows the model's class under each image: **g** takes it as your label "
+           "(which prediction it was stays with the label), **n** says it is wrong, **1** / "
+           "**2** are your own answer as always. Started, the learner fits again in its own "
+           "thread after each tag, so a key never waits for it."),
+    ("code", "print(store.uncertainty(EVENT_TASK).sort_values(ascending=False).head(3))\n"
+             "learner.start()\n"
+             "ImageTagger(store, task=EVENT_TASK, labeler='you', order='uncertain')"),
+    ("md", "**Any model.** A function from image ids to a frame of `image_id`, `value` and "
+           "`score` runs in the background on a labeler's queue, a batch at a time, with a "
+           "progress bar. This one calls a scene a plume where its water is brownish. A model "
+           "that raises, hangs or answers wrongly stops with a note; no label depends on it."),
+    ("code", "import numpy as np\n"
+             "import pandas as pd\n"
+             "from PIL import Image\n\n"
+             "def brown_water(image_ids):\n"
+             "    rows = []\n"
+             "    for image_id in image_ids:\n"
+             "        rgb = np.asarray(Image.open(store.image(image_id)['uri']).convert('RGB'), "
+             "float)\n"
+             "        water = rgb[..., 2] > rgb[..., 0]  # bluer than red\n"
+             "        brown = (rgb[..., 0] - rgb[..., 2])[~water].mean() if (~water).any() "
+             "else 0.0\n"
+             "        score = float(1 / (1 + np.exp(-brown / 20)))\n"
+             "        rows.append((image_id, 'present' if score > 0.5 else 'not present', "
+             "max(score, 1 - score)))\n"
+             "    return pd.DataFrame(rows, columns=['image_id', 'value', 'score'])\n\n"
+             "run = store.add_model(EVENT_TASK, brown_water, labeler='you', batch=8)\n"
+             "run.wait(120)\n"
+             "run"),
+    ("md", "**Where the model and the labels part ways.** The map coloured by agreement: "
+           "green where the labels agree with the model's most confident class, red where "
+           "they do not, violet where no one has labeled yet. `color_by='confidence'` shows "
+           "how sure it is; `'prediction'` its class."),
+    ("code", "ImageMap(store, task=EVENT_TASK, color_by='agreement', basemap=None)"),
+    ("md", "Files that carry scores read as predictions too: `geolabel import yolo RUNS "
+           "--predictions` (lines with a confidence), `geolabel import coco results.json "
+           "--predictions --ground-truth dataset.json`, `geolabel import labelstudio "
+           "export.json --predictions`, `geolabel import vector detections.geojson "
+           "--predictions --score-property score`."),
+    ("code", "learner.stop()\n"
+             "store.predictions(task=EVENT_TASK).groupby('model')['score'].describe()"),
+])
