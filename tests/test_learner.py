@@ -48,6 +48,24 @@ def test_features_describe_colour_and_texture_and_are_computed_once(scenes):
     assert store.features(FEATURES).shape == (20, flat.size)
 
 
+def test_features_computed_on_a_cluster_are_those_computed_here(scenes, tmp_path,
+                                                                dask_cluster):
+    store, ids, _ = scenes
+    assert add_image_features(store, progress=False) == 20
+    with LabelStore.open(tmp_path / "there.sqlite") as there:
+        there.add_images(store.images["uri"].tolist(), dataset="synthetic", progress=False)
+        assert add_image_features(there, scheduler=dask_cluster, progress=False) == 20
+        assert there.features(FEATURES).loc[ids].equals(store.features(FEATURES).loc[ids])
+
+
+def test_any_models_embedding_is_a_feature_set_of_its_own(scenes):
+    store, ids, _ = scenes
+    assert add_image_features(store, ids[:3], name="means", progress=False,
+                              embed=lambda rgb: rgb.reshape(-1, 3).mean(0)) == 3
+    assert store.features("means").shape == (3, 3)
+    assert store.features(FEATURES).empty  # the built-in set is another name
+
+
 def test_the_learner_predicts_the_untagged_images_from_a_few_tags(scenes):
     store, ids, truth = scenes
     learner = Learner(store, TASK)

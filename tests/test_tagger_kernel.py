@@ -208,3 +208,18 @@ def test_the_window_shows_the_models_newest_class_and_a_key_takes_it(tagger):
     browser.say(type="undo", image_id=second, req=3)
     assert store.get_annotations(task="flood", kinds=["rejection"]).empty
 
+
+
+def test_a_model_that_stopped_is_said_in_the_view_and_tagging_goes_on(tagger):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        run = tagger.store.add_model("flood", lambda ids: 1 / 0, name="broken",
+                                     progress=False)
+        assert run.wait(30)
+    browser = Browser(tagger)
+    browser.say(type="need", position=1, have=[])
+    assert "model 'broken' raised ZeroDivisionError" in tagger.model_note
+    reply = browser.say(type="tag", image_id=tagger.queue[1], value="present", req=1)
+    assert reply["type"] == "saved" and tagger.store.annotations["value"].tolist() == ["present"]

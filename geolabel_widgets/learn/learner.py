@@ -44,7 +44,7 @@ class Learner:
         self.store, self.task, self.features, self.name = store, task, features, name
         self.classifier = classifier if classifier is not None else default_classifier()
         self.fits = 0  # rounds made
-        self.error: str | None = None  # why the last round failed, if it did
+        self.note: str | None = None  # why the last round failed, if it did
         self._wanted = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
@@ -86,6 +86,7 @@ class Learner:
         """Fit now and again after each tag of the task, in the learner's thread."""
         if self._thread is None:
             self.store.subscribe(self._on_change)
+            self.store.model_runs.append(self)
             self._thread = threading.Thread(target=self._run, daemon=True,
                                             name="geolabel-learner")
             self._thread.start()
@@ -120,11 +121,11 @@ class Learner:
                 break
             try:
                 self.fit_predict()
-                self.error = None
+                self.note = None
             except Exception as err:  # the labels are safe; say so and go on listening
-                self.error = f"{type(err).__name__}: {err}"
-                warnings.warn(f"the learner of {self.task!r} could not fit: {self.error}",
-                              RuntimeWarning)
+                self.note = (f"the learner of {self.task!r} could not fit: "
+                             f"{type(err).__name__}: {err} (labeling goes on)")
+                warnings.warn(self.note, RuntimeWarning)
             if not self._wanted.is_set():
                 self._idle.set()
         self._idle.set()

@@ -79,6 +79,9 @@ class LabelStore(ImagesMixin, LabelsMixin, ReadingMixin, HistoryMixin, QueueMixi
         self.last_ingest: IngestReport | None = None
         self.last_chips: ChipReport | None = None
         self.last_import: ImportSummary | None = None
+        # the models running beside the labelers (add_model, a Learner): each has a .note
+        # saying why it stopped, which the widgets show
+        self.model_runs: list = []
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod

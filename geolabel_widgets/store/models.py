@@ -94,8 +94,10 @@ class ModelsMixin:
         """
         self._cache.task(task)  # an unknown task is refused here, not in the thread
         name = name or getattr(predict, "__name__", None) or type(predict).__name__
-        return ModelRun(self, task, predict, model=name, version=version, labeler=labeler,
-                        batch=batch, timeout=timeout, progress=progress)
+        run = ModelRun(self, task, predict, model=name, version=version, labeler=labeler,
+                       batch=batch, timeout=timeout, progress=progress)
+        self.model_runs.append(run)
+        return run
 
     @retried
     def predictions(self, *, task: str, model: str | None = None,

@@ -54,6 +54,7 @@ function render({ model, el }) {
   const info = h("div", "gl-info");
   const label = h("div", "gl-label");
   const predicted = h("div", "gl-model");
+  const modelNote = h("div", "gl-model-note");
   const buttons = h("div", "gl-buttons");
   const review = h("div", "gl-review");
   const comment = h("input", "gl-comment");
@@ -61,7 +62,8 @@ function render({ model, el }) {
   const help = h("div", "gl-help", model.get("help"));
   const note = h("div", "gl-note");
   const state = h("div", "gl-state");
-  el.append(header, frame, info, label, predicted, buttons, review, help, note, state);
+  el.append(header, frame, info, label, predicted, modelNote, buttons, review, help, note,
+            state);
 
   const keys = model.get("key_map");
   const actionByKey = {};
@@ -144,6 +146,7 @@ function render({ model, el }) {
       predicted.textContent = describePrediction(item.prediction);
       predicted.classList.toggle("gl-rejected", Boolean(item.prediction?.rejected));
     }
+    modelNote.textContent = model.get("model_note") ? `⚠ ${model.get("model_note")}` : "";
     const waiting = pending.size;
     state.textContent = lastError
       ? `⚠ ${lastError}${waiting ? ` — ${waiting} tag(s) waiting to be saved` : ""}`
@@ -475,6 +478,7 @@ function render({ model, el }) {
   model.on("change:labeled", show);
   model.on("change:total", show); // a team's queue grows as images are claimed
   model.on("change:review_mode", show);
+  model.on("change:model_note", show);
 
   // tags a restarted kernel never saved are sent again by this new view
   for (const message of recall()) {

@@ -78,6 +78,7 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
     position = t.Int(0).tag(sync=True)  # where a new view starts; a view moves itself
     labeled = t.Int(0).tag(sync=True)
     review_mode = t.Bool(False).tag(sync=True)
+    model_note = t.Unicode("").tag(sync=True)  # why a model beside the labeler stopped
     display_size = t.Int(768).tag(sync=True)
     # views record key -> shown and key -> saved times (benchmarks/tagger.py reads them)
     timing = t.Bool(False).tag(sync=True)
@@ -264,7 +265,14 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
                    "positions": [self._queue.index(i) for i in image_ids if i in self._queue]})
 
     # -- the images and labels the browser shows -------------------------------------------
+    def _note_models(self) -> None:
+        """Say in the view why a model of this task (``store.model_runs``) stopped."""
+        notes = [run.note for run in self.store.model_runs
+                 if getattr(run, "note", None) and getattr(run, "task", None) == self.task]
+        self.model_note = notes[-1] if notes else ""
+
     def _send_window(self, position: int, have: set[str]) -> None:
+        self._note_models()
         lo, hi = max(0, position - BEHIND), min(len(self._queue), position + AHEAD + 1)
         ids = self._queue[lo:hi]
         labels = self._labels(ids)
