@@ -321,3 +321,20 @@ def test_a_models_shapes_are_edited_confirmed_or_rejected(labeler):
     assert labeler.predicted.shapes == []  # each one answered
     hand.key("z")  # the confirmation undone: the model's box is back to answer
     assert [s.value for s in labeler.predicted.shapes] == ["water"]
+
+
+def test_a_models_mask_is_shown_and_accepted_until_doodles_predict_another(labeler):
+    import pandas as pd
+
+    store, image_id = labeler.store, labeler.current
+    mask = (labeler.truths[labeler._images.loc[image_id, "name"]] > 1).astype(np.uint8) * 2
+    store.add_predictions(pd.DataFrame({"image_id": [image_id], "kind": ["mask"],
+                                        "mask": [mask]}), task="cover", model="unet")
+    labeler.go(labeler.position)
+    assert labeler.layers.mask is not None and "A model's mask is shown" in \
+        labeler.message.value
+    hand = Hand(labeler)
+    hand.key("a")  # no doodles: the model's mask is saved, naming it
+    row = rows(labeler, "mask").iloc[0]
+    assert row["props"]["model"] == "unet" and row["props"]["edited"] is False
+    assert np.array_equal(labeler.store.mask(row["annotation_id"])[0], mask)

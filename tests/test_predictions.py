@@ -157,3 +157,28 @@ def test_a_spread_queue_takes_one_image_per_scene_in_turn(store, tmp_path):
     store.add_task("cover", classes=CLASSES)
     assert store.queue("cover", "ann", spread=True) == [
         first[0], second[0], first[1], second[1], first[2], first[3]]
+
+
+def test_a_predicted_mask_is_kept_apart_and_confirmed_as_a_mask(tagged):
+    store, ids = tagged
+    height, width = store.image(ids[0])["height"], store.image(ids[0])["width"]
+    mask = np.zeros((height, width), np.uint8)
+    mask[:, width // 2:] = 1
+    store.add_predictions(pd.DataFrame({"image_id": [ids[0]], "kind": ["mask"],
+                                        "mask": [mask], "value": [None]}),
+                          task="cover", model="unet")
+    row = store.predictions(task="cover").iloc[0]
+    assert row["value"] == "water"  # the class covering most of it (a tie: the first)
+    back, classes = store.predicted_mask(row["prediction_id"])
+    assert np.array_equal(back, mask) and classes == CLASSES
+    assert store.distribution("class pixels").empty  # no pixel counted as labeled
+    store.accept_prediction(row["prediction_id"], labeler="ann")
+    label = store.get_annotations(task="cover", kinds=["mask"]).iloc[0]
+    assert label["props"]["prediction_id"] == row["prediction_id"]
+    assert np.array_equal(store.mask(label["annotation_id"])[0], mask)
+    with pytest.raises(StoreError, match="does not fit image"):
+        store.add_predictions(pd.DataFrame({"image_id": [ids[1]], "kind": ["mask"],
+                                            "mask": [mask[:4]]}), task="cover", model="unet")
+    with pytest.raises(StoreError, match="index the task's 3 classes"):
+        store.add_predictions(pd.DataFrame({"image_id": [ids[1]], "kind": ["mask"],
+                                            "mask": [mask + 5]}), task="cover", model="unet")

@@ -26,9 +26,10 @@ from . import schema as s
 from .modelrun import ModelRun, Predict
 from .retry import retried
 from .types import StoreError, TaskInfo, chunks, label_key
-from .writes import place, placed
+from .masks import decode_mask, encode_mask
+from .writes import check_mask_shape, place, placed
 
-PREDICTED_KINDS = ("tag", *s.SHAPE_KINDS)
+PREDICTED_KINDS = ("tag", "mask", *s.SHAPE_KINDS)
 
 
 class ModelsMixin:
@@ -42,9 +43,11 @@ class ModelsMixin:
         Columns: ``image_id``, ``value`` (a class of the task) and optionally ``score``
         (the model's confidence in that class, 0 to 1), ``scores`` (a dict of class ->
         score, for a tag), ``kind`` ("tag" by default, or a shape kind, with
-        ``geometry`` in full-resolution pixels) and ``props``. The model's earlier
-        predictions of these images are superseded. Nothing is written if any row is
-        wrong (an unknown image or class, a score outside 0..1).
+        ``geometry`` in full-resolution pixels, or "mask", with ``mask``: class indices
+        into the task's classes, one per pixel; its value may be left out) and
+        ``props``. The model's earlier predictions of these images are superseded.
+        Nothing is written if any row is wrong (an unknown image or class, a score
+        outside 0..1, a mask that does not fit its image).
         """
         if not isinstance(model, str) or not model.strip():
             raise StoreError("a model's predictions need the model's name: model='...'")
@@ -64,6 +67,13 @@ class ModelsMixin:
                                  f"e.g. {unknown[0]!r}; nothing was written")
             places = {}
             for row in rows:
+                mask = row.pop("mask")
+                if mask is not None:  # kept as masks are, named in the row's props
+                    check_mask_shape(conn, row["image_id"], mask.shape)
+                    name, png = encode_mask(mask)
+                    self.masks_at.put(conn, name, png)
+                    row["props"] = {**(row["props"] or {}), "mask": name,
+                                    "classes": list(info.classes)}
                 if row["geometry"] is not None:
                     if row["image_id"] not in places:
                         places[row["image_id"]] = place(conn, row["image_id"])
@@ -146,6 +156,11 @@ class ModelsMixin:
             self.tag(row.image_id, value or row.value, task=info.title, labeler=labeler,
                      props=props)
             return label_key("tag", info, row.image_id, labeler)
+        if row.kind == "mask":
+            mask, classes = self.predicted_mask(prediction_id)
+            self.add_mask(row.image_id, mask, task=info.title, labeler=labeler,
+                          classes=classes, props=props)
+            return label_key("mask", info, row.image_id, labeler)
         shape = geometry if geometry is not None else shapely.from_wkb(row.geometry)
         return self.annotate(row.image_id, shape, value or row.value, task=info.title,
                              labeler=labeler, kind=row.kind, props=props)
@@ -229,6 +244,16 @@ class ModelsMixin:
         matrix = np.vstack([np.frombuffer(vector, dtype="<f4") for _, vector in rows])
         return pd.DataFrame(matrix, index=pd.Index([r[0] for r in rows], name="image_id"))
 
+    @retried
+    def predicted_mask(self, prediction_id: int) -> tuple[np.ndarray, list[str]]:
+        """The raster of a mask prediction and its class names."""
+        row = self._prediction(prediction_id)
+        props = row.props or {}
+        if row.kind != "mask" or "mask" not in props:
+            raise StoreError(f"prediction {prediction_id} is a {row.kind}, not a mask")
+        with self._read() as conn:
+            return decode_mask(self.masks_at.get(conn, props["mask"])), list(props["classes"])
+
     def _prediction(self, prediction_id) -> sa.Row:
         p = s.predictions
         with self._read() as conn:
@@ -241,7 +266,8 @@ class ModelsMixin:
 
 def _checked(predictions: pd.DataFrame, info: TaskInfo) -> list[dict]:
     """The rows of a predictions frame, checked, as the table takes them."""
-    missing = {"image_id", "value"} - set(predictions.columns)
+    masks_only = "kind" in predictions and (predictions["kind"] == "mask").all()
+    missing = {"image_id", *(() if masks_only else ("value",))} - set(predictions.columns)
     if missing:
         raise StoreError(f"predictions need the columns {sorted(missing)}")
     rows = []
@@ -251,7 +277,11 @@ def _checked(predictions: pd.DataFrame, info: TaskInfo) -> list[dict]:
         if kind not in PREDICTED_KINDS:
             raise StoreError(f"{where}: a prediction is a tag or a shape "
                              f"({', '.join(s.SHAPE_KINDS)}), not {kind!r}")
-        value = row["value"]
+        value, mask = row.get("value"), None
+        if kind == "mask":
+            mask = _mask(row.get("mask"), info, where)
+            if _missing(value):  # the class covering most of it
+                value = info.classes[int(np.bincount(mask.ravel()).argmax())]
         if value not in info.classes:
             raise StoreError(f"{where}: task {info.title!r} has no class {value!r}; its "
                              f"classes: {', '.join(info.classes)}")
@@ -270,7 +300,7 @@ def _checked(predictions: pd.DataFrame, info: TaskInfo) -> list[dict]:
         else:
             scores = None
         geometry = row.get("geometry")
-        if kind == "tag":
+        if kind in ("tag", "mask"):
             geometry = None
         elif geometry is None or _missing(geometry):
             raise StoreError(f"{where}: a {kind} prediction needs its geometry in pixels")
@@ -278,9 +308,21 @@ def _checked(predictions: pd.DataFrame, info: TaskInfo) -> list[dict]:
             geometry = shapely.geometry.shape(geometry)
         props = row.get("props")
         rows.append(dict(image_id=str(row["image_id"]), kind=kind, value=value, score=score,
-                         scores=scores, geometry=geometry, world_geometry=None,
+                         scores=scores, geometry=geometry, world_geometry=None, mask=mask,
                          props=props if isinstance(props, dict) else None))
     return rows
+
+
+def _mask(value, info: TaskInfo, where: str) -> np.ndarray:
+    """A predicted mask: a 2-D array of indices into the task's classes."""
+    mask = None if value is None else np.asarray(value)
+    if mask is None or mask.ndim != 2 or not np.issubdtype(mask.dtype, np.integer):
+        raise StoreError(f"{where}: a mask prediction needs its mask, a 2-D array of class "
+                         "indices")
+    if mask.size and (mask.min() < 0 or mask.max() >= len(info.classes)):
+        raise StoreError(f"{where}: mask values index the task's {len(info.classes)} "
+                         f"classes (0..{len(info.classes) - 1}), not {int(mask.max())}")
+    return mask.astype(np.uint8)
 
 
 def _missing(value) -> bool:

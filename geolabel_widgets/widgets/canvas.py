@@ -40,7 +40,7 @@ from .canvas_controls import TOOLS, CanvasControls
 from .canvas_input import TURN_STEP, CanvasInput
 from .keyboard import NAVIGATION_KEYS, key_map
 from .layers import Layers
-from .predicted import PredictedShapes
+from .predicted import Predicted
 from .prediction import MaskPredictor
 from .screen import ScreenEcho
 from .unsaved import UnsavedShapes
@@ -105,7 +105,7 @@ class CanvasLabeler(CanvasInput, QueueWalker, w.VBox):
         self._images = store.images_of(self._queue)
 
         self.shapes: list[Shape] = []
-        self.predicted = PredictedShapes(store, task, labeler)  # a model's, dashed
+        self.predicted = Predicted(store, task, labeler)  # a model's, dashed
         self.selected: Shape | None = None
         self._gesture: Gesture | None = None  # a mouse button held down
         self._polygon = PolygonDraft()
@@ -208,6 +208,8 @@ class CanvasLabeler(CanvasInput, QueueWalker, w.VBox):
             self._say(f"⚠ {image['name']} {err.reason}; labels can still be drawn.")
         self.controls.jump.value = self.position + 1
         self._reload()
+        if self.predicted.mask is not None:
+            self._show_prediction(None)
         self._redraw()
 
     def _move_to(self, position: int) -> None:
@@ -241,18 +243,24 @@ class CanvasLabeler(CanvasInput, QueueWalker, w.VBox):
             future.result()
 
     def accept_mask(self) -> int | None:
-        """Save the predicted mask (with its pixel counts) and the doodles; returns the row id."""
-        latest = self.predictor.latest()
-        if latest is None:
-            return None
-        mask, doodles = latest
-        self.store.add_mask(self.current, doodles, task=self.task, labeler=self.labeler,
-                            classes=self.classes, kind="doodles")
-        row = self.store.add_mask(self.current, mask, task=self.task, labeler=self.labeler,
-                                  classes=self.classes)
-        share = np.bincount(mask.ravel(), minlength=len(self.classes)) / mask.size
+        """Save the mask shown, with its pixel counts: the one predicted from the doodles
+        (and the doodles), or with none drawn a model's (naming it); returns the row id."""
+        if self.predicted.mask is not None and not any(s.kind == "stroke" for s in self.shapes):
+            mask, classes = self.predicted.mask, self.predicted.mask_classes
+            row = self.store.add_mask(self.current, mask, task=self.task, labeler=self.labeler,
+                                      classes=classes, props=self.predicted.mask_props(False))
+        else:
+            latest = self.predictor.latest()
+            if latest is None:
+                return None
+            (mask, doodles), classes = latest, self.classes
+            self.store.add_mask(self.current, doodles, task=self.task, labeler=self.labeler,
+                                classes=classes, kind="doodles")
+            row = self.store.add_mask(self.current, mask, task=self.task, labeler=self.labeler,
+                                      classes=classes, props=self.predicted.mask_props(True))
+        share = np.bincount(mask.ravel(), minlength=len(classes)) / mask.size
         self._say("Saved the mask: " + ", ".join(
-            f"{c} {100 * s:.0f}%" for c, s in zip(self.classes, share) if s > 0))
+            f"{c} {100 * s:.0f}%" for c, s in zip(classes, share) if s > 0))
         self._show_position()
         return row
 
@@ -390,11 +398,16 @@ class CanvasLabeler(CanvasInput, QueueWalker, w.VBox):
         return self._full_image(), doodles, len(self.classes)
 
     def _show_prediction(self, mask: np.ndarray | None) -> None:
-        """The predicted mask over the image, in the class colours (None: take it off)."""
-        self.layers.set_mask(mask, [self.colors.get(cls, "#ff0000") for cls in self.classes])
+        """The mask predicted from the doodles over the image, in the class colours; with
+        none, a model's mask if there is one."""
+        classes, key = self.classes, self.shortcuts["actions"]["accept_mask"]
         if mask is not None:
-            self._say("Predicted mask shown: add doodles to correct it, "
-                      f"accept ({self.shortcuts['actions']['accept_mask']}) to save it.")
+            self._say(f"Predicted mask shown: add doodles to correct it, accept ({key}) "
+                      "to save it.")
+        elif self.predicted.mask is not None:
+            mask, classes = self.predicted.mask, self.predicted.mask_classes
+            self._say(f"A model's mask is shown: accept it ({key}), or doodle to correct it.")
+        self.layers.set_mask(mask, [self.colors.get(cls, "#ff0000") for cls in classes])
         self.layers.draw_mask(self._view)
 
     def _full_image(self) -> np.ndarray:
