@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import Future
 from dataclasses import dataclass
+from html import escape
 
 import geopandas as gpd
 import numpy as np
@@ -79,6 +80,9 @@ def contains(outer: Box, inner: Box) -> bool:
             and outer[3] >= inner[3])
 
 
+LEGEND_ENTRIES = 12  # categories a legend lists; the rest are counted
+
+
 @dataclass
 class Palette:
     """Categories (in legend order), their colours, and each image's category code."""
@@ -92,6 +96,22 @@ class Palette:
     def counts(self) -> dict[str, int]:
         counted = np.bincount(self.codes, minlength=len(self.categories))
         return dict(zip(self.categories, counted.tolist()))
+
+    def legend_html(self, title: str) -> str:
+        """The legend: each category shown, its colour and how many (the most common
+        first when there are many)."""
+        counts = self.counts()
+        shown = [c for c in self.categories if counts[c]]
+        if len(shown) > LEGEND_ENTRIES:  # the most common ones
+            shown.sort(key=lambda c: -counts[c])
+        rows = [f"<span style='display:inline-block;width:11px;height:11px;margin-right:5px;"
+                f"background:{self.colors[self.categories.index(c)]}'></span>"
+                f"{escape(c)} <span style='color:#666'>{counts[c]:,}</span>"
+                for c in shown[:LEGEND_ENTRIES]]
+        if len(shown) > LEGEND_ENTRIES:
+            rows.append(f"<i>{len(shown) - LEGEND_ENTRIES} more</i>")
+        return (f"<div class='geolabel-legend' style='font-size:12px;line-height:1.5;"
+                f"padding:2px 6px'><b>{escape(title)}</b><br>{'<br>'.join(rows)}</div>")
 
 
 class FootprintIndex:

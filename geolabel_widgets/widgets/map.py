@@ -13,7 +13,6 @@ The store tells the map of every committed label, whoever wrote it.
 from __future__ import annotations
 
 import base64
-import os
 from concurrent.futures import ThreadPoolExecutor
 from html import escape
 
@@ -23,8 +22,7 @@ import pandas as pd
 import shapely
 import traitlets as t
 from ipyleaflet import (DrawControl, GeoJSON, ImageOverlay, LayerGroup, LayersControl,
-                        Map, Popup, ScaleControl, TileLayer, WidgetControl,
-                        basemap_to_tiles, basemaps)
+                        Map, Popup, ScaleControl, WidgetControl)
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
@@ -33,6 +31,7 @@ from ..imagery.overlay import web_mercator_png
 from ..store import LabelStore
 from ..store.ingest import path_of
 from ..store.schema import STATUSES
+from .basemap import DEFAULT, base_layers
 from .footprints import (Box, Details, FootprintIndex, Palette, cell_features, contains,
                          footprint_feature, footprint_features, fit_view, from_unit, grow,
                          to_unit, view_box)
@@ -63,8 +62,6 @@ EMPTY = {"type": "FeatureCollection", "features": []}
 IMAGE_PANE, TOP_PANE = "geolabel-image", "geolabel-top"
 PANES = {IMAGE_PANE: {"zIndex": 420, "pointerEvents": "none"},
          TOP_PANE: {"zIndex": 450, "pointerEvents": "none"}}
-LEGEND_ENTRIES = 12
-DEFAULT = "default"
 
 
 class ImageMap(w.VBox):
@@ -119,7 +116,7 @@ class ImageMap(w.VBox):
         self.palette = self._palette()
 
         center, zoom = fit_view(grow(self.index.extent(), 0.1), ASSUMED_SIZE)
-        self.map = Map(center=center, zoom=zoom, layers=_base_layers(basemap),
+        self.map = Map(center=center, zoom=zoom, layers=base_layers(basemap),
                        prefer_canvas=True, scroll_wheel_zoom=True, panes=PANES,
                        layout={"height": height, "width": "100%"})
         self.map.add_class("geolabel-map")
@@ -297,23 +294,9 @@ class ImageMap(w.VBox):
         return colors
 
     def _show_info(self) -> None:
-        self._info.value = (self._legend_html()
+        self._info.value = (self.palette.legend_html(self.color_by)
                             + f"<div style='font-size:12px;padding:2px 6px;border-top:1px "
                               f"solid #ccc;margin-top:3px'>{self._hovered}</div>")
-
-    def _legend_html(self) -> str:
-        counts = self.palette.counts()
-        shown = [c for c in self.palette.categories if counts[c]]
-        if len(shown) > LEGEND_ENTRIES:  # the most common ones
-            shown.sort(key=lambda c: -counts[c])
-        rows = [f"<span style='display:inline-block;width:11px;height:11px;margin-right:5px;"
-                f"background:{self.palette.colors[self.palette.categories.index(c)]}'></span>"
-                f"{escape(c)} <span style='color:#666'>{counts[c]:,}</span>"
-                for c in shown[:LEGEND_ENTRIES]]
-        if len(shown) > LEGEND_ENTRIES:
-            rows.append(f"<i>{len(shown) - LEGEND_ENTRIES} more</i>")
-        return (f"<div class='geolabel-legend' style='font-size:12px;line-height:1.5;"
-                f"padding:2px 6px'><b>{escape(self.color_by)}</b><br>{'<br>'.join(rows)}</div>")
 
     def _labels(self, ids) -> list[str]:
         """Hover text of these images: status · main class · by whom (one frame lookup)."""
@@ -520,18 +503,3 @@ def _pixels(css: str | None, default: int) -> int:
     """A CSS length in pixels ("520px"), or ``default`` for any other unit."""
     text = (css or "").strip()
     return int(float(text[:-2])) if text.endswith("px") else default
-
-
-def _base_layers(basemap) -> tuple:
-    if basemap == DEFAULT:
-        basemap = os.environ.get("GEOLABEL_BASEMAP") or basemaps.OpenStreetMap.Mapnik
-    if basemap is None or (isinstance(basemap, str) and basemap.lower() in ("none", "")):
-        return ()
-    if isinstance(basemap, str):
-        layer = TileLayer(url=basemap, name="basemap", attribution="")
-    elif isinstance(basemap, TileLayer):
-        layer = basemap
-    else:
-        layer = basemap_to_tiles(basemap)
-    layer.base = True
-    return (layer,)
