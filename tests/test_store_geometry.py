@@ -46,7 +46,9 @@ def test_on_postgis_footprints_and_labels_are_spatial_columns(postgres_url, shar
         assert _column_types(store) == {"images.footprint": "geometry",
                                         "annotations.geometry": "geometry",
                                         "annotations.world_geometry": "geometry",
-                                        "gold_labels.geometry": "geometry"}
+                                        "gold_labels.geometry": "geometry",
+                                        "predictions.geometry": "geometry",
+                                        "predictions.world_geometry": "geometry"}
         with store.engine.connect() as conn:
             # what a team member asks in SQL (or QGIS shows): images near a point, in lon/lat
             near = conn.exec_driver_sql(
