@@ -3,6 +3,8 @@
 // names the image that was on screen when the key went down; the kernel applies
 // them in order, once each, and says "saved". Until then a tag is shown as
 // pending and kept in localStorage, so a kernel restart loses none of them.
+// The writes are the tagger's, not a view's: every view of one tagger shows the
+// same pending tags, undoes the same last write, and a write is sent again once.
 // The view alone decides where it is: the kernel moves it only when asked to
 // (a jump from Python or the map, or the answer to "first unlabeled"). A model's
 // class for the image, where there is one, is shown beside it: one key takes it as
@@ -18,21 +20,99 @@ function h(tag, cls, text) {
   return node;
 }
 
+// -- the tagger's writes, shared by its views ----------------------------------------------
+const taggers = new Map(); // widget_key -> the writes of that tagger's model
+
+function initialize({ model }) {
+  const writes = {
+    pending: new Map(), // req -> write not yet saved by the kernel
+    keyTimes: new Map(), // req -> when its key went down, and the timings it goes to
+    written: [], // images written to, newest last: what undo takes back
+    undone: [], // images undone, newest last: what redo puts back
+    reqCounter: Date.now(),
+    lastError: "",
+    views: new Set(), // each view's answer to a write's fate: (content, message) => ...
+    memoryKey: `geolabel:pending:${model.get("store_key")}:${model.get("task")}:${model.get("labeler")}`,
+  };
+  writes.send = (message) => {
+    try {
+      model.send(message);
+    } catch (err) {
+      writes.lastError = "the kernel is not connected; tags are kept and sent when it is back";
+    }
+  };
+  writes.remember = () => {
+    try {
+      if (writes.pending.size) {
+        localStorage.setItem(writes.memoryKey, JSON.stringify([...writes.pending.values()]));
+      } else {
+        localStorage.removeItem(writes.memoryKey);
+      }
+    } catch (_) {
+      // storage may be disabled; pending tags are then kept only in this page
+    }
+  };
+  const key = model.get("widget_key");
+  taggers.set(key, writes);
+  model.on("msg:custom", (content) => {
+    if (!["saved", "unsaved", "failed"].includes(content.type)) return;
+    const message = writes.pending.get(content.req);
+    if (content.type === "unsaved") {
+      // the store's server is away: the tag stays pending and is sent again
+      writes.lastError = `${content.error}. Kept here and sent again every ${RESEND_MS / 1000} s`;
+    } else {
+      writes.pending.delete(content.req);
+      const timed = writes.keyTimes.get(content.req);
+      if (timed) timed.timings.saved.push(performance.now() - timed.start);
+      writes.keyTimes.delete(content.req);
+      writes.remember();
+      writes.lastError = content.type === "failed" ? content.error : "";
+    }
+    for (const view of writes.views) view(content, message);
+  });
+  // tags a restarted kernel never saved are sent again, once, by the new tagger
+  for (const message of recall(writes.memoryKey)) {
+    message.sentAt = Date.now();
+    writes.pending.set(message.req, message);
+    writes.send(message);
+  }
+  const resend = setInterval(() => {
+    const now = Date.now();
+    const stale = [...writes.pending.values()].filter((m) => now - (m.sentAt || 0) > RESEND_MS);
+    if (!stale.length) return;
+    writes.lastError = writes.lastError || "the kernel has not confirmed some tags; sending them again";
+    for (const message of stale) {
+      message.sentAt = now;
+      writes.send(message);
+    }
+    for (const view of writes.views) view({ type: "resent" });
+  }, RESEND_MS);
+  return () => {
+    clearInterval(resend);
+    taggers.delete(key);
+  };
+}
+
+function recall(memoryKey) {
+  try {
+    return JSON.parse(localStorage.getItem(memoryKey) || "[]");
+  } catch (_) {
+    return [];
+  }
+}
+
+// -- a view ----------------------------------------------------------------------------
 function render({ model, el }) {
+  const writes = taggers.get(model.get("widget_key"));
+  const { pending, written, undone } = writes;
   const items = new Map(); // position -> {image_id, name, info, label, labels, status, url, error}
-  const pending = new Map(); // req -> write not yet saved by the kernel
-  const keyTimes = new Map(); // req -> when its key was pressed, to measure key -> saved
-  const memoryKey = `geolabel:pending:${model.get("store_key")}:${model.get("task")}:${model.get("labeler")}`;
-  const written = []; // images this view wrote to, newest last: what undo takes back
-  const undone = []; // images undone here, newest last: what redo puts back
+  const viewId = Math.random().toString(36).slice(2); // which view sent a write
   let position = model.get("position");
   let moves = 0; // counts the person's moves, so a late answer never moves the view
   let lastWindow = null; // the newest window of images received
-  let reqCounter = Date.now();
   let keyTime; // when the last key or button went down, for the timings below
   // key -> image shown and key -> saved, in ms, kept only when the benchmark asks
   const timings = model.get("timing") ? { shown: [], saved: [] } : null;
-  let lastError = "";
   let noteTimer = null;
 
   // -- layout ---------------------------------------------------------------------------
@@ -148,12 +228,13 @@ function render({ model, el }) {
     }
     modelNote.textContent = model.get("model_note") ? `⚠ ${model.get("model_note")}` : "";
     const waiting = pending.size;
-    state.textContent = lastError
-      ? `⚠ ${lastError}${waiting ? ` — ${waiting} tag(s) waiting to be saved` : ""}`
+    const error = writes.lastError;
+    state.textContent = error
+      ? `⚠ ${error}${waiting ? ` — ${waiting} tag(s) waiting to be saved` : ""}`
       : waiting
         ? `${waiting} tag(s) pending…`
         : "all tags saved";
-    state.classList.toggle("gl-error", Boolean(lastError));
+    state.classList.toggle("gl-error", Boolean(error));
     el.dataset.position = String(position);
     el.dataset.imageId = item ? item.image_id : "";
     el.dataset.pending = String(waiting);
@@ -201,24 +282,17 @@ function render({ model, el }) {
 
   // -- writes: each names the image it is for and the position the person saw -----------
   function send(message) {
-    message.req = ++reqCounter;
+    message.req = ++writes.reqCounter;
     message.position = position;
     message.moves = moves;
+    message.view = viewId;
     message.sentAt = Date.now();
-    if (timings && keyTime !== undefined) keyTimes.set(message.req, keyTime);
+    if (timings && keyTime !== undefined) writes.keyTimes.set(message.req, { start: keyTime, timings });
     pending.set(message.req, message);
-    remember();
-    trySend(message);
-    show(); // the pending count
+    writes.remember();
+    writes.send(message);
+    for (const view of writes.views) view({ type: "sent" }); // every view: the pending count
     return message;
-  }
-
-  function trySend(message) {
-    try {
-      model.send(message);
-    } catch (err) {
-      lastError = "the kernel is not connected; tags are kept and sent when it is back";
-    }
   }
 
   function wrote(imageId) {
@@ -285,7 +359,7 @@ function render({ model, el }) {
   }
 
   function revert(type, from, to) {
-    // undo: this view's last write (redo: its last undo); with none, the image shown
+    // undo: the tagger's last write (redo: its last undo); with none, the image shown
     const imageId = from.pop() ?? shown()?.image_id;
     if (!imageId) return ignored(`The image is still loading: nothing to ${type} here yet.`);
     to.push(imageId);
@@ -358,40 +432,6 @@ function render({ model, el }) {
       forgetFarAway();
       show();
       if (wasWaiting && shown()?.url) shownFrame();
-    } else if (content.type === "saved") {
-      const message = pending.get(content.req);
-      pending.delete(content.req);
-      if (keyTimes.has(content.req)) {
-        timings.saved.push(performance.now() - keyTimes.get(content.req));
-        keyTimes.delete(content.req);
-      }
-      remember();
-      lastError = "";
-      for (const saved of content.items) {
-        for (const item of items.values()) {
-          if (item.image_id !== saved.image_id) continue;
-          Object.assign(item, { label: saved.label, labels: saved.labels, status: saved.status,
-                                prediction: saved.prediction });
-          if (!stillPending(item.image_id)) delete item.pendingLabel;
-        }
-      }
-      // an undo or redo of an image not held here: go there, unless the person moved on
-      if (message && ["undo", "redo"].includes(message.type) && message.moves === moves
-          && !shown() && content.positions?.length) move(content.positions[0]);
-      show();
-    } else if (content.type === "unsaved") {
-      // the store's server is away: the tag stays pending and is sent again
-      lastError = `${content.error}. Kept here and sent again every ${RESEND_MS / 1000} s`;
-      show();
-    } else if (content.type === "failed") {
-      const message = pending.get(content.req);
-      pending.delete(content.req);
-      remember();
-      lastError = content.error;
-      for (const item of items.values()) {
-        if (message && item.image_id === message.image_id && !stillPending(item.image_id)) delete item.pendingLabel;
-      }
-      show();
     } else if (content.type === "goto") {
       // from Python or the map, or the answer to a question asked before any later move
       if (content.moves === undefined || content.moves === moves) move(content.position);
@@ -406,6 +446,31 @@ function render({ model, el }) {
     }
   });
 
+  // what became of a write (any view's): saved, refused, still waiting; sent or resent
+  function heard(content, message) {
+    if (content.type === "saved") {
+      for (const saved of content.items) {
+        for (const item of items.values()) {
+          if (item.image_id !== saved.image_id) continue;
+          Object.assign(item, { label: saved.label, labels: saved.labels, status: saved.status,
+                                prediction: saved.prediction });
+          if (!stillPending(item.image_id)) delete item.pendingLabel;
+        }
+      }
+      // this view's undo or redo of an image not held here: go there, unless it moved on
+      if (message && message.view === viewId && ["undo", "redo"].includes(message.type)
+          && message.moves === moves && !shown() && content.positions?.length) {
+        move(content.positions[0]);
+      }
+    } else if (content.type === "failed") {
+      for (const item of items.values()) {
+        if (message && item.image_id === message.image_id && !stillPending(item.image_id)) delete item.pendingLabel;
+      }
+    }
+    show();
+  }
+  writes.views.add(heard);
+
   function forgetFarAway() {
     for (const [p, item] of items) {
       if (Math.abs(p - position) > 40) {
@@ -414,36 +479,6 @@ function render({ model, el }) {
       }
     }
   }
-
-  // -- pending tags survive the kernel -----------------------------------------------------
-  function remember() {
-    try {
-      if (pending.size) localStorage.setItem(memoryKey, JSON.stringify([...pending.values()]));
-      else localStorage.removeItem(memoryKey);
-    } catch (_) {
-      // storage may be disabled; pending tags are then kept only in this view
-    }
-  }
-
-  function recall() {
-    try {
-      return JSON.parse(localStorage.getItem(memoryKey) || "[]");
-    } catch (_) {
-      return [];
-    }
-  }
-
-  const resend = setInterval(() => {
-    const now = Date.now();
-    const stale = [...pending.values()].filter((m) => now - (m.sentAt || 0) > RESEND_MS);
-    if (!stale.length) return;
-    lastError = lastError || "the kernel has not confirmed some tags; sending them again";
-    for (const message of stale) {
-      message.sentAt = now;
-      trySend(message);
-    }
-    show();
-  }, RESEND_MS);
 
   // -- keyboard and focus -------------------------------------------------------------------
   el.addEventListener("keydown", (event) => {
@@ -480,21 +515,15 @@ function render({ model, el }) {
   model.on("change:review_mode", show);
   model.on("change:model_note", show);
 
-  // tags a restarted kernel never saved are sent again by this new view
-  for (const message of recall()) {
-    message.sentAt = Date.now();
-    pending.set(message.req, message);
-    trySend(message);
-  }
   show();
   model.send({ type: "need", position, image_id: null, have: [], seen: null });
   setTimeout(() => el.focus(), 0);
 
   return () => {
-    clearInterval(resend);
+    writes.views.delete(heard);
     clearTimeout(noteTimer);
     for (const item of items.values()) if (item.url) URL.revokeObjectURL(item.url);
   };
 }
 
-export default { render };
+export default { initialize, render };

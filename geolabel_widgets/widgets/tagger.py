@@ -15,6 +15,7 @@ import hashlib
 import json
 import queue
 import threading
+import uuid
 import warnings
 from collections import OrderedDict, deque
 from contextlib import contextmanager
@@ -70,6 +71,7 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
     task = t.Unicode().tag(sync=True)
     labeler = t.Unicode().tag(sync=True)
     store_key = t.Unicode().tag(sync=True)  # names the browser's memory of pending tags
+    widget_key = t.Unicode().tag(sync=True)  # this tagger: its views share its writes
     classes = t.List(t.Unicode()).tag(sync=True)
     key_map = t.Dict().tag(sync=True)
     help = t.Unicode().tag(sync=True)
@@ -112,7 +114,8 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
         super().__init__(task=task, labeler=labeler, classes=classes, key_map=mapping,
                          help=help_line(mapping), multilabel=multilabel,
                          total=len(self._queue), display_size=display_size,
-                         store_key=hashlib.sha1(store.location.encode()).hexdigest()[:12])
+                         store_key=hashlib.sha1(store.location.encode()).hexdigest()[:12],
+                         widget_key=uuid.uuid4().hex)
         unlabeled = set(store.queue(task, labeler, image_ids=self._queue))
         self._done = set(self._queue) - unlabeled
         self.labeled = len(self._done)

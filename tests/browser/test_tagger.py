@@ -128,3 +128,39 @@ def test_tags_pending_at_a_kernel_restart_are_sent_again(lab, open_notebook, tag
                            ".some(el => el.dataset.pending === '0' && el.querySelector("
                            "'.gl-state').textContent === 'all tags saved')")
     assert _tags(path)[0] == {ids[0]: "present"}
+
+
+def test_two_views_of_one_tagger_share_its_pending_tags_and_its_undo(lab, open_notebook,
+                                                                      tagger_store):
+    path, ids = tagger_store
+    write_notebook(lab.root / "twice.ipynb", [
+        "import time\nfrom geolabel_widgets import LabelStore, ImageTagger\n"
+        f"store = LabelStore.open({str(path)!r})\n"
+        "tag = store.tag\n"
+        "def slow_tag(*args, **kwargs):  # the kernel slow on purpose\n"
+        "    time.sleep(1.5)\n"
+        "    return tag(*args, **kwargs)\n"
+        "store.tag = slow_tag",
+        f"tagger = ImageTagger(store, task={TASK!r}, labeler='ann')\ndisplay(tagger)\ntagger",
+    ])
+    page = open_notebook("twice.ipynb").run_all().page
+    views = page.locator(".geolabel-tagger")
+    for k in range(2):
+        views.nth(k).locator(".gl-image").wait_for(state="visible", timeout=30_000)
+    views.nth(0).locator(".gl-image").click()
+    page.keyboard.press("1")
+    # the other view shows the tag waiting too: the writes are the tagger's
+    page.wait_for_function("() => document.querySelectorAll('.geolabel-tagger')[1]"
+                           ".dataset.pending === '1'", timeout=5_000)
+    page.wait_for_function("() => [...document.querySelectorAll('.geolabel-tagger')]"
+                           ".every(el => el.dataset.pending === '0')", timeout=30_000)
+    assert _tags(path)[0] == {ids[0]: "present"}
+    views.nth(1).locator(".gl-image").click()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")  # the second view on the third image
+    page.keyboard.press("z")  # takes back the tagger's last tag, made in the first view
+    page.wait_for_function("() => document.querySelectorAll('.geolabel-tagger')[1]"
+                           ".dataset.position === '0'", timeout=30_000)
+    page.wait_for_function("() => [...document.querySelectorAll('.geolabel-tagger')]"
+                           ".every(el => el.dataset.pending === '0')", timeout=30_000)
+    assert _tags(path)[0] == {}
