@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from geolabel_widgets import LabelStore
 from geolabel_widgets.store import StoreError
 
 from tests.conftest import write_images
@@ -182,3 +183,20 @@ def test_a_predicted_mask_is_kept_apart_and_confirmed_as_a_mask(tagged):
     with pytest.raises(StoreError, match="index the task's 3 classes"):
         store.add_predictions(pd.DataFrame({"image_id": [ids[1]], "kind": ["mask"],
                                             "mask": [mask + 5]}), task="cover", model="unet")
+
+
+def test_a_store_of_schema_six_gains_predictions_when_opened(new_target, backend, tmp_path):
+    import sqlalchemy as sa
+
+    target = new_target()
+    with LabelStore.open(target) as old:
+        ids = old.add_images(write_images(tmp_path / "old", 1), dataset="old", progress=False)
+        old.add_task("cover", classes=CLASSES)
+        with old.engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE predictions"))
+            conn.execute(sa.text("DROP TABLE image_features"))
+            conn.execute(sa.text("UPDATE store_info SET value = '6' "
+                                 "WHERE key = 'schema_version'"))
+    with LabelStore.open(target) as store:
+        predict(store, ids, ["sand"], [0.7])
+        assert store.predictions(task="cover")["value"].tolist() == ["sand"]
