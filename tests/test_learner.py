@@ -167,3 +167,17 @@ def test_a_model_that_fails_stops_its_run_with_a_note_and_loses_no_label(scenes,
     assert store.predictions(task=TASK).empty
     store.tag(ids[1], "plume", task=TASK, labeler="ann")  # the labeler goes on
     assert len(store.annotations) == 2
+
+
+def test_the_learner_fits_on_any_models_embedding(scenes):
+    store, ids, truth = scenes
+    for image_id in ids[:6]:
+        store.tag(image_id, truth[image_id], task=TASK, labeler="ann")
+
+    def means(rgb):  # a stand-in for a model's embedding: the mean of each band
+        return rgb.reshape(-1, 3).mean(0)
+
+    learner = Learner(store, TASK, features="band means", embed=means)
+    assert learner.fit_predict() == 14
+    assert store.features("band means").shape == (20, 3)
+    assert store.features(FEATURES).empty  # the built-in set was never computed

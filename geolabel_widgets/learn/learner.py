@@ -32,16 +32,20 @@ class Learner:
 
     ``start()`` listens to the store: each committed tag of the task asks for a new
     fit, made in the learner's thread, so a labeler's key press never waits for it.
-    ``fit_predict()`` does one round here and now. The images' features are
-    ``features`` (computed with ``add_image_features`` for images that have none).
+    ``fit_predict()`` does one round here and now. The images' features are the set
+    ``features``, computed for images that have none with ``embed`` (any model's
+    embedding, as ``add_image_features`` takes it; by default the built-in colour and
+    texture statistics). A set of another name with no ``embed`` is used as stored:
+    images without it are left out.
     """
 
     def __init__(self, store: LabelStore, task: str, *, features: str = FEATURES,
-                 classifier=None, name: str = LEARNER):
+                 embed=None, classifier=None, name: str = LEARNER):
         if store.tasks.loc[task, "type"] not in ("tag", "classification"):
             raise StoreError(f"the learner predicts one class per image; task {task!r} is "
                              f"{store.tasks.loc[task, 'type']!r}")
         self.store, self.task, self.features, self.name = store, task, features, name
+        self.embed = embed
         self.classifier = classifier if classifier is not None else default_classifier()
         self.fits = 0  # rounds made
         self.note: str | None = None  # why the last round failed, if it did
@@ -57,7 +61,9 @@ class Learner:
         from sklearn.base import clone
 
         ids = self.store.queue(self.task, None, status=None)
-        add_image_features(self.store, ids, name=self.features, progress=False)
+        if self.embed is not None or self.features == FEATURES:
+            add_image_features(self.store, ids, name=self.features, embed=self.embed,
+                               progress=False)
         x = self.store.features(self.features, image_ids=ids)
         tags = self.store.get_annotations(task=self.task, kinds=["tag"])
         # an image's class: its latest tag, whoever made it
