@@ -66,6 +66,17 @@ def test_any_models_embedding_is_a_feature_set_of_its_own(scenes):
     assert store.features(FEATURES).empty  # the built-in set is another name
 
 
+def test_the_learner_refuses_a_task_it_cannot_learn(scenes):
+    from geolabel_widgets.store import StoreError
+
+    store, _, _ = scenes
+    store.add_task("cover", type="semantic_segmentation", classes=["water", "sand"])
+    with pytest.raises(StoreError, match="no task named 'nope'"):
+        Learner(store, "nope")
+    with pytest.raises(StoreError, match="one class per image"):
+        Learner(store, "cover")
+
+
 def test_the_learner_predicts_the_untagged_images_from_a_few_tags(scenes):
     store, ids, truth = scenes
     learner = Learner(store, TASK)

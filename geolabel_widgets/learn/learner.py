@@ -41,9 +41,12 @@ class Learner:
 
     def __init__(self, store: LabelStore, task: str, *, features: str = FEATURES,
                  embed=None, classifier=None, name: str = LEARNER):
-        if store.tasks.loc[task, "type"] not in ("tag", "classification"):
+        tasks = store.tasks
+        if task not in tasks.index:
+            raise StoreError(f"no task named {task!r}; create it with store.add_task")
+        if tasks.loc[task, "type"] not in ("tag", "classification"):
             raise StoreError(f"the learner predicts one class per image; task {task!r} is "
-                             f"{store.tasks.loc[task, 'type']!r}")
+                             f"{tasks.loc[task, 'type']!r}")
         self.store, self.task, self.features, self.name = store, task, features, name
         self.embed = embed
         self.classifier = classifier if classifier is not None else default_classifier()
