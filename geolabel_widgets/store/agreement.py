@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+MAX_BINS = 1 << 26  # keys counted in one array up to this many (512 MB), else hashed
+
 
 def krippendorff_alpha(ratings: pd.DataFrame) -> float:
     """Nominal alpha of ``ratings`` (columns ``unit`` and ``value``, a row per rating):
@@ -78,7 +80,12 @@ def shape_agreement(shapes: pd.DataFrame, threshold: float = 0.5) -> pd.DataFram
     good = iou >= threshold
     i, j, iou = i[good], j[good], iou[good]
     pair = _codes(labeler[i], labeler[j])
-    found = _assigned(i, j, iou, pair, group[i])
+    # a shape is tangled when it has two candidates of one other labeler
+    who, labelers = pd.factorize(labeler)
+    bins = len(geoms) * len(labelers)
+    tangled = _repeated(i * len(labelers) + who[j], bins) | \
+        _repeated(j * len(labelers) + who[i], bins)
+    found = _assigned(i, j, iou, pair, group[i], tangled)
     hits = pd.DataFrame({"labeler_a": labeler[i[found]], "labeler_b": labeler[j[found]],
                          "iou": iou[found]})
     counts = shapes.groupby(["image_id", "value", "labeler"]).size().unstack("labeler",
@@ -138,18 +145,16 @@ def _overlaps(geoms: np.ndarray, areas: np.ndarray, i: np.ndarray, j: np.ndarray
 
 
 def _assigned(i: np.ndarray, j: np.ndarray, iou: np.ndarray, pair: np.ndarray,
-              group: np.ndarray) -> np.ndarray:
+              group: np.ndarray, tangled: np.ndarray) -> np.ndarray:
     """Which candidate pairs (shapes i, j of one labeler pair and group) are the one-to-one
-    matches: all of them where no shape has two; in each tangle where one has, those
-    of the Hungarian assignment (highest total IoU)."""
-    from scipy.optimize import linear_sum_assignment
-
+    matches: all of them but the ``tangled`` (where a shape has two); in each tangle,
+    those of the Hungarian assignment (highest total IoU)."""
     chosen = np.ones(len(i), bool)
-    tangled = _repeated(_codes(pair, i)) | _repeated(_codes(pair, j))
     where = np.flatnonzero(tangled)
     chosen[where] = False
     if not len(where):
         return chosen
+    from scipy.optimize import linear_sum_assignment  # imported by the first tangle met
     where = where[np.lexsort((group[where], pair[where]))]
     key = _codes(pair[where], group[where])
     # each tangle's shapes numbered from 0: factorize numbers in order of first sight
@@ -175,8 +180,11 @@ def _codes(*columns: np.ndarray) -> np.ndarray:
     return code
 
 
-def _repeated(keys: np.ndarray) -> np.ndarray:
-    """Which entries share their key with another."""
+def _repeated(keys: np.ndarray, bins: int) -> np.ndarray:
+    """Which entries share their key (0 <= key < ``bins``) with another: a count per
+    key where one array holds them all (six times a hash's speed), else a hash."""
+    if bins <= MAX_BINS:
+        return np.bincount(keys, minlength=bins)[keys] > 1
     return pd.Series(keys).duplicated(keep=False).to_numpy()
 
 
