@@ -14,12 +14,11 @@ import pandas as pd
 import sqlalchemy as sa
 
 from ..batch import run_batch
-from . import aggregates, frames
+from . import aggregates, frames, writes
 from . import schema as s
 from .ingest import (AddedImages, ChipJob, IngestReport, chip_rows, is_remote, merge_report,
                      rows_from_files, rows_from_frame)
 from .retry import retried
-from . import writes
 from .types import StoreError, chunks
 
 

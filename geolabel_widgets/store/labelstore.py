@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import pandas as pd
 import sqlalchemy as sa
 
-from . import aggregates
+from . import aggregates, writes
 from . import schema as s
 from .backend import is_url, make_engine, storage_refused, writer
 from .cache import Cache
@@ -35,7 +35,6 @@ from .roles import add_role, permission_refused, role_of
 from .splits import SplitMixin
 from .text import refused
 from .types import StoreError, TaskInfo
-from . import writes
 from .writes import Action, ImportSummary
 
 if TYPE_CHECKING:
