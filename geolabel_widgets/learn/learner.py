@@ -15,6 +15,7 @@ from ..store import LabelStore, StoreError
 from .features import FEATURES, add_image_features
 
 LEARNER = "learner"  # the model name its predictions carry
+CHANGE = 0.02  # a prediction whose class holds and whose score moves less is not rewritten
 
 
 def default_classifier():
@@ -60,7 +61,9 @@ class Learner:
 
     def fit_predict(self) -> int:
         """Fit on the tags made so far and predict the untagged images; returns how
-        many predictions were written (0 until two classes have been tagged)."""
+        many predictions were written (0 until two classes have been tagged). Only
+        what changed is written: the same class, its score within ``CHANGE``, stays,
+        so history grows with what the learner learned, not with each fit."""
         from sklearn.base import clone
 
         ids = self.store.queue(self.task, None, status=None)
@@ -86,10 +89,15 @@ class Learner:
             "score": proba[np.arange(len(rest)), best].clip(0, 1),
             "scores": [dict(zip(classes, np.round(row, 4).clip(0, 1).tolist()))
                        for row in proba]})
-        written = self.store.add_predictions(frame, task=self.task, model=self.name,
-                                             version=f"fit {self.fits + 1} on {len(y)} tags")
+        before = self.store.predictions(task=self.task, model=self.name,
+                                        image_ids=list(rest)).set_index("image_id")
+        same = (frame["image_id"].map(before["value"]) == frame["value"]) & \
+            ((frame["image_id"].map(before["score"]) - frame["score"]).abs() < CHANGE)
         self.fits += 1
-        return written
+        if same.all():
+            return 0
+        return self.store.add_predictions(frame[~same], task=self.task, model=self.name,
+                                          version=f"fit {self.fits} on {len(y)} tags")
 
     def start(self) -> "Learner":
         """Fit now and again after each tag of the task, in the learner's thread."""
