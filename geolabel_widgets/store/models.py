@@ -143,6 +143,20 @@ class ModelsMixin:
             frame["is_current"] = frame["is_current"].astype(bool)
         return frame
 
+    @retried
+    def current_predictions(self, task: str, image_ids: Sequence[str], kind: str = "tag"
+                            ) -> list[tuple]:
+        """(prediction_id, image_id, model, value, score) of the current predictions of
+        ``kind`` on these images, oldest first: the light read a widget makes after every
+        key press, without building a frame."""
+        p = s.predictions
+        query = sa.select(p.c.prediction_id, p.c.image_id, p.c.model, p.c.value, p.c.score
+                          ).where(p.c.task_id == self._cache.task(task).task_id,
+                                  p.c.image_id.in_(list(image_ids)), p.c.kind == kind,
+                                  p.c.is_current).order_by(p.c.prediction_id)
+        with self._read() as conn:
+            return [tuple(row) for row in conn.execute(query)]
+
     def accept_prediction(self, prediction_id: int, *, labeler: str, value: str | None = None,
                           geometry=None) -> str:
         """The labeler confirms a prediction, as it is or corrected (another ``value``, an

@@ -340,12 +340,10 @@ class ImageTagger(QueueWalker, anywidget.AnyWidget):
         the model's class (the newest prediction) with whether this labeler rejected it."""
         result = {image_id: _no_labels() for image_id in image_ids}
         rejected = set()
-        for prediction in self.store.predictions(task=self.task, image_ids=image_ids,
-                                                 kinds=["tag"]).itertuples():
-            result[prediction.image_id]["prediction"] = {  # newest last: it wins
-                "id": int(prediction.prediction_id), "value": prediction.value,
-                "model": prediction.model,
-                "score": None if pd.isna(prediction.score) else float(prediction.score)}
+        for prediction_id, image_id, model, value, score in \
+                self.store.current_predictions(self.task, image_ids):
+            result[image_id]["prediction"] = {  # newest last: it wins
+                "id": prediction_id, "value": value, "model": model, "score": score}
         for image_id, labeler, kind, value in self.store.current_values(
                 self.task, image_ids, kinds=("tag", "status", "rejection")):
             entry = result[image_id]
