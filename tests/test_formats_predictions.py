@@ -124,3 +124,11 @@ def test_vector_shapes_with_a_score_are_predictions(store, tmp_path):
     assert predicted["score"].iloc[1] == 0.8 and predicted["score"].isna().iloc[0]
     assert predicted["geometry"].iloc[1].area == pytest.approx(60 * 80, rel=0.02)
     assert store.annotations.empty
+
+
+def test_predictions_from_a_format_that_has_none_is_one_clear_line(tmp_path, capsys):
+    source = tmp_path / "labels.geojson"
+    source.write_text('{"type": "FeatureCollection", "features": []}')
+    assert main(["import", "geojson", str(source), "--store", str(tmp_path / "s.sqlite"),
+                 "--predictions"]) == 1
+    assert "--predictions does not apply to geojson imports" in capsys.readouterr().err

@@ -200,3 +200,15 @@ def test_a_store_of_schema_six_gains_predictions_when_opened(new_target, backend
     with LabelStore.open(target) as store:
         predict(store, ids, ["sand"], [0.7])
         assert store.predictions(task="cover")["value"].tolist() == ["sand"]
+
+
+def test_answering_a_prediction_that_is_not_there_says_so_and_writes_nothing(tagged):
+    store, ids = tagged
+    with pytest.raises(StoreError, match="no prediction 999"):
+        store.accept_prediction(999, labeler="ann")
+    with pytest.raises(StoreError, match="no prediction 999"):
+        store.reject_prediction(999, labeler="ann")
+    with pytest.raises(StoreError, match="a tag, not a mask"):
+        predict(store, ids[:1], ["water"], [0.9])
+        store.predicted_mask(int(store.predictions(task="cover")["prediction_id"].iloc[0]))
+    assert store.get_annotations(task="cover", history=True).empty
