@@ -1,5 +1,5 @@
 """What each entry point loads: a script that reads labels, a format or the CLI's help
-does not pay for the widgets, scikit-learn or matplotlib (benchmarks/startup.py times it)."""
+does not pay for the widgets, scikit-learn or matplotlib (nor the store for geopandas) (benchmarks/startup.py times it)."""
 
 import json
 import subprocess
@@ -8,7 +8,8 @@ import sys
 import pytest
 
 HEAVY = ("sklearn", "skimage", "matplotlib", "ipywidgets", "ipyleaflet", "ipycanvas",
-         "rasterio", "cartopy", "tqdm")
+         "rasterio", "cartopy", "tqdm", "geopandas", "pyproj")
+GEO = {"geopandas", "pyproj"}  # formats and widgets place things on Earth at once
 
 
 def loaded(statement: str) -> set[str]:
@@ -21,8 +22,8 @@ def loaded(statement: str) -> set[str]:
 
 @pytest.mark.parametrize("statement, allowed", [
     ("from geolabel_widgets import LabelStore", set()),
-    ("from geolabel_widgets.formats import read_coco, READERS, FormatError", {"tqdm"}),
-    ("from geolabel_widgets.widgets import ImageTagger", {"ipywidgets", "tqdm"}),
+    ("from geolabel_widgets.formats import read_coco, READERS, FormatError", {"tqdm", *GEO}),
+    ("from geolabel_widgets.widgets import ImageTagger", {"ipywidgets", "tqdm", *GEO}),
     ("from geolabel_widgets.cli import main\ntry:\n    main(['--help'])\n"
      "except SystemExit:\n    pass", set()),
 ])

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 import sqlalchemy as sa
 
 from . import schema as s
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 # rows kept beside the labels, not labels (a rejection: a labeler said a model was wrong)
 NOT_LABELS = ("status", "comment", "split", "rejection")
@@ -33,6 +36,14 @@ def json_column(values) -> list:
             for v in values]
 
 
+def image_geoframe(frame: pd.DataFrame, geometry) -> gpd.GeoDataFrame:
+    """Images indexed by id, in lon/lat. geopandas is loaded here, on first use: a
+    script that only reads labels never pays for it (nor for pyproj)."""
+    import geopandas as gpd
+
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326").set_index("image_id")
+
+
 def images_frame(conn: sa.Connection, where=None) -> gpd.GeoDataFrame:
     i, d = s.images, s.datasets
     query = (
@@ -52,7 +63,7 @@ def images_frame(conn: sa.Connection, where=None) -> gpd.GeoDataFrame:
     for column in ("acquired_at", "added_at"):
         frame[column] = time_column(frame[column])
     frame["file_missing"] = frame["file_missing"].astype(bool)
-    return gpd.GeoDataFrame(frame, geometry=footprints, crs="EPSG:4326").set_index("image_id")
+    return image_geoframe(frame, footprints)
 
 
 def footprints_frame(conn: sa.Connection, where=None) -> gpd.GeoDataFrame:
@@ -70,8 +81,7 @@ def footprints_frame(conn: sa.Connection, where=None) -> gpd.GeoDataFrame:
     missing = shapely.is_missing(geometry)
     geometry[missing] = shapely.points(frame["lon"].to_numpy(float)[missing],
                                        frame["lat"].to_numpy(float)[missing])
-    return gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]), geometry=geometry,
-                            crs="EPSG:4326").set_index("image_id")
+    return image_geoframe(frame.drop(columns=["lon", "lat"]), geometry)
 
 
 def centres_frame(conn: sa.Connection, where=None) -> pd.DataFrame:

@@ -7,19 +7,21 @@ import os
 import shutil
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import geopandas as gpd
 import pandas as pd
 import sqlalchemy as sa
 
 from ..batch import run_batch
 from . import aggregates, frames, writes
 from . import schema as s
-from .ingest import (AddedImages, ChipJob, IngestReport, chip_rows, is_remote, merge_report,
-                     rows_from_files, rows_from_frame)
 from .retry import retried
 from .types import StoreError, chunks
+
+if TYPE_CHECKING:  # adding images loads pyproj and geopandas; reading labels does not
+    import geopandas as gpd
+
+    from .ingest import AddedImages, IngestReport
 
 
 class UnreadableImagesWarning(UserWarning):
@@ -41,6 +43,8 @@ class ImagesMixin:
         found, including those already in the store (a list, shown as a one-line
         count); unreadable files are listed in one warning (and in its ``.report``).
         """
+        from .ingest import AddedImages, IngestReport, rows_from_files, rows_from_frame
+
         report = IngestReport()
         if isinstance(source, pd.DataFrame):
             rows = rows_from_frame(source, report)
@@ -73,6 +77,7 @@ class ImagesMixin:
         image ids; ``store.last_chips`` says what was cut.
         """
         from ..imagery.chips import ChipReport
+        from .ingest import AddedImages, ChipJob, IngestReport, chip_rows, merge_report
 
         scenes = [scene] if isinstance(scene, (str, os.PathLike)) else list(scene)
         if folder is None and self.mask_dir is None:
@@ -217,6 +222,8 @@ class ImagesMixin:
 def _follow_moved_files(conn, rows: list[dict], known: dict[str, str]) -> None:
     """An image found again at a new path, its old one gone (the files moved, or the
     store came from another machine), is read from where it is now."""
+    from .ingest import is_remote
+
     for row in rows:
         old = known.get(row["image_id"])
         if old is None or old == row["uri"] or row.get("file_missing") or is_remote(old) \

@@ -16,7 +16,6 @@ import shapely
 import sqlalchemy as sa
 from shapely.geometry.base import BaseGeometry
 
-from ..imagery.georef import pixel_to_lonlat
 from . import aggregates
 from . import schema as s
 from .changes import ChangeFeed
@@ -175,6 +174,8 @@ def placed(geometry: BaseGeometry, where: sa.Row) -> bytes | None:
         raise StoreError(f"a shape on image {where.image_id!r} has a coordinate that is "
                          f"not a finite number: {shapely.to_wkt(geometry, trim=True)[:120]}")
     if where.crs and where.transform and where.on_earth:
+        from ..imagery.georef import pixel_to_lonlat  # pyproj, with the first one on Earth
+
         return shapely.to_wkb(pixel_to_lonlat(geometry, where.crs, where.transform))
     return None
 
