@@ -14,7 +14,7 @@ import functools
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from . import schema as s
 from .frames import NOT_LABELS, read_query
+from .types import chunks
 
 IDENTITY = 0  # the view_id of class names as labeled
 
@@ -59,7 +60,6 @@ def _doodled_fraction(props, counts, mask_size) -> float | None:
     return float(fraction) if fraction is not None else None
 
 
-_IMAGE = sa.text("SELECT dataset_id, width, height FROM images WHERE image_id = :image_id")
 _VIEWS = sa.text("SELECT view_id, aliases FROM class_views").columns(
     sa.column("view_id", sa.Integer), sa.column("aliases", sa.JSON))
 
@@ -75,65 +75,92 @@ def remapped(aliases: dict, dataset: str, name: str) -> str:
 
 
 # -- incremental updates -------------------------------------------------------------------
-def on_label_change(conn, task_id: int, image_id: str, labeler_id: str,
-                    before: Contribution, after: Contribution) -> None:
-    """Replace one row's contribution by its successor's (same task, image, labeler)."""
-    if before == after:
-        return
-    image = conn.execute(_IMAGE, {"image_id": image_id}).one()
-    dataset_id, size = image.dataset_id, (image.width or 0) * (image.height or 0)
-    _change_classes(conn, task_id, image_id, dataset_id, before, after)
-    pixels = Counter(dict(after.class_pixels))
-    pixels.subtract(dict(before.class_pixels))
-    for name, n in pixels.items():
-        if n:
-            _add(conn, s.class_pixels, dict(task_id=task_id, dataset_id=dataset_id,
-                                            class_name=name), pixels=n)
-    dataset_key = dict(task_id=task_id, dataset_id=dataset_id)
-    if before.labels != after.labels:
-        step = 1 if after.labels else -1
-        if _crossed(_add(conn, s.image_labeler_refs, dict(task_id=task_id, image_id=image_id,
-                                                          labeler_id=labeler_id), refs=step)):
-            _add(conn, s.labeler_counts, {**dataset_key, "labeler_id": labeler_id},
-                 images=step, pixels=step * size)
-            if _crossed(_add(conn, s.image_labelers, dict(task_id=task_id, image_id=image_id),
-                             labelers=step)):
-                _add(conn, s.dataset_counts, dataset_key, **_dataset_delta(
-                    images=step, pixels=step * size))
-    if before.doodled != after.doodled:
-        delta = _dataset_delta()
+@dataclass
+class Delta:
+    """The net change of one labeler's contributions to one image. Changes add up, so an
+    action that writes many rows to an image (an import, an undo) moves its counts once."""
+
+    classes: Counter = field(default_factory=Counter)
+    refs: int = 0  # rows counting as the labeler's work
+    class_pixels: Counter = field(default_factory=Counter)
+    doodles: int = 0
+    doodled: float = 0.0  # summed doodled fractions
+
+    def add(self, before: Contribution, after: Contribution) -> None:
+        """Replace one row's contribution by its successor's."""
+        self.classes.update(after.classes)
+        self.classes.subtract(before.classes)
+        self.refs += after.labels - before.labels
+        self.class_pixels.update(dict(after.class_pixels))
+        self.class_pixels.subtract(dict(before.class_pixels))
         for sign, row in ((-1, before), (1, after)):
             if row.doodled is not None:
-                delta["doodles"] += sign
-                delta["doodle_image_pixels"] += sign * size
-                delta["doodled_pixels"] += sign * row.doodled * size
-        _add(conn, s.dataset_counts, dataset_key, **delta)
+                self.doodles += sign
+                self.doodled += sign * row.doodled
 
 
-def _change_classes(conn, task_id, image_id, dataset_id, before, after) -> None:
-    delta = Counter(after.classes)
-    delta.subtract(before.classes)
-    if not any(delta.values()):
-        return
-    views = class_views(conn)
-    dataset = conn.execute(sa.select(s.datasets.c.name).where(
-        s.datasets.c.dataset_id == dataset_id)).scalar() if views else None
-    for view_id, aliases in [(IDENTITY, None)] + views:
-        mapped = Counter()
-        for name, n in delta.items():
-            mapped[remapped(aliases, dataset, name) if aliases else name] += n
-        for name, n in mapped.items():
-            if n and _crossed(_add(conn, s.image_class_refs, dict(
-                    view_id=view_id, task_id=task_id, image_id=image_id, class_name=name),
-                    refs=n)):
-                _add(conn, s.class_counts, dict(view_id=view_id, task_id=task_id,
-                                                dataset_id=dataset_id, class_name=name),
-                     images=1 if n > 0 else -1)
+def apply(conn, task_id: int, deltas: dict[tuple[str, str], Delta]) -> None:
+    """Move the aggregates by the net changes of (image id, labeler) pairs: the reference
+    counts one by one (each an atomic increment, safe beside other writers), the count
+    tables summed per row first, in a fixed order."""
+    counts: dict[tuple[sa.Table, tuple], Counter] = {}
+
+    def count(table: sa.Table, key: tuple, **values) -> None:
+        counts.setdefault((table, key), Counter()).update(values)
+
+    images = _images(conn, sorted({image_id for image_id, _ in deltas}))
+    views = None
+    for (image_id, labeler_id), delta in sorted(deltas.items()):
+        dataset_id, dataset, size = images[image_id]
+        if any(delta.classes.values()):
+            views = views or [(IDENTITY, None)] + class_views(conn)
+            for view_id, aliases in views:
+                mapped = Counter()
+                for name, n in delta.classes.items():
+                    mapped[remapped(aliases, dataset, name) if aliases else name] += n
+                for name, n in mapped.items():
+                    if n and _crossed(_add(conn, s.image_class_refs, dict(
+                            view_id=view_id, task_id=task_id, image_id=image_id,
+                            class_name=name), refs=n)):
+                        count(s.class_counts, (view_id, task_id, dataset_id, name),
+                              images=1 if n > 0 else -1)
+        for name, n in delta.class_pixels.items():
+            count(s.class_pixels, (task_id, dataset_id, name), pixels=n)
+        if delta.refs:
+            step = 1 if delta.refs > 0 else -1
+            if _crossed(_add(conn, s.image_labeler_refs, dict(
+                    task_id=task_id, image_id=image_id, labeler_id=labeler_id),
+                    refs=delta.refs)):
+                count(s.labeler_counts, (task_id, dataset_id, labeler_id),
+                      images=step, pixels=step * size)
+                if _crossed(_add(conn, s.image_labelers, dict(task_id=task_id,
+                                                              image_id=image_id),
+                                 labelers=step)):
+                    count(s.dataset_counts, (task_id, dataset_id), images=step,
+                          pixels=step * size)
+        if delta.doodles or abs(delta.doodled) > 1e-12:
+            count(s.dataset_counts, (task_id, dataset_id), doodles=delta.doodles,
+                  doodle_image_pixels=delta.doodles * size,
+                  doodled_pixels=delta.doodled * size)
+    for (table, key), values in sorted(counts.items(), key=lambda item: (item[0][0].name,
+                                                                          item[0][1])):
+        if any(abs(v) > 1e-6 for v in values.values()):
+            columns = [c.name for c in table.columns]
+            _add(conn, table, dict(zip(columns, key)),
+                 **{c: values.get(c, 0) for c in columns[len(key):]})
 
 
-def _dataset_delta(images=0, pixels=0) -> dict:
-    return dict(images=images, pixels=pixels, doodles=0, doodle_image_pixels=0,
-                doodled_pixels=0.0)
+def _images(conn, image_ids: list[str]) -> dict[str, tuple[int, str, int]]:
+    """Image id -> its dataset's id and name, and its size in pixels."""
+    i, d = s.images, s.datasets
+    found = {}
+    for chunk in chunks(image_ids, 900):
+        for row in conn.execute(sa.select(i.c.image_id, i.c.dataset_id, d.c.name, i.c.width,
+                                          i.c.height)
+                                .join(d, d.c.dataset_id == i.c.dataset_id)
+                                .where(i.c.image_id.in_(chunk))):
+            found[row.image_id] = (row.dataset_id, row.name, (row.width or 0) * (row.height or 0))
+    return found
 
 
 def on_images_added(conn, rows: list[dict]) -> None:

@@ -61,7 +61,8 @@ class HistoryMixin:
             if target is None:
                 return changed
             self._check_writer(labeler)
-            act = Action.begin(conn, info, labeler, kind, self._changes, undoes=target)
+            act = Action.begin(conn, info, labeler, kind, self._changes, undoes=target,
+                               deferred=True)
             for row in conn.execute(sa.select(a).where(a.c.action_id == target)
                                     .order_by(a.c.annotation_id)).all():
                 now = current(conn, row.label_id)
@@ -77,6 +78,7 @@ class HistoryMixin:
                         **content)
                 if row.image_id not in changed:
                     changed.append(row.image_id)
+            act.flush()
         return changed
 
 

@@ -88,7 +88,7 @@ class LabelsMixin:
             for labeler, rows in labels.groupby("labeler", sort=False):
                 self._check_writer(labeler)
                 self._cache.ensure_labeler(conn, labeler)
-                act = Action.begin(conn, info, labeler, "edit", self._changes)
+                act = Action.begin(conn, info, labeler, "edit", self._changes, deferred=True)
                 shaped = set()  # images this labeler drew on: "in_progress" if unlabeled
                 for row, extra in zip(rows.itertuples(), props[rows.index]):
                     if row.image_id not in known:
@@ -115,6 +115,7 @@ class LabelsMixin:
                 for image_id in shaped:
                     if status_of(conn, info, image_id, labeler) == "unlabeled":
                         act.set_status(image_id, labeler, "in_progress")
+                act.flush()
                 act.drop_if_empty()
         return summary
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
@@ -26,24 +26,46 @@ from .types import StoreError, TaskInfo, label_key
 OPEN_STATUSES = ("unlabeled", "in_progress")
 _UNREAD = object()  # put reads the current row itself
 
+# Built once: put runs for every row an import writes, and building the statements
+# each time cost as much as running them.
+_a = s.annotations
+_PREVIOUS = sa.select(_a.c.annotation_id, _a.c.kind, _a.c.value, _a.c.deleted,
+                      _a.c.props).where(_a.c.label_id == sa.bindparam("label_id"),
+                                        _a.c.is_current)
+_SUPERSEDE = sa.update(_a).where(_a.c.annotation_id == sa.bindparam("old_id")).values(
+    is_current=False)
+_INSERT = sa.insert(_a)
+
 
 @dataclass
 class Action:
     """One action's writes (a key press, an import, an undo): its connection, its row
-    in ``actions``, its task, and the feed told of the images it changed."""
+    in ``actions``, its task, and the feed told of the images it changed.
+
+    A ``deferred`` action moves the aggregates once per image when ``flush``ed (an
+    import writes thousands of rows); any other, with every row it writes."""
 
     conn: sa.Connection
     action_id: int
     info: TaskInfo
     changes: ChangeFeed
+    deferred: bool = False
+    pending: dict[tuple[str, str], aggregates.Delta] = field(default_factory=dict)
 
     @classmethod
     def begin(cls, conn: sa.Connection, info: TaskInfo, labeler: str, kind: str,
-              changes: ChangeFeed, undoes: int | None = None) -> "Action":
+              changes: ChangeFeed, undoes: int | None = None, deferred: bool = False
+              ) -> "Action":
         action_id = conn.execute(sa.insert(s.actions).values(
             task_id=info.task_id, labeler_id=labeler, kind=kind, undoes=undoes,
             created_at=time.time())).inserted_primary_key[0]
-        return cls(conn, action_id, info, changes)
+        return cls(conn, action_id, info, changes, deferred)
+
+    def flush(self) -> None:
+        """Move the aggregates by what this action wrote since the last flush."""
+        if self.pending:
+            aggregates.apply(self.conn, self.info.task_id, self.pending)
+            self.pending = {}
 
     def put(self, label_id: str, image_id: str, labeler: str, *, kind: str, value=None,
             geometry=None, world_geometry=None, props=None, deleted: bool = False,
@@ -51,20 +73,17 @@ class Action:
             ) -> int:
         """Write a new current row for ``label_id``, superseding the one before (read
         here unless the caller has it); returns the new row's id."""
-        conn, a = self.conn, s.annotations
+        conn = self.conn
         if previous is _UNREAD:
-            previous = conn.execute(sa.select(a.c.annotation_id, a.c.kind, a.c.value,
-                                              a.c.deleted, a.c.props).where(
-                a.c.label_id == label_id, a.c.is_current)).first()
+            previous = conn.execute(_PREVIOUS, {"label_id": label_id}).first()
         before = aggregates.NOTHING
         if previous is not None:
-            conn.execute(sa.update(a).where(a.c.annotation_id == previous.annotation_id)
-                         .values(is_current=False))
+            conn.execute(_SUPERSEDE, {"old_id": previous.annotation_id})
             dense = previous.kind in ("mask", "doodles")
             before = contribution(previous.kind, previous.value, previous.deleted,
                                   previous.props,
                                   MaskRef.load(conn, previous.annotation_id) if dense else None)
-        annotation_id = conn.execute(sa.insert(a).values(
+        annotation_id = conn.execute(_INSERT, dict(
             label_id=label_id, action_id=self.action_id, image_id=image_id,
             task_id=self.info.task_id, labeler_id=labeler, author_id=author or labeler,
             kind=kind, value=value, geometry=geometry, world_geometry=world_geometry,
@@ -74,8 +93,11 @@ class Action:
         )).inserted_primary_key[0]
         if mask is not None:
             mask.attach(conn, annotation_id)
-        aggregates.on_label_change(conn, self.info.task_id, image_id, labeler, before,
-                                   contribution(kind, value, deleted, props, mask))
+        after = contribution(kind, value, deleted, props, mask)
+        if after != before:
+            self.pending.setdefault((image_id, labeler), aggregates.Delta()).add(before, after)
+            if not self.deferred:
+                self.flush()
         self.changes.record(self.info.title, image_id)
         return annotation_id
 
