@@ -93,18 +93,21 @@ def test_coast_trains_own_site_boxes_choose_the_chips(tmp_path, shared_data, cap
 
 
 def write_big_scene(path):
-    """A 20000 x 20000, 3-band, tiled, deflate GeoTIFF written block by block, with a
+    """A 20000 x 20000, 3-band, tiled, zstd GeoTIFF written block by block, with a
     nodata corner. Each pixel's value follows from its position, so chips can be checked."""
     transform = from_origin(400_000, 4_200_000, 1.0, 1.0)
+    y = np.arange(1000)[:, None]
+    x = np.arange(BIG, dtype=np.int32)[None, :]
+    # the pattern repeats every 250 rows, so every band of 1000 rows is the same one
+    band = np.stack([(x + y) % 250 + 1, (x * 3 + y) % 250 + 1, (x + 7 * y) % 250 + 1]
+                    ).astype(np.uint8)
+    corner = band.copy()
+    corner[:, :, :3000] = 0  # the top-left 3000 x 3000 is nodata
     with rasterio.open(path, "w", driver="GTiff", width=BIG, height=BIG, count=3,
                        dtype="uint8", crs="EPSG:32618", transform=transform, tiled=True,
-                       blockxsize=512, blockysize=512, compress="deflate", nodata=0) as dst:
+                       blockxsize=512, blockysize=512, compress="zstd", nodata=0) as dst:
         for row in range(0, BIG, 1000):
-            y = np.arange(row, row + 1000)[:, None]
-            x = np.arange(BIG, dtype=np.int32)[None, :]
-            block = np.stack([(x + y) % 250 + 1, (x * 3 + y) % 250 + 1, (x + 7 * y) % 250 + 1])
-            block[:, :, :3000] *= (y >= 3000)  # the top-left 3000 x 3000 is nodata
-            dst.write(block.astype(np.uint8), window=Window(0, row, BIG, 1000))
+            dst.write(corner if row < 3000 else band, window=Window(0, row, BIG, 1000))
 
 
 # The child's own peak resident memory: VmHWM belongs to its address space, unlike
