@@ -20,17 +20,19 @@ from shapely.geometry import box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from tqdm.auto import tqdm
 
-from .header import UnreadableImage
+from .header import ImageHeader, UnreadableImage
 
 CACHE_MB = 64
 
 
 @dataclass
 class ChipReport:
-    """What a cut found: the chip files written, and the windows left out."""
+    """What a cut found: the chip files written (with their headers, known without
+    reading them again), and the windows left out."""
 
     paths: list[Path] = field(default_factory=list)
     windows: list[tuple[int, int, int, int]] = field(default_factory=list)  # col, row, w, h
+    headers: list[ImageHeader] = field(default_factory=list)
     nodata_only: int = 0
     outside_region: int = 0
 
@@ -73,6 +75,7 @@ def cut_chips(scene: str | os.PathLike, folder: str | os.PathLike, *, size: int 
         profile = {**src.profile, "driver": "GTiff", "compress": "deflate", "tiled": False}
         for key in ("blockxsize", "blockysize", "interleave"):
             profile.pop(key, None)
+        crs = src.crs.to_wkt()
         folder.mkdir(parents=True, exist_ok=True)
         stem = Path(str(scene)).stem
         for window in tqdm(windows, desc=f"Chipping {stem}", unit="chip", disable=not progress):
@@ -85,15 +88,17 @@ def cut_chips(scene: str | os.PathLike, folder: str | os.PathLike, *, size: int 
             data = src.read(window=window)
             path = folder / f"{stem}_r{window.row_off:06d}_c{window.col_off:06d}.tif"
             partial = path.with_suffix(".part")
+            transform = src.window_transform(window)
             with rasterio.open(partial, "w", **{**profile, "width": window.width,
                                                  "height": window.height,
-                                                 "transform": src.window_transform(window)}
-                               ) as out:
+                                                 "transform": transform}) as out:
                 out.write(data)
             partial.replace(path)  # a killed run never leaves a half chip under its name
             report.paths.append(path)
             report.windows.append((int(window.col_off), int(window.row_off),
                                    int(window.width), int(window.height)))
+            report.headers.append(ImageHeader(int(window.width), int(window.height), src.count,
+                                              src.dtypes[0], crs, tuple(transform)[:6]))
     return report
 
 

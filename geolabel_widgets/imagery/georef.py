@@ -32,6 +32,11 @@ def crs_wkt(crs) -> str:
     """Any CRS a user may pass (EPSG code, 'EPSG:n', WKT, pyproj CRS) as WKT."""
     if isinstance(crs, int):
         crs = f"EPSG:{crs}"
+    return _wkt(crs) if isinstance(crs, str) else CRS.from_user_input(crs).to_wkt()
+
+
+@lru_cache(maxsize=256)
+def _wkt(crs: str) -> str:  # a catalogue names the same few CRSs on every row
     return CRS.from_user_input(crs).to_wkt()
 
 

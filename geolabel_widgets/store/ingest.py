@@ -129,9 +129,12 @@ def chip_rows(job: ChipJob) -> tuple[ChipReport, list[dict], IngestReport]:
 
     cut = cut_chips(job.scene, job.folder, size=job.size, overlap=job.overlap,
                     region=job.region, progress=job.progress)
-    catalogue = pd.DataFrame({
-        "uri": [str(p) for p in cut.paths],
-        "props": [{"scene": job.scene, "window": list(w)} for w in cut.windows]})
+    # the chips' headers are known from the cut: hashed, the files are not opened again
+    catalogue = pd.DataFrame([vars(header) for header in cut.headers],
+                             columns=["width", "height", "bands", "dtype", "crs", "transform"])
+    catalogue["uri"] = [str(p) for p in cut.paths]
+    catalogue["sha256"] = [sha256_file(p) for p in cut.paths]
+    catalogue["props"] = [{"scene": job.scene, "window": list(w)} for w in cut.windows]
     report = IngestReport()
     return cut, rows_from_frame(catalogue, report), report
 

@@ -204,7 +204,7 @@ def test_a_box_drawn_before_the_next_image_shows_lands_on_neither(lab, open_note
     page.wait_for_function("() => document.querySelector('.geolabel-canvas')"
                            ".textContent.includes('2 / 2')", timeout=20_000)
     page.wait_for_timeout(1500)
-    assert _rows(path, "box").empty  # on neither image
+    assert _rows(path, "box")[["image_id", "props"]].to_dict("records") == []  # on neither image
     assert "was on screen were not applied" in page.locator(".geolabel-canvas").inner_text()
     notebook.screenshot(screenshots / "canvas_before_shown.png")
     drag(100, 100, 160, 140)
