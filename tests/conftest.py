@@ -1,4 +1,5 @@
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,33 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"reference data not found at {SHARED_DATA} (a user's clone has none)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def demo_path(tmp_path_factory) -> Path:
+    """The test run's demo store ($GEOLABEL_DEMO_STORE, which scripts/test.sh sets, so
+    the notebooks, the browser tests and these share one build), built once by
+    whichever worker asks first. Tests read it; one that writes labels takes a copy."""
+    from geolabel_widgets import demo
+
+    path = Path(os.environ.get("GEOLABEL_DEMO_STORE")
+                or tmp_path_factory.getbasetemp().parent / "demo" / "demo.sqlite")
+    demo.demo_store(path, progress=False).close()
+    return path
+
+
+def copy_demo(demo_path: Path, folder: Path) -> Path:
+    """A store of its own with the demo's rows and masks (its images stay shared)."""
+    copy = folder / "demo.sqlite"
+    shutil.copyfile(demo_path, copy)
+    shutil.copytree(demo_path.with_name(demo_path.stem + "_masks"),
+                    copy.with_name(copy.stem + "_masks"))
+    return copy
+
+
+@pytest.fixture
+def demo_copy(demo_path, tmp_path) -> Path:
+    return copy_demo(demo_path, tmp_path)
 
 
 @pytest.fixture(scope="session")

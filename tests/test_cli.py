@@ -82,7 +82,8 @@ def test_demo_build_only_makes_the_store(tmp_path):
     assert (tmp_path / "demo.sqlite").exists()
 
 
-def test_demo_serves_the_quickstart_in_jupyterlab(tmp_path):
+def test_demo_serves_the_quickstart_in_jupyterlab(demo_copy):
+    """On a built store (building it is the test above's): the command becomes JupyterLab."""
     import re
     import time
     import urllib.error
@@ -92,8 +93,8 @@ def test_demo_serves_the_quickstart_in_jupyterlab(tmp_path):
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "geolabel_widgets.cli", "demo", "--store",
-         str(tmp_path / "demo.sqlite"), "--no-browser", "--port", str(port)],
+        [sys.executable, "-m", "geolabel_widgets.cli", "demo", "--store", str(demo_copy),
+         "--no-browser", "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         token, seen = None, []

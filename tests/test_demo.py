@@ -24,8 +24,8 @@ def test_simulated_doodles_lie_inside_their_class():
     assert np.array_equal(doodles[doodled] - 1, truth[doodled])
 
 
-def test_the_demo_store_is_labelled_synthetic_and_has_work_for_every_widget(tmp_path):
-    store = demo.demo_store(tmp_path / "demo.sqlite", progress=False)
+def test_the_demo_store_is_labelled_synthetic_and_has_work_for_every_widget(demo_copy):
+    store = demo.demo_store(demo_copy, progress=False)
     datasets = store.datasets
     assert datasets["synthetic"].all()
     assert all("synthetic" in name.lower() for name in datasets.index)
@@ -43,7 +43,7 @@ def test_the_demo_store_is_labelled_synthetic_and_has_work_for_every_widget(tmp_
     assert store.queue(demo.SEGMENTATION_TASK, "you")
     assert store.queue(demo.EVENT_TASK, "you")
     # opening again does not rebuild
-    mtime = (tmp_path / "demo.sqlite").stat().st_mtime
-    demo.demo_store(tmp_path / "demo.sqlite").close()
-    assert (tmp_path / "demo.sqlite").stat().st_mtime == mtime
+    mtime = demo_copy.stat().st_mtime
+    demo.demo_store(demo_copy).close()
+    assert demo_copy.stat().st_mtime == mtime
     store.close()

@@ -17,7 +17,8 @@ from PIL import Image
 from pyproj import Transformer
 from rasterio.warp import transform_bounds
 
-from geolabel_widgets import ImageMap, LabelingApp, demo
+from conftest import copy_demo
+from geolabel_widgets import ImageMap, LabelStore, LabelingApp, demo
 from geolabel_widgets.imagery.overlay import web_mercator_png
 from geolabel_widgets.widgets.footprints import view_box
 from geolabel_widgets.widgets import map as map_module
@@ -34,10 +35,10 @@ def catalogue(n: int, seed: int = 0) -> gpd.GeoDataFrame:
 
 
 @pytest.fixture(scope="module")
-def demo_store(tmp_path_factory):
-    """One demo store for the module; its tests only read it or label as labeler 'zoe'."""
-    with demo.demo_store(tmp_path_factory.mktemp("demo") / "demo.sqlite",
-                         progress=False) as opened:
+def demo_store(demo_path, tmp_path_factory):
+    """One copy of the demo store for the module; its tests only read it or label as
+    labeler 'zoe'."""
+    with LabelStore.open(copy_demo(demo_path, tmp_path_factory.mktemp("demo"))) as opened:
         yield opened
 
 
