@@ -12,6 +12,7 @@ from conftest import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_RUNNER = ["pytest>=8", "nbval>=0.11"]  # the test runner only, not what notebooks need
+WHEELHOUSE = ROOT / "test-artifacts" / "wheelhouse"  # scripts/setup.sh --test makes it
 
 
 def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -27,17 +28,19 @@ def test_a_venv_built_from_the_binder_files_runs_every_notebook(tmp_path):
     run([sys.executable, "-m", "venv", str(venv)])
     python = str(venv / "bin" / "python")
     # repo2docker's steps: requirements.txt from the repository root, then postBuild.
-    # The wheels come from pip's cache (setup.sh filled it); what costs is installing
-    # them, and skipping their bytecode takes a third off that.
-    run([python, "-m", "pip", "install", "-q", "--no-compile", "-r",
-         "binder/requirements.txt"], cwd=ROOT)
+    # pip resolves against the wheelhouse setup.sh made (no index: nothing to fetch),
+    # and skipping bytecode takes a third off installing.
+    install = [python, "-m", "pip", "install", "-q", "--no-compile"]
+    if WHEELHOUSE.is_dir():
+        install += ["--no-index", "--find-links", str(WHEELHOUSE)]
+    run([*install, "-r", "binder/requirements.txt"], cwd=ROOT)
     env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
            "GEOLABEL_DEMO_STORE": str(tmp_path / "demo" / "demo.sqlite"),
            "HOME": str(tmp_path / "home"), "GEOLABEL_SHARED_DATA": str(SHARED_DATA)}
     env.pop("PYTHONPATH", None)
     run(["bash", "binder/postBuild"], cwd=ROOT, env=env)
     assert (tmp_path / "demo" / "demo.sqlite").exists()
-    run([python, "-m", "pip", "install", "-q", "--no-compile", *TEST_RUNNER])
+    run([*install, *TEST_RUNNER])
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     for source in sorted((ROOT / "notebooks").glob("*.ipynb")):
