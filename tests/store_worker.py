@@ -1,7 +1,9 @@
 """A labeler's kernel, as a separate process, labeling in a loop.
 
 ``tag STORE LABELER COUNT OFFSET``: tags images of the task "flood" in turn.
-``claim STORE LABELER TASK BATCH``: claims images of TASK, tags them, until none is left.
+``claim STORE LABELER TASK BATCH``: claims images of TASK, tags them, until none is left;
+it says "ready" once the store is open and starts when a line comes on its stdin, so
+that several start at once however long each took to import.
 
 Prints each image id once its ``tag()`` call has returned, so a test that kills
 this process (or the server under it) knows which tags must be in the store.
@@ -24,6 +26,8 @@ def tag_in_turn(store_path: str, labeler: str, count: int, offset: int) -> None:
 
 def tag_claimed(store_path: str, labeler: str, task: str, batch: int) -> None:
     store = LabelStore.open(store_path)
+    print("ready", flush=True)
+    sys.stdin.readline()
     while claimed := store.claim(task, labeler, batch):
         for image_id in claimed:
             store.tag(image_id, "present", task=task, labeler=labeler)

@@ -33,12 +33,20 @@ def _worker(path, labeler: str, count: int, offset: int = 0) -> subprocess.Popen
     return _run_worker("tag", path, labeler, count, offset)
 
 
-def _claiming_worker(path, labeler: str, batch: int) -> subprocess.Popen:
-    return _run_worker("claim", path, labeler, "flood", batch)
+def _claiming_workers(path, count: int, batch: int) -> list[subprocess.Popen]:
+    """``count`` labelers claiming ``batch`` images at a time, set off together."""
+    workers = [_run_worker("claim", path, f"labeler{k}", "flood", batch, stdin=subprocess.PIPE)
+               for k in range(count)]
+    for worker in workers:
+        assert worker.stdout.readline() == "ready\n", worker.stderr.read()
+    for worker in workers:
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+    return workers
 
 
-def _run_worker(*args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(WORKER), *map(str, args)],
+def _run_worker(*args, stdin=None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(WORKER), *map(str, args)], stdin=stdin,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -82,9 +90,9 @@ def _labels_per_image(path, ids) -> pd.Series:
 
 @pytest.mark.slow
 def test_eight_labelers_claiming_many_images_label_each_exactly_once(postgres_url, soak):
-    count = 20_000 if soak else 2_000
+    count = 20_000 if soak else 800
     ids = _catalogue_store(postgres_url, count)
-    workers = [_claiming_worker(postgres_url, f"labeler{k}", 50) for k in range(8)]
+    workers = _claiming_workers(postgres_url, 8, 50 if soak else 10)
     done = []
     for worker in workers:
         out, err = worker.communicate(timeout=1200)
@@ -97,10 +105,10 @@ def test_eight_labelers_claiming_many_images_label_each_exactly_once(postgres_ur
 
 
 @pytest.mark.slow
-def test_eight_labelers_give_a_task_asking_three_labels_exactly_three(new_target):
+def test_eight_labelers_give_a_task_asking_three_labels_exactly_three(new_target, soak):
     path = new_target("agreement")
-    ids = _catalogue_store(path, 600, labels_per_image=3)
-    workers = [_claiming_worker(path, f"labeler{k}", 20) for k in range(8)]
+    ids = _catalogue_store(path, 2_400 if soak else 240, labels_per_image=3)
+    workers = _claiming_workers(path, 8, 10)
     for worker in workers:
         _, err = worker.communicate(timeout=600)
         assert worker.returncode == 0, err
@@ -110,10 +118,11 @@ def test_eight_labelers_give_a_task_asking_three_labels_exactly_three(new_target
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
-def test_a_server_restarted_mid_loop_loses_no_returned_label(postgres, mode):
+def test_a_server_restarted_mid_loop_loses_no_returned_label(postgres, mode, soak):
     url = postgres.new_database()
     _catalogue_store(url, 1000)
-    worker = _worker(url, "ann", 3000)
+    loop = 10_000 if soak else 1_200
+    worker = _worker(url, "ann", loop)
     for _ in range(300):  # well into the loop
         assert worker.stdout.readline(), worker.stderr.read()
     postgres.stop(mode)
@@ -122,7 +131,7 @@ def test_a_server_restarted_mid_loop_loses_no_returned_label(postgres, mode):
     out, err = worker.communicate(timeout=600)
     assert worker.returncode == 0, err  # the loop carried on after the restart
     returned = [line.split() for line in out.splitlines()]
-    assert len(returned) == 3000 - 300
+    assert len(returned) == loop - 300
     with LabelStore.open(url) as store:
         history = store.get_annotations(history=True, kinds=["tag"])
     written = set(zip(history["image_id"], history["value"]))
