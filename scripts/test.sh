@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set everything up and run every test: unit, integration, notebooks (nbval) and
 # real-browser tests (JupyterLab in headless Chromium). Extra arguments go to pytest;
-# --soak runs the long versions of the concurrency and kill tests.
+# --soak runs the long versions of the concurrency, kill and fuzz tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test

@@ -17,6 +17,16 @@ def pytest_addoption(parser):
                      help="run the long versions of the concurrency and kill tests")
 
 
+def pytest_configure(config):
+    """Hypothesis's cases per fuzzed reader: 50 (derandomized, so the same every run),
+    ten times as many with --soak."""
+    from hypothesis import settings
+
+    settings.register_profile("run", max_examples=50)
+    settings.register_profile("soak", max_examples=500)
+    settings.load_profile("soak" if config.getoption("--soak") else "run")
+
+
 def pytest_collection_modifyitems(config, items):
     """The slow tests first, so that with workers (-n) none starts last and runs alone."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)

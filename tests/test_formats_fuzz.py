@@ -28,11 +28,11 @@ from geolabel_widgets.formats import (read_coasttrain, read_coco, read_datagym, 
                                       write_imagelabeler, write_s3label, write_veda)
 from geolabel_widgets.imagery.header import UnreadableImage
 
-EXAMPLES = 100
 CLEAR = (StoreError, UnreadableImage)
 COUNTS: dict[str, Counter] = {}
 ARTIFACT = Path(__file__).resolve().parents[1] / "test-artifacts" / "fuzz_counts.json"
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+# as many cases as the run's profile says (conftest.py: 50, or 500 with --soak)
+FUZZ = settings(deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -149,7 +149,7 @@ def _fuzz_file(name: str, path: Path, mutants, read, source, folder: Path, **opt
 
     check()
     path.write_bytes(original)
-    assert sum(COUNTS[name].values()) >= EXAMPLES
+    assert sum(COUNTS[name].values()) >= FUZZ.max_examples
 
 
 def _json(path: Path):
@@ -253,4 +253,4 @@ def test_s3label_takes_mutated_rows(valid, tmp_path):
         _attempt("s3label", tmp_path, read_s3label, database)
 
     check()
-    assert sum(COUNTS["s3label"].values()) >= EXAMPLES
+    assert sum(COUNTS["s3label"].values()) >= FUZZ.max_examples
