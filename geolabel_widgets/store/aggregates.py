@@ -4,7 +4,8 @@ The figures of ``geolabel_widgets.plots`` read these small tables instead of
 scanning every label, so they cost the same at a thousand images or a million.
 Each current label row *contributes* classes, a labeler's presence, mask pixels
 or a doodled fraction to its image; a write replaces one contribution by another
-(``on_label_change``), and ``recompute`` derives every table from the rows alone,
+(a ``Delta``, summed per image over an action and then ``apply``-ed), and
+``recompute`` derives every table from the rows alone,
 which is how stores are migrated and how the tests check the bookkeeping.
 """
 
