@@ -125,3 +125,37 @@ def test_a_remap_needs_class_to_class_aliases(store):
         store.remap("bad", {"a": {"b": 3}})
     with pytest.raises(StoreError, match="aliases"):
         store.remap("bad", [])
+
+
+def test_an_import_and_its_undo_move_the_aggregates_as_single_writes_would(labeled):
+    """add_labels and undo move the counts once per image, summed over many rows: a
+    remapped view, multilabel tags replaced, shapes and doodled fractions included."""
+    store, ids = labeled
+    store.remap("super", REMAP)
+    rng = np.random.default_rng(7)
+    rows = []
+    for labeler in ("ann", "bo"):
+        for image in ids:
+            picked = [c for c in CLASSES if rng.random() < 0.5]
+            rows.append(dict(image_id=image, labeler=labeler, kind="tag", value=picked))
+    store.add_labels(pd.DataFrame(rows), task="multi")
+    assert_aggregates_match_rows(store)
+    shapes = pd.DataFrame([dict(image_id=image, labeler="ann", kind="box", value=cls,
+                                geometry=box(1, 1, 4, 4)) for image in ids[:3]
+                           for cls in CLASSES[:2]]
+                          + [dict(image_id=image, labeler="bo", kind="doodles", value=None,
+                                  props={"doodled_fraction": 0.1 * (k + 1)})
+                             for k, image in enumerate(ids[2:])])
+    store.add_labels(shapes, task="draw")
+    assert_aggregates_match_rows(store)
+    again = pd.DataFrame([dict(row, value=CLASSES[:1]) for row in rows])
+    assert store.add_labels(again, task="multi", mode="replace").replaced > 0
+    assert_aggregates_match_rows(store)
+    for labeler in ("ann", "bo"):  # each labeler's import was one action
+        store.undo(task="multi", labeler=labeler)
+        store.undo(task="draw", labeler=labeler)
+    assert_aggregates_match_rows(store)
+    # back to the first import's tags (the replacement undone), and nothing drawn
+    assert len(store.get_annotations(task="multi", kinds=["tag"])) == \
+        sum(len(row["value"]) for row in rows)
+    assert store.get_annotations(task="draw").empty
