@@ -3,10 +3,10 @@ LocalCluster of two workers, on the same store in one run.
 
 The images are synthetic scenes drawn with their truth and doodled from it, as the
 demo draws its own (``demo.add_doodled_scenes``). The one-process run is what a user
-would write without Dask: ``resegment(..., scheduler=None)``, whose forest already
-uses every core. The LocalCluster's time includes starting it; a cluster already
-running (given by address, as a real one is) is timed too. Prints JSON: the times,
-the speed-ups, and whether the masks are identical pixel for pixel.
+would write without Dask: ``resegment(..., scheduler=None)``, whose image features
+already use a thread per core. The LocalCluster's time includes starting it; a
+cluster already running (given by address, as a real one is) is timed too. Prints
+JSON: the times, the speed-ups, and whether the masks are identical pixel for pixel.
 
     python benchmarks/segment_batch.py                 # 200 images, 256 px
     python benchmarks/segment_batch.py --images 20     # a smoke run
@@ -20,10 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import dask
 import numpy as np
 from distributed import LocalCluster
 
 from geolabel_widgets import LabelStore
+from geolabel_widgets.batch import WORKER_MALLOC
 from geolabel_widgets.demo import add_doodled_scenes
 from geolabel_widgets.segment.resegment import resegment
 
@@ -49,8 +51,9 @@ def main() -> None:
         start = time.perf_counter()
         spread = resegment(store, task=TASK, workers=args.workers, progress=False)
         cluster_s = time.perf_counter() - start
-        with LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                          dashboard_address=None) as running:  # started before the clock
+        with dask.config.set(WORKER_MALLOC), \
+                LocalCluster(n_workers=args.workers, threads_per_worker=1,
+                             dashboard_address=None) as running:  # started before the clock
             start = time.perf_counter()
             warm = resegment(store, task=TASK, scheduler=running.scheduler_address,
                              progress=False)
