@@ -79,3 +79,14 @@ def test_segment_on_a_store_without_tasks_says_so(tmp_path, capsys):
     LabelStore.open(tmp_path / "empty.sqlite").close()
     assert main(["segment", "--store", str(tmp_path / "empty.sqlite")]) == 1
     assert "segment is of one task and the store has none" in capsys.readouterr().err
+
+
+def test_a_local_clusters_workers_keep_glibcs_own_malloc_trimming():
+    """Dask would start them with MALLOC_TRIM_THRESHOLD_=65536, under which every
+    image's arrays are mapped afresh (benchmarks/segment_batch.py: twice as slow)."""
+    import os
+
+    from geolabel_widgets.batch import run_batch
+
+    assert run_batch(os.getenv, ["MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS"],
+                     workers=1, progress=False) == [None, "1"]
