@@ -14,7 +14,7 @@ SHARED_DATA = Path(os.environ.get("GEOLABEL_SHARED_DATA",
 
 def pytest_addoption(parser):
     parser.addoption("--soak", action="store_true",
-                     help="run the long versions of the concurrency and kill tests")
+                     help="run the long versions of the concurrency, kill and fuzz tests")
 
 
 def pytest_configure(config):
