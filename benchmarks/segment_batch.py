@@ -20,12 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import dask
 import numpy as np
-from distributed import LocalCluster
 
 from geolabel_widgets import LabelStore
-from geolabel_widgets.batch import WORKER_MALLOC
+from geolabel_widgets.batch import local_cluster
 from geolabel_widgets.demo import add_doodled_scenes
 from geolabel_widgets.segment.resegment import resegment
 
@@ -51,9 +49,7 @@ def main() -> None:
         start = time.perf_counter()
         spread = resegment(store, task=TASK, workers=args.workers, progress=False)
         cluster_s = time.perf_counter() - start
-        with dask.config.set(WORKER_MALLOC), \
-                LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                             dashboard_address=None) as running:  # started before the clock
+        with local_cluster(args.workers) as running:  # started before the clock
             start = time.perf_counter()
             warm = resegment(store, task=TASK, scheduler=running.scheduler_address,
                              progress=False)

@@ -14,9 +14,6 @@ from typing import Any, Callable, Iterator, Sequence
 
 LOCAL = "local"  # a LocalCluster on this machine
 IN_PROCESS = None  # no Dask at all
-# Dask starts its workers with malloc trimmed at 64 KiB, which made every array of an
-# item a fresh mmap and each item twice as slow; glibc's own threshold adapts instead.
-WORKER_MALLOC = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 
 
 def run_batch(function: Callable, items: Sequence, *, scheduler: str | None = LOCAL,
@@ -54,19 +51,31 @@ def run_batch(function: Callable, items: Sequence, *, scheduler: str | None = LO
 
 
 @contextmanager
+def local_cluster(workers: int | None = None) -> Iterator:
+    """A LocalCluster of ``workers`` processes (default one per core), one thread each:
+    the work is numpy and scikit-learn, and the workers' memory is theirs, not the
+    kernel's."""
+    import dask
+    from distributed import LocalCluster
+
+    # Dask starts its workers with malloc trimmed at 64 KiB, which made every array of
+    # an item a fresh mmap and each item twice as slow; glibc's own threshold adapts.
+    trim = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+    with dask.config.set({trim: None}), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                         dashboard_address=None) as cluster:
+        yield cluster
+
+
+@contextmanager
 def _client(scheduler: str, workers: int | None) -> Iterator:
     try:
-        import dask
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError:  # a dependency: named for a broken install
         raise RuntimeError("Dask's distributed is not installed: pip install distributed, "
                            "or pass scheduler=None to work in this process") from None
     if scheduler == LOCAL:
-        # processes, one thread each: the work is numpy and scikit-learn, and the
-        # workers' memory is theirs, not the kernel's
-        with dask.config.set(WORKER_MALLOC), \
-                LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                             dashboard_address=None) as cluster, Client(cluster) as client:
+        with local_cluster(workers) as cluster, Client(cluster) as client:
             yield client
         return
     if not str(scheduler).startswith(("tcp://", "tls://", "inproc://", "ws://", "wss://")):

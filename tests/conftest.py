@@ -77,13 +77,9 @@ def demo_copy(demo_path, tmp_path) -> Path:
 def dask_cluster() -> str:
     """A LocalCluster of two single-threaded worker processes; its scheduler's address,
     as a user would give a real cluster's."""
-    import dask
-    from distributed import LocalCluster
+    from geolabel_widgets.batch import local_cluster
 
-    from geolabel_widgets.batch import WORKER_MALLOC
-
-    with dask.config.set(WORKER_MALLOC), \
-            LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+    with local_cluster(2) as cluster:
         yield cluster.scheduler_address
 
 
