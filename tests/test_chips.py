@@ -242,3 +242,18 @@ def test_a_scene_that_fails_among_many_leaves_no_chip_files_of_the_others(store,
                         folder=tmp_path / "chips", progress=False)
     assert {p for p in (tmp_path / "chips").rglob("*.tif")} == kept
     assert len(kept) == len(store.images) == 16
+
+
+def test_a_jpeg_ycbcr_scene_in_an_unusual_crs_is_cut_pixel_for_pixel(store, shared_data):
+    """The real goes.tif (GOES geostationary CRS, JPEG in YCbCr): its chips are the
+    pixels GDAL reads from it, stored as deflate RGB, which YCbCr cannot be."""
+    scene = shared_data / "real/imagery/rasterio/goes.tif"
+    ids = store.add_chips(scene, size=256, progress=False)
+    assert len(ids) == 9
+    with rasterio.open(scene) as src:
+        for _, image in store.images.loc[ids].iterrows():
+            col, row, width, height = image["props"]["window"]
+            with rasterio.open(image["uri"]) as chip:
+                assert [c.name for c in chip.colorinterp] == ["red", "green", "blue"]
+                assert np.array_equal(chip.read(), src.read(window=Window(col, row, width,
+                                                                          height)))

@@ -75,6 +75,8 @@ def cut_chips(scene: str | os.PathLike, folder: str | os.PathLike, *, size: int 
         profile = {**src.profile, "driver": "GTiff", "compress": "deflate", "tiled": False}
         for key in ("blockxsize", "blockysize", "interleave"):
             profile.pop(key, None)
+        if str(profile.get("photometric", "")).lower() == "ycbcr":
+            profile["photometric"] = "rgb"  # YCbCr goes with JPEG only; GDAL read it as RGB
         crs = src.crs.to_wkt()
         folder.mkdir(parents=True, exist_ok=True)
         stem = Path(str(scene)).stem
